@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * weir_conf: weir's configuration (one YAML file) and port profiles
+ * (pmd-config/NAME.yaml), loaded into plain structs with fixed bounds.
+ *
+ * Every error names the file and line and what is wrong, e.g.
+ *   "weir.yaml:12: query 'hostpairs': unknown group_by field 'src_mac'"
+ * and leaves the struct unusable (the caller exits with status 2).
+ * Every knob is documented where it is parsed (weir_conf.c) and in
+ * README.md.
+ */
+#ifndef WEIR_CONF_H
+#define WEIR_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir_pkt.h"
+
+#define WEIR_MAX_QUERIES   32
+#define WEIR_MAX_GROUP_BY  8
+#define WEIR_MAX_AGGS      16
+#define WEIR_MAX_PORTS     16
+#define WEIR_MAX_WORKERS   64
+#define WEIR_NAME_MAX      64
+#define WEIR_PATH_MAX      1024
+
+/* Group-by fields: enum name, config name, encoded key bytes. */
+#define WEIR_FIELD_LIST(X)             \
+	X(SRC_IP,     "src_ip",     16)  \
+	X(DST_IP,     "dst_ip",     16)  \
+	X(SRC_PORT,   "src_port",   2)   \
+	X(DST_PORT,   "dst_port",   2)   \
+	X(PROTO,      "proto",      1)   \
+	X(L4_PROTO,   "l4_proto",   1)   \
+	X(VLAN,       "vlan",       2)   \
+	X(IP_VERSION, "ip_version", 1)   \
+	X(TCP_FLAGS,  "tcp_flags",  1)
+
+enum weir_field {
+#define WEIR_X(e, s, n) WEIR_FIELD_##e,
+	WEIR_FIELD_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_FIELD__COUNT
+};
+
+/* Aggregates: enum name, config name. All are 64-bit sums in this version. */
+#define WEIR_AGG_LIST(X)                  \
+	X(PACKETS,       "packets")        \
+	X(BYTES,         "bytes")          \
+	X(IP_BYTES,      "ip_bytes")       \
+	X(PAYLOAD_BYTES, "payload_bytes")
+
+enum weir_agg {
+#define WEIR_X(e, s) WEIR_AGG_##e,
+	WEIR_AGG_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_AGG__COUNT
+};
+
+enum weir_window_type { WEIR_WINDOW_TUMBLING = 0 };
+
+const char *weir_field_name(enum weir_field f);
+unsigned weir_field_size(enum weir_field f);
+int weir_field_parse(const char *name);          /* -1 if unknown */
+const char *weir_agg_name(enum weir_agg a);
+int weir_agg_parse(const char *name);            /* -1 if unknown */
+
+struct weir_query_conf {
+	char name[WEIR_NAME_MAX];
+	unsigned n_group_by;
+	enum weir_field group_by[WEIR_MAX_GROUP_BY];
+	enum weir_window_type window;
+	uint64_t size_ns;            /* window length */
+	unsigned n_aggs;
+	enum weir_agg aggs[WEIR_MAX_AGGS];
+	uint32_t max_keys;           /* per window per worker; default 65536 */
+	int line;                    /* where it was defined (0 = built in) */
+};
+
+/*
+ * A port: what to open (devargs) and how (settings from a pmd-config
+ * profile, overridable per port in the config file).
+ */
+struct weir_port_conf {
+	char devargs[WEIR_PATH_MAX];  /* "net_pcap0,rx_pcap=x.pcap", "net_null0", or a PCI address */
+	char profile[WEIR_PATH_MAX];  /* profile file it was built from ("" = built-in defaults) */
+	char pcap_path[WEIR_PATH_MAX];/* rx_pcap file, when the port reads one (finite source) */
+	char pci[8][32];              /* PCI addresses to allow-list (-a); none => --no-pci */
+	unsigned n_pci;
+	uint16_t rx_queues;           /* 0 = one per worker (multi-queue NICs) */
+	uint16_t rx_descriptors;      /* default 1024 */
+	uint32_t mbufs;               /* mempool size; default 16384 */
+	uint16_t mbuf_data_room;      /* default 2048 + headroom (RTE_MBUF_DEFAULT_BUF_SIZE) */
+	uint16_t mtu;                 /* 0 = leave the driver's default */
+	bool scatter;                 /* accept frames larger than one mbuf (chained) */
+	bool timestamps;              /* ask for the rx timestamp offload (pcap time) */
+	bool rss;                     /* spread over rx queues by symmetric RSS */
+	bool promiscuous;
+	bool finite;                  /* source ends (pcap file): weir exits after it */
+	int linktype;                 /* enum weir_linktype; from the pcap header for pcap ports */
+	int line;
+};
+
+struct weir_config {
+	char path[WEIR_PATH_MAX];     /* "" = built-in defaults */
+	unsigned workers;             /* worker lcores; default 1 */
+	char out[WEIR_PATH_MAX];      /* JSON lines: path, or "-" for stdout; default "weir-out.jsonl" */
+	char eal_args[WEIR_PATH_MAX]; /* extra EAL arguments */
+	enum weir_pkt_layer layer;    /* analysis layer: outer (default) or inner */
+	uint64_t watermark_delay_ns;  /* out-of-orderness bound; default 2 s */
+	uint64_t idle_watermark_ns;   /* idle worker advance after this much wall time; default 1 s */
+	unsigned burst;               /* rx burst size; default 64 */
+	unsigned ring_size;           /* distributor -> worker ring entries; default 4096 */
+	bool summary;                 /* print the human summary; default true */
+	unsigned summary_top;         /* rows per query per window in the summary; default 5 */
+	unsigned n_queries;
+	struct weir_query_conf queries[WEIR_MAX_QUERIES];
+	unsigned n_ports;
+	struct weir_port_conf ports[WEIR_MAX_PORTS];
+};
+
+/* Built-in defaults: no ports, the bundled queries (hostpairs, protocols, totals). */
+void weir_config_defaults(struct weir_config *c);
+
+/* Load `path` over the current contents of *c. 0 or -1 with err filled. */
+int weir_config_load(struct weir_config *c, const char *path, char *err, size_t errlen);
+
+/* Parse a duration ("60s", "500ms", "2m", "1h", "10us", "100ns"). 0 or -1. */
+int weir_parse_duration(const char *s, uint64_t *ns);
+
+/*
+ * Add a port opened with `devargs`. `profile` is a path, a bare name looked
+ * up in the pmd-config directory ("pcap" -> pmd-config/pcap.yaml), or NULL to
+ * pick by driver (net_pcap -> pcap, net_null -> null, net_ring -> ring,
+ * net_memif -> memif, net_af_packet -> af_packet, net_tap -> tap, a PCI
+ * address -> nic). For net_pcap ports reading rx_pcap=F the file is checked
+ * with libpcap (readable, a supported link type) and linktype/finite set.
+ */
+int weir_config_add_port(struct weir_config *c, const char *devargs, const char *profile,
+			 char *err, size_t errlen);
+
+/* Shortcut: a net_pcap port reading `file` (devargs built here). */
+int weir_config_add_pcap(struct weir_config *c, const char *file, char *err, size_t errlen);
+
+/* Directory pmd-config profiles are looked up in (env WEIR_PMD_CONFIG_DIR overrides). */
+const char *weir_pmd_config_dir(void);
+
+#endif /* WEIR_CONF_H */

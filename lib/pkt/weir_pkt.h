@@ -30,6 +30,7 @@ enum weir_linktype {
 	WEIR_LINK_SLL      = 113,  /* Linux cooked capture v1 */
 	WEIR_LINK_SLL2     = 276,  /* Linux cooked capture v2 */
 	WEIR_LINK_NULL     = 0,    /* BSD loopback: 4-byte host-order AF */
+	WEIR_LINK_RAW_OBSD = 14,   /* DLT_RAW as OpenBSD numbers it */
 };
 
 enum weir_pkt_layer { WEIR_PKT_OUTER = 0, WEIR_PKT_INNER = 1 };
@@ -50,7 +51,9 @@ enum weir_pkt_layer { WEIR_PKT_OUTER = 0, WEIR_PKT_INNER = 1 };
 	X(BAD_TCP_OFF,      "bad-tcp-off")      \
 	X(BAD_UDP_LEN,      "bad-udp-len")      \
 	X(TRUNCATED_TUNNEL, "truncated-tunnel") \
-	X(TOO_DEEP,         "too-deep")
+	X(TOO_DEEP,         "too-deep")         \
+	X(BAD_LINK,         "bad-link")         \
+	X(BAD_TUNNEL,       "bad-tunnel")
 
 enum weir_pkt_malformed {
 #define WEIR_PKT_X_ENUM(name, str) WEIR_PKT_MAL_##name,
@@ -74,9 +77,25 @@ enum weir_tunnel {
 #define WEIR_PKT_F_L4         0x0020 /* ports / tcp flags / l4 offsets are valid */
 #define WEIR_PKT_F_IPV6_EXT   0x0040 /* IPv6 extension headers were walked */
 #define WEIR_PKT_F_INNER      0x0080 /* fields describe an inner (tunnelled) header */
+#define WEIR_PKT_F_PORTS      0x0100 /* src_port/dst_port captured (implied by F_L4 for
+					TCP/UDP/SCTP/ICMP), even when the rest of the
+					L4 header is cut: what tshark shows */
 
 /*
- * One packet, as parsed. 96 bytes; offsets are from the start of the frame.
+ * Nesting limits; going past one is WEIR_PKT_MAL_TOO_DEEP (IPv6 extension
+ * headers: bad-ipv6-ext). Headers are looked for in the first 64 KiB only.
+ *
+ * Reasons added after the first list: bad-link (link type not supported),
+ * bad-tunnel (an invalid tunnel header, e.g. a GTP-U extension of length 0).
+ */
+#define WEIR_PKT_MAX_VLAN      8 /* stacked VLAN tags */
+#define WEIR_PKT_MAX_MPLS     32 /* MPLS labels (Linux routes carry at most 30) */
+#define WEIR_PKT_MAX_DEPTH     4 /* IP headers, the outermost included */
+#define WEIR_PKT_MAX_IPV6_EXT  8 /* extension headers per IP header */
+#define WEIR_PKT_MAX_GTP_EXT   8 /* GTP-U extension headers */
+
+/*
+ * One packet, as parsed. 76 bytes; offsets are from the start of the frame.
  * IPv4 addresses are stored in the first 4 bytes of src_ip/dst_ip (network
  * order), the other 12 bytes zero.
  */

@@ -1,1 +1,1048 @@
-/* stub: being written */
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * weir_conf: the config file and the pmd-config port profiles.
+ *
+ * Every setting is a row of a knob table (key, type, range, where it is
+ * stored); one reader applies a mapping through a table, so all knobs get
+ * the same syntax, range checks and error messages. Keys not in the table
+ * are errors: a misspelt knob silently keeping its default is the worst
+ * kind of config bug.
+ */
+#include "weir_conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#include "weir_build.h"
+#include "weir_yaml.h"
+
+#define NS_PER_S 1000000000ull
+
+/* ---- group-by fields and aggregates ---------------------------------------- */
+
+static const char *const field_names[WEIR_FIELD__COUNT] = {
+#define WEIR_X(e, s, n) [WEIR_FIELD_##e] = s,
+	WEIR_FIELD_LIST(WEIR_X)
+#undef WEIR_X
+};
+
+static const unsigned field_sizes[WEIR_FIELD__COUNT] = {
+#define WEIR_X(e, s, n) [WEIR_FIELD_##e] = n,
+	WEIR_FIELD_LIST(WEIR_X)
+#undef WEIR_X
+};
+
+static const char *const agg_names[WEIR_AGG__COUNT] = {
+#define WEIR_X(e, s) [WEIR_AGG_##e] = s,
+	WEIR_AGG_LIST(WEIR_X)
+#undef WEIR_X
+};
+
+static int name_index(const char *const *names, unsigned count, const char *s)
+{
+	for (unsigned i = 0; i < count; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *weir_field_name(enum weir_field f)
+{
+	return (unsigned)f < WEIR_FIELD__COUNT ? field_names[f] : "?";
+}
+
+unsigned weir_field_size(enum weir_field f)
+{
+	return (unsigned)f < WEIR_FIELD__COUNT ? field_sizes[f] : 0;
+}
+
+int weir_field_parse(const char *name)
+{
+	return name_index(field_names, WEIR_FIELD__COUNT, name);
+}
+
+const char *weir_agg_name(enum weir_agg a)
+{
+	return (unsigned)a < WEIR_AGG__COUNT ? agg_names[a] : "?";
+}
+
+int weir_agg_parse(const char *name)
+{
+	return name_index(agg_names, WEIR_AGG__COUNT, name);
+}
+
+/* ---- durations -------------------------------------------------------------- */
+
+/*
+ * An integer and a unit, nothing else: "10" is refused because a bare
+ * number is ambiguous (seconds? ms?) and a wrong guess is silent.
+ */
+int weir_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct { const char *unit; uint64_t ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", NS_PER_S },
+		{ "m", 60 * NS_PER_S }, { "h", 3600 * NS_PER_S },
+	};
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit) == 0) {
+			if (v > UINT64_MAX / units[i].ns)
+				return -1;
+			*ns = v * units[i].ns;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- knob tables ------------------------------------------------------------ */
+
+enum knob_kind {
+	K_UINT,      /* decimal integer in [min, max] */
+	K_SIZE,      /* same, k/M/G suffixes allowed */
+	K_POW2,      /* K_SIZE that must be a power of two */
+	K_BOOL,
+	K_DURATION,  /* weir_parse_duration, ns in [min, max] */
+	K_STR,       /* fits the char array */
+	K_ENUM,      /* one of `names` */
+	K_FN,        /* anything else: fn reads it */
+};
+
+struct knob {
+	const char *key;
+	enum knob_kind kind;
+	size_t off, size;            /* where in the target struct, and how wide */
+	uint64_t min, max;
+	const struct weir_yname *names;
+	int (*fn)(struct weir_yctx *y, const struct weir_ynode *n, void *base);
+};
+
+#define FIELD_SIZE(type, f) sizeof(((type *)0)->f)
+#define KNOB(kind_, k, type, f, lo, hi) \
+	{ .key = k, .kind = kind_, .off = offsetof(type, f), .size = FIELD_SIZE(type, f), \
+	  .min = lo, .max = hi }
+#define KNOB_ENUM(k, type, f, tbl) \
+	{ .key = k, .kind = K_ENUM, .off = offsetof(type, f), .size = FIELD_SIZE(type, f), \
+	  .names = tbl }
+#define KNOB_FN(k, f) { .key = k, .kind = K_FN, .fn = f }
+#define KNOB_END { .key = NULL }
+
+/* Integers of any width the structs use (uint8..64, enums, int). */
+static void store_uint(void *p, size_t size, uint64_t v)
+{
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+
+	switch (size) {
+	case 1: memcpy(p, &u8, 1); break;
+	case 2: memcpy(p, &u16, 2); break;
+	case 4: memcpy(p, &u32, 4); break;
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+static int knob_read(struct weir_yctx *y, const struct knob *k, const struct weir_ynode *n,
+		     void *base)
+{
+	void *p = (char *)base + k->off;
+	uint64_t v = 0;
+	bool b;
+	int e;
+
+	switch (k->kind) {
+	case K_UINT:
+		if (weir_yread_uint(y, n, k->min, k->max, &v))
+			return -1;
+		break;
+	case K_SIZE:
+	case K_POW2:
+		if (weir_yread_size(y, n, k->min, k->max, &v))
+			return -1;
+		if (k->kind == K_POW2 && (v & (v - 1)))
+			return weir_yerr(y, n->line, "%s: %s is not a power of two", k->key, n->str);
+		break;
+	case K_DURATION:
+		if (weir_yread_duration(y, n, k->min, k->max, &v))
+			return -1;
+		break;
+	case K_BOOL:
+		if (weir_yread_bool(y, n, &b))
+			return -1;
+		*(bool *)p = b;
+		return 0;
+	case K_STR:
+		return weir_yread_str(y, n, p, k->size);
+	case K_ENUM:
+		if (weir_yread_enum(y, n, k->names, &e))
+			return -1;
+		v = (uint64_t)(uint32_t)e;
+		break;
+	case K_FN:
+		return k->fn(y, n, base);
+	}
+	store_uint(p, k->size, v);
+	return 0;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; list && *list; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+static int unknown_key(struct weir_yctx *y, const struct weir_ynode *m, const struct knob *tab,
+		       const char *const *skip)
+{
+	char known[512] = "";
+	size_t used = 0;
+
+	for (; skip && *skip && used < sizeof(known); skip++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+					 used ? ", " : "", *skip);
+	for (; tab->key && used < sizeof(known); tab++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+					 used ? ", " : "", tab->key);
+	return weir_yerr(y, m->key_line, "unknown key '%s' (known: %s)", m->key, known);
+}
+
+/*
+ * Read every member of `map` through `tab`; members named in `skip` were
+ * handled by the caller. The table ends with KNOB_END.
+ */
+static int knobs_apply(struct weir_yctx *y, const struct weir_ynode *map,
+		       const struct knob *tab, void *base, const char *const *skip)
+{
+	if (weir_yexpect(y, map, WEIR_YMAP))
+		return -1;
+	WEIR_YFOREACH(m, map) {
+		const struct knob *k = tab;
+
+		if (in_list(skip, m->key))
+			continue;
+		while (k->key && strcmp(k->key, m->key) != 0)
+			k++;
+		if (!k->key)
+			return unknown_key(y, m, tab, skip);
+		if (knob_read(y, k, m, base))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- queries ----------------------------------------------------------------- */
+
+static void query_defaults(struct weir_query_conf *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->window = WEIR_WINDOW_TUMBLING;
+	q->size_ns = 60 * NS_PER_S;
+	q->max_keys = 65536;
+}
+
+/* A sequence of distinct names from `names`, at most `max` of them. */
+struct name_list {
+	const char *what;            /* "group_by field", for messages */
+	const char *const *names;
+	unsigned count;
+	unsigned max;
+	const char *limit;           /* the macro that sets max */
+};
+
+static int read_name_list(struct weir_yctx *y, const struct weir_ynode *n,
+			  const struct name_list *l, int *out, unsigned *n_out)
+{
+	unsigned cnt = 0;
+
+	if (weir_yexpect(y, n, WEIR_YSEQ))
+		return -1;
+	WEIR_YFOREACH(it, n) {
+		int v;
+
+		if (weir_yexpect(y, it, WEIR_YSCALAR))
+			return -1;
+		v = name_index(l->names, l->count, it->str);
+		if (v < 0) {
+			char known[256] = "";
+			size_t used = 0;
+
+			for (unsigned i = 0; i < l->count && used < sizeof(known); i++)
+				used += (size_t)snprintf(known + used, sizeof(known) - used,
+							 "%s%s", i ? ", " : "", l->names[i]);
+			return weir_yerr(y, it->line, "unknown %s '%s' (known: %s)", l->what,
+					 it->str, known);
+		}
+		for (unsigned i = 0; i < cnt; i++)
+			if (out[i] == v)
+				return weir_yerr(y, it->line, "duplicate %s '%s'", l->what, it->str);
+		if (cnt == l->max)
+			return weir_yerr(y, it->line, "too many %ss (at most %u, %s)", l->what,
+					 l->max, l->limit);
+		out[cnt++] = v;
+	}
+	*n_out = cnt;
+	return 0;
+}
+
+static int read_group_by(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	static const struct name_list l = { "group_by field", field_names, WEIR_FIELD__COUNT,
+					    WEIR_MAX_GROUP_BY, "WEIR_MAX_GROUP_BY" };
+	struct weir_query_conf *q = base;
+	int v[WEIR_MAX_GROUP_BY];
+	unsigned cnt;
+
+	if (read_name_list(y, n, &l, v, &cnt))
+		return -1;
+	for (unsigned i = 0; i < cnt; i++)
+		q->group_by[i] = (enum weir_field)v[i];
+	q->n_group_by = cnt;
+	return 0;
+}
+
+static int read_aggregates(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	static const struct name_list l = { "aggregate", agg_names, WEIR_AGG__COUNT,
+					    WEIR_MAX_AGGS, "WEIR_MAX_AGGS" };
+	struct weir_query_conf *q = base;
+	int v[WEIR_MAX_AGGS];
+	unsigned cnt;
+
+	if (read_name_list(y, n, &l, v, &cnt))
+		return -1;
+	if (cnt == 0)
+		return weir_yerr(y, n->line, "aggregates: at least one is needed");
+	for (unsigned i = 0; i < cnt; i++)
+		q->aggs[i] = (enum weir_agg)v[i];
+	q->n_aggs = cnt;
+	return 0;
+}
+
+static const struct weir_yname window_types[] = {
+	{ "tumbling", WEIR_WINDOW_TUMBLING },
+	{ NULL, 0 },
+};
+
+/*
+ *   window: {type: tumbling, size: 60s}
+ *     type   tumbling (the only kind so far)               default tumbling
+ *     size   window length, 1ns..24h; required in a window: default 60s
+ *            when the whole window key is left out
+ */
+static const struct knob window_knobs[] = {
+	KNOB_ENUM("type", struct weir_query_conf, window, window_types),
+	KNOB(K_DURATION, "size", struct weir_query_conf, size_ns, 1, 24 * 3600 * NS_PER_S),
+	KNOB_END,
+};
+
+static int read_window(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	if (knobs_apply(y, n, window_knobs, base, NULL))
+		return -1;
+	if (!weir_yget(n, "size"))
+		return weir_yerr(y, n->line, "window: needs a size (e.g. size: 60s)");
+	return 0;
+}
+
+/* Names end up in output records and file names: keep them plain. */
+static int read_query_name(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct weir_query_conf *q = base;
+
+	if (weir_yread_str(y, n, q->name, sizeof(q->name)))
+		return -1;
+	if (!q->name[0])
+		return weir_yerr(y, n->line, "name: empty");
+	for (const char *p = q->name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return weir_yerr(y, n->line,
+					 "name: '%s' has a '%c' (use letters, digits, '_' and '-')",
+					 q->name, *p);
+	return 0;
+}
+
+/*
+ * One entry of queries:
+ *   name        [A-Za-z0-9_-]+, unique, required
+ *   group_by    list of fields (src_ip, dst_ip, src_port, dst_port, proto,
+ *               l4_proto, vlan, ip_version, tcp_flags), at most
+ *               WEIR_MAX_GROUP_BY, no repeats; [] = one global group.
+ *               Default []
+ *   window      {type: tumbling, size: DURATION}; default 60 s tumbling
+ *   aggregates  list of packets, bytes, ip_bytes, payload_bytes; at least
+ *               one, at most WEIR_MAX_AGGS, no repeats. Required
+ *   max_keys    distinct keys per window per worker, 16..16M (k/M
+ *               suffixes allowed); beyond it packets are counted as
+ *               overflow. Default 65536
+ */
+static const struct knob query_knobs[] = {
+	KNOB_FN("name", read_query_name),
+	KNOB_FN("group_by", read_group_by),
+	KNOB_FN("window", read_window),
+	KNOB_FN("aggregates", read_aggregates),
+	KNOB(K_SIZE, "max_keys", struct weir_query_conf, max_keys, 16, 16u << 20),
+	KNOB_END,
+};
+
+static int read_query(struct weir_yctx *y, const struct weir_ynode *map, struct weir_config *c)
+{
+	struct weir_query_conf *q = &c->queries[c->n_queries];
+	const struct weir_ynode *name;
+	int rc;
+
+	if (weir_yexpect(y, map, WEIR_YMAP))
+		return -1;
+	query_defaults(q);
+	q->line = map->line;
+	/* the name first, so that every later error can say which query */
+	name = weir_yget(map, "name");
+	if (!name)
+		return weir_yerr(y, map->line, "query without a name");
+	if (read_query_name(y, name, q))
+		return -1;
+	for (unsigned i = 0; i < c->n_queries; i++)
+		if (strcmp(c->queries[i].name, q->name) == 0)
+			return weir_yerr(y, name->line, "duplicate query name '%s' (first at line %d)",
+					 q->name, c->queries[i].line);
+	weir_yctx_prefix(y, "query '%s': ", q->name);
+	rc = knobs_apply(y, map, query_knobs, q, NULL);
+	if (!rc && !weir_yget(map, "aggregates"))
+		rc = weir_yerr(y, map->line, "no aggregates (e.g. aggregates: [packets, bytes])");
+	weir_yctx_prefix(y, "%s", "");
+	if (rc)
+		return -1;
+	c->n_queries++;
+	return 0;
+}
+
+/* A config's queries replace the built-in ones rather than add to them. */
+static int read_queries(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct weir_config *c = base;
+	unsigned i = 0;
+
+	if (weir_yexpect(y, n, WEIR_YSEQ))
+		return -1;
+	if (n->n_children == 0)
+		return weir_yerr(y, n->line,
+				 "queries: empty list (leave the key out to keep the built-in queries)");
+	c->n_queries = 0;
+	WEIR_YFOREACH(it, n) {
+		if (i++ == WEIR_MAX_QUERIES)
+			return weir_yerr(y, it->line, "queries: too many (at most %d, WEIR_MAX_QUERIES)",
+					 WEIR_MAX_QUERIES);
+		if (read_query(y, it, c))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- ports and profiles ------------------------------------------------------ */
+
+/* A port being assembled from built-in defaults, a profile and overrides. */
+struct port_build {
+	struct weir_port_conf p;
+	char driver[WEIR_NAME_MAX];         /* device name prefix the profile expects, "" = any */
+	char driver_at[WEIR_PATH_MAX + 16]; /* "FILE:LINE: " of driver:, for the mismatch error */
+	char pci_at[WEIR_PATH_MAX + 16];    /* "FILE:LINE: " of the pci: list in force */
+};
+
+/* What weir_config_add_port or a ports: entry asks for. */
+struct port_req {
+	const char *devargs;
+	const char *profile;              /* NULL: picked by driver */
+	struct weir_yctx *y;              /* config file being read; NULL from the CLI */
+	const struct weir_ynode *entry;   /* its ports: entry (overrides), or NULL */
+	char *err;
+	size_t errlen;
+};
+
+void weir_port_defaults(struct weir_port_conf *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->rx_queues = 1;
+	p->rx_descriptors = 1024;
+	p->mbufs = 16384;
+	p->mbuf_data_room = 2048 + 128; /* RTE_MBUF_DEFAULT_BUF_SIZE */
+	p->promiscuous = true;          /* a monitor sees mirrored traffic not addressed to it */
+	p->linktype = WEIR_LINK_ETHERNET;
+}
+
+static int perr(const struct port_req *r, const char *loc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "LOC port 'DEVARGS': message" */
+static int perr(const struct port_req *r, const char *loc, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->errlen)
+		snprintf(r->err, r->errlen, "%sport '%s': %s", loc, r->devargs, msg);
+	return -1;
+}
+
+/* "DDDD:BB:DD.F" or "BB:DD.F" (hex) -> canonical "dddd:bb:dd.f"; -1 if not one. */
+static int pci_canon(const char *s, char out[32])
+{
+	unsigned dom = 0, bus, dev, fn;
+	int used = -1;
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 16 || strspn(s, "0123456789abcdefABCDEF:.") != len)
+		return -1;
+	if (sscanf(s, "%x:%x:%x.%x%n", &dom, &bus, &dev, &fn, &used) != 4 || (size_t)used != len) {
+		dom = 0;
+		if (sscanf(s, "%x:%x.%x%n", &bus, &dev, &fn, &used) != 3 || (size_t)used != len)
+			return -1;
+	}
+	if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7)
+		return -1;
+	snprintf(out, 32, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return 0;
+}
+
+/* The device part of devargs: "net_pcap0" of "net_pcap0,rx_pcap=x". */
+static void dev_name(const char *devargs, char *out, size_t len)
+{
+	size_t l = strcspn(devargs, ",");
+
+	if (l >= len)
+		l = len - 1;
+	memcpy(out, devargs, l);
+	out[l] = '\0';
+}
+
+/* Value of the first "key=" among the devargs; returns how many there are. */
+static unsigned devarg_get(const char *devargs, const char *key, char *val, size_t len)
+{
+	size_t kl = strlen(key);
+	unsigned hits = 0;
+
+	for (const char *p = strchr(devargs, ','); p; p = strchr(p, ',')) {
+		size_t l = strcspn(++p, ",");
+
+		if (l > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			if (!hits++ && val)
+				snprintf(val, len, "%.*s", (int)(l - kl - 1), p + kl + 1);
+		}
+	}
+	return hits;
+}
+
+/* "key=value" present in devargs? */
+static bool devarg_is(const char *devargs, const char *kv)
+{
+	char key[64], val[64];
+	const char *eq = strchr(kv, '=');
+
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	return devarg_get(devargs, key, val, sizeof(val)) && strcmp(val, eq + 1) == 0;
+}
+
+/* Does device `name` belong to driver `driver` ("pci" = any PCI address)? */
+static bool driver_matches(const char *driver, const char *name)
+{
+	char pci[32];
+
+	if (strcmp(driver, "pci") == 0)
+		return pci_canon(name, pci) == 0;
+	return strncmp(name, driver, strlen(driver)) == 0;
+}
+
+/*
+ * Profile picked when none is given. First match wins, so the variants
+ * keyed by a devarg come before their driver's plain entry.
+ */
+static const struct {
+	const char *driver;
+	const char *devarg;  /* "key=value" that must be present too, or NULL */
+	const char *profile;
+} default_profiles[] = {
+	{ "net_pcap", "infinite_rx=1", "pcap-infinite" },
+	{ "net_pcap", NULL, "pcap" },
+	{ "net_null", NULL, "null" },
+	{ "net_ring", NULL, "ring" },
+	{ "net_memif", "role=server", "memif-server" },
+	{ "net_memif", NULL, "memif-client" },
+	{ "net_af_packet", NULL, "af_packet" },
+	{ "net_tap", NULL, "tap" },
+	{ "pci", NULL, "nic" },
+};
+
+/* NULL: no profile for this driver, built-in defaults apply. */
+static const char *pick_profile(const char *devargs)
+{
+	char name[WEIR_PATH_MAX];
+
+	dev_name(devargs, name, sizeof(name));
+	for (size_t i = 0; i < sizeof(default_profiles) / sizeof(default_profiles[0]); i++) {
+		if (!driver_matches(default_profiles[i].driver, name))
+			continue;
+		if (!default_profiles[i].devarg || devarg_is(devargs, default_profiles[i].devarg))
+			return default_profiles[i].profile;
+	}
+	return NULL;
+}
+
+const char *weir_pmd_config_dir(void)
+{
+	const char *env = getenv("WEIR_PMD_CONFIG_DIR");
+
+	return env && *env ? env : WEIR_PMD_CONFIG_DIR;
+}
+
+/* A bare name is looked up in the pmd-config directory, anything else is a path. */
+static int profile_path(const char *profile, char *out, size_t len)
+{
+	size_t l = strlen(profile);
+	bool is_path = strchr(profile, '/') || (l > 5 && strcmp(profile + l - 5, ".yaml") == 0);
+	int n = is_path ? snprintf(out, len, "%s", profile)
+			: snprintf(out, len, "%s/%s.yaml", weir_pmd_config_dir(), profile);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static int read_driver(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct port_build *b = base;
+
+	if (weir_yread_str(y, n, b->driver, sizeof(b->driver)))
+		return -1;
+	snprintf(b->driver_at, sizeof(b->driver_at), "%s:%d: ", y->file, n->key_line);
+	return 0;
+}
+
+static int read_doc(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	return weir_yexpect(y, n, WEIR_YSCALAR);
+}
+
+static int read_pci(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct port_build *b = base;
+	const unsigned max = sizeof(b->p.pci) / sizeof(b->p.pci[0]);
+	unsigned cnt = 0;
+
+	if (weir_yexpect(y, n, WEIR_YSEQ))
+		return -1;
+	WEIR_YFOREACH(it, n) {
+		if (weir_yexpect(y, it, WEIR_YSCALAR))
+			return -1;
+		if (cnt == max)
+			return weir_yerr(y, it->line, "pci: too many addresses (at most %u)", max);
+		if (pci_canon(it->str, b->p.pci[cnt]))
+			return weir_yerr(y, it->line, "pci: '%s' is not a PCI address (DDDD:BB:DD.F)",
+					 it->str);
+		cnt++;
+	}
+	b->p.n_pci = cnt;
+	snprintf(b->pci_at, sizeof(b->pci_at), "%s:%d: ", y->file, n->key_line);
+	return 0;
+}
+
+static const struct weir_yname linktypes[] = {
+	{ "ethernet", WEIR_LINK_ETHERNET },
+	{ "raw", WEIR_LINK_RAW },
+	{ "ipv4", WEIR_LINK_IPV4 },
+	{ "ipv6", WEIR_LINK_IPV6 },
+	{ "sll", WEIR_LINK_SLL },
+	{ "sll2", WEIR_LINK_SLL2 },
+	{ "null", WEIR_LINK_NULL },
+	{ NULL, 0 },
+};
+
+#define PB struct port_build
+/*
+ * Profile keys (pmd-config/NAME.yaml); each may also be overridden in a
+ * ports: entry of the config file. Defaults are weir_port_defaults().
+ *   doc             free text for humans                          -
+ *   driver          device name prefix the profile is meant for
+ *                   (net_pcap, ...; "pci" = a PCI address); a
+ *                   port of another driver is an error            any
+ *   rx_queues       0..64; 0 = one per worker (RSS NICs)          1
+ *   rx_descriptors  rx ring entries per queue, 32..32768          1024
+ *   mbufs           mempool size of the port, 512..64M            16384
+ *   mbuf_data_room  bytes per mbuf incl. 128 headroom, 256..65535 2176
+ *   mtu             0 = the driver's default, else 68..65535      0
+ *   scatter         chain frames bigger than one mbuf             false
+ *   timestamps      rx timestamp offload (pcap/NIC time as
+ *                   event time)                                   false
+ *   rss             spread over rx queues by symmetric RSS        false
+ *   promiscuous     see traffic not addressed to the port         true
+ *   pci             PCI addresses weir may take; a PCI port must
+ *                   be in this list (nothing is probed otherwise) []
+ *   linktype        ethernet, raw, ipv4, ipv6, sll, sll2, null;
+ *                   pcap ports take it from the file              ethernet
+ */
+static const struct knob port_knobs[] = {
+	KNOB_FN("doc", read_doc),
+	KNOB_FN("driver", read_driver),
+	KNOB(K_UINT, "rx_queues", PB, p.rx_queues, 0, WEIR_MAX_WORKERS),
+	KNOB(K_UINT, "rx_descriptors", PB, p.rx_descriptors, 32, 32768),
+	KNOB(K_SIZE, "mbufs", PB, p.mbufs, 512, 64u << 20),
+	KNOB(K_SIZE, "mbuf_data_room", PB, p.mbuf_data_room, 256, 65535),
+	KNOB(K_UINT, "mtu", PB, p.mtu, 0, 65535),
+	KNOB(K_BOOL, "scatter", PB, p.scatter, 0, 0),
+	KNOB(K_BOOL, "timestamps", PB, p.timestamps, 0, 0),
+	KNOB(K_BOOL, "rss", PB, p.rss, 0, 0),
+	KNOB(K_BOOL, "promiscuous", PB, p.promiscuous, 0, 0),
+	KNOB_FN("pci", read_pci),
+	KNOB_ENUM("linktype", PB, p.linktype, linktypes),
+	KNOB_END,
+};
+#undef PB
+
+static int load_profile(struct port_build *b, const char *profile, const struct port_req *r,
+			const char *loc)
+{
+	struct weir_yctx y;
+	struct weir_ynode *root;
+	int rc;
+
+	if (profile_path(profile, b->p.profile, sizeof(b->p.profile)))
+		return perr(r, loc, "profile '%s': path too long", profile);
+	if (access(b->p.profile, R_OK))
+		return perr(r, loc, "profile '%s': %s: %s", profile, b->p.profile, strerror(errno));
+	weir_yctx_init(&y, b->p.profile, r->err, r->errlen);
+	root = weir_yaml_load(&y);
+	if (!root)
+		return -1;
+	rc = knobs_apply(&y, root, port_knobs, b, NULL);
+	weir_yaml_free(root);
+	return rc;
+}
+
+/* libpcap prefixes some messages with the file name; we print it once. */
+static const char *pcap_msg(const char *msg, const char *path)
+{
+	size_t l = strlen(path);
+
+	if (strncmp(msg, path, l) == 0 && strncmp(msg + l, ": ", 2) == 0)
+		return msg + l + 2;
+	return msg;
+}
+
+/* " (DLT_EN10MB)"; libpcap has no names for the private-use DLT_USER0..15 */
+static void dlt_name(int dlt, char *buf, size_t len)
+{
+	const char *name = pcap_datalink_val_to_name(dlt);
+
+	if (name)
+		snprintf(buf, len, " (DLT_%s)", name);
+	else if (dlt >= 147 && dlt <= 162)
+		snprintf(buf, len, " (DLT_USER%d)", dlt - 147);
+	else
+		buf[0] = '\0';
+}
+
+/* The capture must open and be of a link type weir_pkt parses. */
+static int check_pcap(struct port_build *b, const struct port_req *r, const char *loc)
+{
+	char eb[PCAP_ERRBUF_SIZE] = "", dname[64];
+	const char *path = b->p.pcap_path;
+	pcap_t *pc = pcap_open_offline(path, eb);
+	int dlt;
+
+	if (!pc) {
+		snprintf(r->err, r->errlen, "%s%s: cannot open: %s", loc, path, pcap_msg(eb, path));
+		return -1;
+	}
+	dlt = pcap_datalink(pc);
+	pcap_close(pc);
+	if (!weir_linktype_supported(dlt)) {
+		dlt_name(dlt, dname, sizeof(dname));
+		snprintf(r->err, r->errlen, "%s%s: unsupported link type %d%s", loc, path, dlt,
+			 dname);
+		return -1;
+	}
+	b->p.linktype = dlt;
+	return 0;
+}
+
+/* A PCI port is taken only if the user listed its address in pci:. */
+static int check_pci(struct port_build *b, const struct port_req *r, const char *loc,
+		     const char *addr)
+{
+	for (unsigned i = 0; i < b->p.n_pci; i++) {
+		if (strcmp(b->p.pci[i], addr) == 0) {
+			/* allow-list only this port's device; other ports list their own */
+			snprintf(b->p.pci[0], sizeof(b->p.pci[0]), "%s", addr);
+			b->p.n_pci = 1;
+			return 0;
+		}
+	}
+	return perr(r, b->pci_at[0] ? b->pci_at : loc,
+		    "PCI port needs the address allow-listed in pci: (%s is not listed)", addr);
+}
+
+static bool name_used(const struct weir_config *c, const char *name)
+{
+	char other[WEIR_PATH_MAX];
+
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		dev_name(c->ports[i].devargs, other, sizeof(other));
+		if (strcmp(other, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks that need the whole picture: driver, PCI allow-list, pcap file. */
+static int port_finish(const struct weir_config *c, struct port_build *b,
+		       const struct port_req *r, const char *loc)
+{
+	char name[WEIR_PATH_MAX], pci[32];
+
+	dev_name(r->devargs, name, sizeof(name));
+	if (name_used(c, name))
+		return perr(r, loc, "device name '%s' is already used by another port", name);
+	if (b->driver[0] && !driver_matches(b->driver, name))
+		return perr(r, b->driver_at, "profile is for %s devices, not '%s'",
+			    strcmp(b->driver, "pci") == 0 ? "PCI" : b->driver, name);
+	if (pci_canon(name, pci) == 0 && check_pci(b, r, loc, pci))
+		return -1;
+	if (strncmp(name, "net_pcap", 8) == 0) {
+		unsigned n = devarg_get(r->devargs, "rx_pcap", b->p.pcap_path,
+					sizeof(b->p.pcap_path));
+
+		if (n > 1)
+			return perr(r, loc, "one rx_pcap file per port (add a port per file)");
+		if (n == 1) {
+			if (check_pcap(b, r, loc))
+				return -1;
+			/* infinite_rx replays the preloaded file forever */
+			b->p.finite = !devarg_is(r->devargs, "infinite_rx=1");
+		}
+	}
+	return 0;
+}
+
+static int port_add(struct weir_config *c, const struct port_req *r)
+{
+	static const char *const entry_keys[] = { "devargs", "profile", NULL };
+	char loc[WEIR_PATH_MAX + 16] = "";
+	const char *profile = r->profile ? r->profile : pick_profile(r->devargs);
+	struct port_build b = { .driver = "" };
+
+	if (r->entry)
+		snprintf(loc, sizeof(loc), "%s:%d: ", r->y->file, r->entry->line);
+	if (c->n_ports >= WEIR_MAX_PORTS)
+		return perr(r, loc, "too many ports (at most %d, WEIR_MAX_PORTS)", WEIR_MAX_PORTS);
+	if (!r->devargs[0] || strlen(r->devargs) >= sizeof(b.p.devargs))
+		return perr(r, loc, "devargs empty or longer than %d characters", WEIR_PATH_MAX - 1);
+	weir_port_defaults(&b.p);
+	snprintf(b.p.devargs, sizeof(b.p.devargs), "%s", r->devargs);
+	b.p.line = r->entry ? r->entry->line : 0;
+	if (profile && load_profile(&b, profile, r, loc))
+		return -1;
+	if (r->entry && knobs_apply(r->y, r->entry, port_knobs, &b, entry_keys))
+		return -1;
+	if (port_finish(c, &b, r, loc))
+		return -1;
+	c->ports[c->n_ports++] = b.p;
+	return 0;
+}
+
+int weir_config_add_port(struct weir_config *c, const char *devargs, const char *profile,
+			 char *err, size_t errlen)
+{
+	struct port_req r = { .devargs = devargs, .profile = profile, .err = err, .errlen = errlen };
+
+	if (errlen)
+		err[0] = '\0';
+	return port_add(c, &r);
+}
+
+int weir_config_add_pcap(struct weir_config *c, const char *file, char *err, size_t errlen)
+{
+	char name[32], devargs[WEIR_PATH_MAX];
+	unsigned i = 0;
+	int n;
+
+	if (strchr(file, ',')) {
+		snprintf(err, errlen, "%s: file name has a ',' (the DPDK devargs separator): "
+			 "rename or link the file", file);
+		return -1;
+	}
+	do
+		snprintf(name, sizeof(name), "net_pcap%u", i++);
+	while (name_used(c, name));
+	n = snprintf(devargs, sizeof(devargs), "%s,rx_pcap=%s", name, file);
+	if (n < 0 || (size_t)n >= sizeof(devargs)) {
+		snprintf(err, errlen, "%s: path too long", file);
+		return -1;
+	}
+	return weir_config_add_port(c, devargs, NULL, err, errlen);
+}
+
+int weir_port_profile_load(struct weir_port_conf *p, const char *profile, char *err,
+			   size_t errlen)
+{
+	struct port_req r = { .devargs = p->devargs, .err = err, .errlen = errlen };
+	struct port_build b = { .p = *p };
+
+	if (errlen)
+		err[0] = '\0';
+	if (load_profile(&b, profile, &r, ""))
+		return -1;
+	*p = b.p;
+	return 0;
+}
+
+/* ports: entries: devargs (required), profile (optional), profile overrides. */
+static int read_port(struct weir_yctx *y, const struct weir_ynode *map, struct weir_config *c)
+{
+	char devargs[WEIR_PATH_MAX], profile[WEIR_PATH_MAX];
+	const struct weir_ynode *d, *pr;
+	struct port_req r = { .devargs = devargs, .y = y, .entry = map,
+			      .err = y->err, .errlen = y->errlen };
+	int rc;
+
+	if (weir_yexpect(y, map, WEIR_YMAP))
+		return -1;
+	d = weir_yget(map, "devargs");
+	if (!d)
+		return weir_yerr(y, map->line, "port without devargs");
+	if (weir_yread_str(y, d, devargs, sizeof(devargs)))
+		return -1;
+	pr = weir_yget(map, "profile");
+	if (pr && weir_yread_str(y, pr, profile, sizeof(profile)))
+		return -1;
+	r.profile = pr ? profile : NULL;
+	weir_yctx_prefix(y, "port '%s': ", devargs);
+	rc = port_add(c, &r);
+	weir_yctx_prefix(y, "%s", "");
+	return rc;
+}
+
+static int read_ports(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	if (weir_yexpect(y, n, WEIR_YSEQ))
+		return -1;
+	WEIR_YFOREACH(it, n)
+		if (read_port(y, it, base))
+			return -1;
+	return 0;
+}
+
+/* ---- the config file --------------------------------------------------------- */
+
+static const struct weir_yname layers[] = {
+	{ "outer", WEIR_PKT_OUTER },
+	{ "inner", WEIR_PKT_INNER },
+	{ NULL, 0 },
+};
+
+#define CF struct weir_config
+/*
+ * Top-level keys of the config file:
+ *   workers          worker lcores, 1..64                          1
+ *   out              JSON-lines output path, "-" = stdout          weir-out.jsonl
+ *   eal              extra EAL arguments, appended as given        ""
+ *   analysis_layer   outer | inner: which IP header of tunnelled
+ *                    packets the queries see                       outer
+ *   watermark_delay  how late (event time) a packet may arrive and
+ *                    still count in its window, 0..1h             2s
+ *   idle_watermark   wall time after which an idle worker stops
+ *                    holding the watermark back, 1ms..1h           1s
+ *   burst            rx burst size, 1..512                         64
+ *   ring_size        distributor -> worker ring entries, a power
+ *                    of two in 64..1M                              4096
+ *   summary          print the human summary at exit               true
+ *   summary_top      rows per query per window in it, 0..1000      5
+ *   ports            list of ports (see read_port); the CLI's
+ *                    --pcap/--port add more                        none
+ *   queries          list of queries (see query_knobs); replaces
+ *                    the built-in hostpairs/protocols/totals       built-in
+ */
+static const struct knob config_knobs[] = {
+	KNOB(K_UINT, "workers", CF, workers, 1, WEIR_MAX_WORKERS),
+	KNOB(K_STR, "out", CF, out, 0, 0),
+	KNOB(K_STR, "eal", CF, eal_args, 0, 0),
+	KNOB_ENUM("analysis_layer", CF, layer, layers),
+	KNOB(K_DURATION, "watermark_delay", CF, watermark_delay_ns, 0, 3600 * NS_PER_S),
+	KNOB(K_DURATION, "idle_watermark", CF, idle_watermark_ns, 1000000, 3600 * NS_PER_S),
+	KNOB(K_UINT, "burst", CF, burst, 1, 512),
+	KNOB(K_POW2, "ring_size", CF, ring_size, 64, 1u << 20),
+	KNOB(K_BOOL, "summary", CF, summary, 0, 0),
+	KNOB(K_UINT, "summary_top", CF, summary_top, 0, 1000),
+	KNOB_FN("ports", read_ports),
+	KNOB_FN("queries", read_queries),
+	KNOB_END,
+};
+#undef CF
+
+/* Built-in queries: what most users want to see first on a link. */
+#define BUILTIN .window = WEIR_WINDOW_TUMBLING, .size_ns = 60 * NS_PER_S, .max_keys = 65536
+static const struct weir_query_conf default_queries[] = {
+	{ .name = "hostpairs", BUILTIN,
+	  .n_group_by = 3, .group_by = { WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_IP, WEIR_FIELD_PROTO },
+	  .n_aggs = 3, .aggs = { WEIR_AGG_PACKETS, WEIR_AGG_BYTES, WEIR_AGG_IP_BYTES } },
+	{ .name = "protocols", BUILTIN,
+	  .n_group_by = 2, .group_by = { WEIR_FIELD_IP_VERSION, WEIR_FIELD_PROTO },
+	  .n_aggs = 3, .aggs = { WEIR_AGG_PACKETS, WEIR_AGG_BYTES, WEIR_AGG_IP_BYTES } },
+	{ .name = "totals", BUILTIN,
+	  .n_aggs = 4, .aggs = { WEIR_AGG_PACKETS, WEIR_AGG_BYTES, WEIR_AGG_IP_BYTES,
+				 WEIR_AGG_PAYLOAD_BYTES } },
+};
+#undef BUILTIN
+
+void weir_config_defaults(struct weir_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->workers = 1;
+	snprintf(c->out, sizeof(c->out), "weir-out.jsonl");
+	c->layer = WEIR_PKT_OUTER;
+	c->watermark_delay_ns = 2 * NS_PER_S;
+	c->idle_watermark_ns = 1 * NS_PER_S;
+	c->burst = 64;
+	c->ring_size = 4096;
+	c->summary = true;
+	c->summary_top = 5;
+	c->n_queries = sizeof(default_queries) / sizeof(default_queries[0]);
+	memcpy(c->queries, default_queries, sizeof(default_queries));
+}
+
+int weir_config_load(struct weir_config *c, const char *path, char *err, size_t errlen)
+{
+	struct weir_yctx y;
+	struct weir_ynode *root;
+	int rc;
+
+	if (snprintf(c->path, sizeof(c->path), "%s", path) >= (int)sizeof(c->path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	weir_yctx_init(&y, c->path, err, errlen);
+	root = weir_yaml_load(&y);
+	if (!root)
+		return -1;
+	rc = knobs_apply(&y, root, config_knobs, c, NULL);
+	weir_yaml_free(root);
+	return rc;
+}

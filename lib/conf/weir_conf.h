@@ -147,4 +147,15 @@ int weir_config_add_pcap(struct weir_config *c, const char *file, char *err, siz
 /* Directory pmd-config profiles are looked up in (env WEIR_PMD_CONFIG_DIR overrides). */
 const char *weir_pmd_config_dir(void);
 
+/* Built-in port settings, used as they are when no profile applies (unknown driver). */
+void weir_port_defaults(struct weir_port_conf *p);
+
+/*
+ * Load a pmd-config profile (a path, or a bare name as for
+ * weir_config_add_port) over *p, without checking it against a device:
+ * for config checks and tests. 0 or -1 with err filled.
+ */
+int weir_port_profile_load(struct weir_port_conf *p, const char *profile, char *err,
+			   size_t errlen);
+
 #endif /* WEIR_CONF_H */

@@ -110,7 +110,16 @@ static int dump(const struct opts *o)
 		printf("frame\tip_version\tsrc\tdst\tproto\tl4_proto\tsrc_port\tdst_port\tip_bytes\tvlan\tmalformed%s\n",
 		       o->wide ? "\ttunnel\tflags\tl4_off\tpayload_off\tpayload_len" : "");
 	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
-		weir_pkt_parse(data, h->caplen, h->caplen, (enum weir_linktype)dlt, o->layer, &p);
+		/* a block of exactly caplen bytes: under ASan, a read past the record is caught */
+		uint8_t *rec = malloc(h->caplen ? h->caplen : 1);
+
+		if (!rec) {
+			fprintf(stderr, "pktdump: out of memory\n");
+			exit(1);
+		}
+		memcpy(rec, data, h->caplen);
+		weir_pkt_parse(rec, h->caplen, h->caplen, (enum weir_linktype)dlt, o->layer, &p);
+		free(rec);
 		print_line(++n, &p, o->wide);
 		by_reason[p.malformed]++;
 		by_tunnel[p.tunnel & 7]++;

@@ -100,9 +100,7 @@ static inline int is_vlan_tpid(uint16_t et)
  */
 static inline int mpls_walk(const uint8_t *d, uint32_t len, uint32_t *off, uint16_t *et)
 {
-	uint32_t o = *off;
-
-	uint32_t label;
+	uint32_t o = *off, label;
 
 	for (unsigned n = 0;; n++) {
 		if (len - o < 4)
@@ -244,6 +242,8 @@ static inline int link_walk(const uint8_t *d, uint32_t len, int link, struct wei
 			return M(TRUNCATED_L2);
 		*off = 14;
 		*et = rd16(d + 12);
+		if (*et == ET_IPV4 || *et == ET_IPV6)
+			return M(NONE); /* the common case, without a call */
 		if (*et == ET_CFP) {
 			/* the classical frame follows the FabricPath tag: read on */
 			if (len < 30)

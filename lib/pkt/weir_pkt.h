@@ -14,6 +14,13 @@
  * the innermost IP header found behind a recognised tunnel (IP-in-IP, 6in4,
  * 4in6, 6in6, GRE, VXLAN on UDP 4789, GTP-U on UDP 2152); the outer tunnel
  * type is still reported in `tunnel`.
+ *
+ * Either way the whole packet is walked: `malformed` and `tunnel` do not
+ * depend on the layer. `tunnel` is set by the outer protocol or UDP
+ * destination port, even when the tunnel header is cut or carries no IP
+ * (GTP-U echo, GRE with ARP); then, with WEIR_PKT_INNER, the fields stay
+ * those of the outer header and WEIR_PKT_F_INNER is not set. Raw-IP and
+ * null links report the ethertype of the IP version found (0x0800/0x86dd).
  */
 #ifndef WEIR_PKT_H
 #define WEIR_PKT_H
@@ -143,7 +150,11 @@ const char *weir_pkt_malformed_name(unsigned reason);
 /* Is `link` a link type weir_pkt_parse understands? */
 int weir_linktype_supported(int dlt);
 
-/* Format the analysis-layer src/dst address ("10.0.0.1", "2001:db8::1"). */
+/*
+ * Format the analysis-layer src/dst address ("10.0.0.1", "2001:db8::1"):
+ * IPv4 from the first 4 bytes. Writes "" for ip_version 0 or a buffer too
+ * small (46 bytes always suffice); nothing when buflen is 0.
+ */
 void weir_pkt_format_ip(uint8_t ip_version, const uint8_t ip[16], char *buf, unsigned buflen);
 
 #endif /* WEIR_PKT_H */

@@ -1,1 +1,173 @@
-/* stub: being written */
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * EAL start-up: the argument vector weir builds for rte_eal_init.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sched.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "weir_io.h"
+#include "weir_port.h"
+
+#define MAX_ARGS 128
+
+struct argv_buf {
+	char *argv[MAX_ARGS];
+	int argc;
+	char store[8192];
+	size_t used;
+};
+
+static int push(struct argv_buf *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (a->argc >= MAX_ARGS - 1 || a->used + n > sizeof(a->store))
+		return -1;
+	a->argv[a->argc++] = memcpy(a->store + a->used, s, n);
+	a->used += n;
+	a->argv[a->argc] = NULL;
+	return 0;
+}
+
+/* Split the user's extra EAL arguments on blanks (no quoting: EAL args have no spaces). */
+static int push_words(struct argv_buf *a, const char *s)
+{
+	char word[WEIR_PATH_MAX];
+
+	while (*s) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		size_t n = strcspn(s, " \t");
+		if (n == 0)
+			break;
+		if (n >= sizeof(word) || (snprintf(word, sizeof(word), "%.*s", (int)n, s), push(a, word) < 0))
+			return -1;
+		s += n;
+	}
+	return 0;
+}
+
+static bool user_gave(const struct weir_config *cfg, const char *opt)
+{
+	return strstr(cfg->eal_args, opt) != NULL;
+}
+
+/* Free hugepage bytes of the default size, from /proc/meminfo. */
+static uint64_t hugepages_free_bytes(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	uint64_t free_pages = 0, size_kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		if (sscanf(line, "HugePages_Free: %llu", &v) == 1)
+			free_pages = v;
+		else if (sscanf(line, "Hugepagesize: %llu kB", &v) == 1)
+			size_kb = v;
+	}
+	fclose(f);
+	return free_pages * size_kb * 1024;
+}
+
+int weir_needs_distributor(const struct weir_config *cfg)
+{
+	if (cfg->workers <= 1)
+		return 0;
+	for (unsigned i = 0; i < cfg->n_ports; i++)
+		if (weir_port_queues(&cfg->ports[i], cfg->workers) < cfg->workers)
+			return 1;
+	return 0;
+}
+
+/* "-l 0-N" when each lcore gets a CPU, else all lcores floating over the CPUs we may use. */
+static int push_lcores(struct argv_buf *a, unsigned n_lcores)
+{
+	cpu_set_t set;
+	char spec[64];
+	unsigned n_cpus = 0, cpus[CPU_SETSIZE];
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (unsigned c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				cpus[n_cpus++] = c;
+	if (n_cpus == 0)
+		cpus[n_cpus++] = 0;
+	if (n_lcores <= n_cpus) {
+		char list[512] = "";
+		for (unsigned i = 0; i < n_lcores; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%u@%u",
+				 i ? "," : "", i, cpus[i]);
+		return push(a, "--lcores") | push(a, list);
+	}
+	/* Oversubscribed (2-core machines): lcores share CPUs, idle ones yield. */
+	snprintf(spec, sizeof(spec), "(0-%u)@(%u-%u)", n_lcores - 1, cpus[0], cpus[n_cpus - 1]);
+	return push(a, "--lcores") | push(a, spec);
+}
+
+int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, size_t errlen)
+{
+	static struct argv_buf a;
+	unsigned n_lcores = 1 + cfg->workers + (weir_needs_distributor(cfg) ? 1 : 0);
+	uint64_t need = weir_ports_memory_estimate(cfg) + ((uint64_t)256 << 20);
+	char buf[128];
+	int rc = 0;
+
+	memset(&a, 0, sizeof(a));
+	rc |= push(&a, prog);
+	if (!user_gave(cfg, "--lcores") && !user_gave(cfg, "-l ") && !user_gave(cfg, "-c "))
+		rc |= push_lcores(&a, n_lcores);
+	/* Never probe the machine's own NIC unless the config allow-lists devices. */
+	unsigned n_pci = 0;
+	for (unsigned i = 0; i < cfg->n_ports; i++)
+		for (unsigned k = 0; k < cfg->ports[i].n_pci; k++, n_pci++)
+			rc |= push(&a, "-a") | push(&a, cfg->ports[i].pci[k]);
+	if (n_pci == 0 && !user_gave(cfg, "-a ") && !user_gave(cfg, "--allow"))
+		rc |= push(&a, "--no-pci");
+	if (!user_gave(cfg, "--no-huge") && !user_gave(cfg, "--in-memory") &&
+	    !user_gave(cfg, "--file-prefix")) {
+		if (hugepages_free_bytes() >= need) {
+			rc |= push(&a, "--in-memory");
+		} else {
+			fprintf(stderr, "weir: warning: fewer than %llu MiB of free hugepages, running with --no-huge (slower)\n",
+				(unsigned long long)(need >> 20));
+			snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(need >> 20));
+			/* --in-memory does not combine with --no-huge; a per-process prefix keeps runs apart. */
+			rc |= push(&a, "--no-huge") | push(&a, "-m") | push(&a, buf) | push(&a, "--no-shconf");
+			snprintf(buf, sizeof(buf), "weir-%d", (int)getpid());
+			rc |= push(&a, "--file-prefix") | push(&a, buf);
+		}
+	}
+	if (!user_gave(cfg, "--log-level"))
+		rc |= push(&a, "--log-level=lib.eal:warning");
+	if (!user_gave(cfg, "telemetry"))
+		rc |= push(&a, "--no-telemetry");
+	rc |= push_words(&a, cfg->eal_args);
+	if (rc) {
+		snprintf(err, errlen, "EAL arguments too long");
+		return -1;
+	}
+	if (getenv("WEIR_DEBUG_EAL")) {
+		for (int i = 0; i < a.argc; i++)
+			fprintf(stderr, "%s ", a.argv[i]);
+		fputc('\n', stderr);
+	}
+	if (rte_eal_init(a.argc, a.argv) < 0) {
+		snprintf(err, errlen, "EAL init failed: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+void weir_eal_stop(void)
+{
+	rte_eal_cleanup();
+}

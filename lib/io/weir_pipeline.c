@@ -1,1 +1,735 @@
-/* stub: being written */
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * The per-core pipeline.
+ *
+ *   port rx ─burst─▶ parse ─▶ stamp ─▶ [distribute] ─▶ window update ─▶ free
+ *
+ * Each stage runs over the whole burst before the next (VPP style). Workers
+ * poll their rx queues directly when every port has a queue per worker
+ * (RSS); otherwise one distributor lcore polls, parses and stamps, and
+ * spreads packets to per-worker rings by a symmetric hash of the address
+ * pair, so both directions of a conversation (and every fragment of a
+ * datagram) land on one worker. The parse result travels in the mbuf's
+ * private area, so workers never parse twice.
+ *
+ * The main lcore merges sealed window shards, writes records and watches
+ * for the end: finite sources (pcap files) end when every record the file
+ * holds has been received; live sources end on SIGINT/SIGTERM.
+ */
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash_crc.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "weir_io.h"
+#include "weir_out.h"
+#include "weir_port.h"
+#include "weir_window.h"
+
+#define BURST_MAX 512
+#define PREFETCH_AHEAD 4
+#define HDR_MAX 512        /* bytes of a chained frame's head linearised for parsing */
+#define MAX_RXQ 64         /* rx queues one poller serves */
+#define EOF_IDLE_S 2       /* a finite port silent this long is done even if short of records */
+
+const char *weir_drop_name(enum weir_drop d)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s) [WEIR_DROP_##e] = s,
+		WEIR_DROP_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return d < WEIR_DROP__COUNT ? names[d] : "?";
+}
+
+struct counters {
+	uint64_t rx;         /* received from ports by this lcore */
+	uint64_t processed;  /* went through every stage */
+	uint64_t bytes;      /* captured bytes of processed packets */
+	uint64_t dropped[WEIR_DROP__COUNT];
+	uint64_t malformed[WEIR_PKT_MAL__COUNT];
+};
+
+struct rxq_ref {
+	uint16_t port_id;
+	uint16_t queue;
+	uint16_t port_index;
+};
+
+/* Whatever polls rx queues: a worker (direct) or the distributor. */
+struct poller {
+	struct rxq_ref rxq[MAX_RXQ];
+	uint64_t got[MAX_RXQ];
+	unsigned n_rxq;
+	unsigned next;
+	uint64_t idle_since;  /* TSC of the first empty poll in a row, 0 = busy */
+};
+
+struct pipeline;
+
+struct worker {
+	unsigned id;
+	struct pipeline *pl;
+	struct poller po;                  /* direct mode */
+	struct rte_ring *ring;             /* distributor mode */
+	struct weir_window_worker *win;
+	struct counters c;
+	uint64_t max_ts_pub;               /* event time reached, for idle peers */
+	uint32_t done;
+} __rte_cache_aligned;
+
+struct distributor {
+	struct poller po;
+	struct counters c;
+	struct rte_mbuf *bucket[WEIR_MAX_WORKERS][BURST_MAX];
+	/* Read by workers: everything up to ts has been enqueued. */
+	uint64_t ts __rte_cache_aligned;
+	uint32_t done;
+} __rte_cache_aligned;
+
+struct pipeline {
+	const struct weir_config *cfg;
+	volatile sig_atomic_t *stop;
+	struct weir_port ports[WEIR_MAX_PORTS];
+	unsigned n_ports;
+	uint8_t linktype[RTE_MAX_ETHPORTS];
+	uint32_t ts_mult[RTE_MAX_ETHPORTS];
+	bool all_finite;
+	struct weir_window_set *win;
+	struct weir_out *out;
+	struct worker *workers;
+	unsigned n_workers;
+	struct distributor *dist;
+	uint64_t delay;
+	uint64_t tsc_hz, tsc0, wall0;
+	uint64_t windows_emitted;
+};
+
+/* ---- stages ------------------------------------------------------------------ */
+
+static void parse_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned n,
+			struct counters *c)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n) {
+			rte_prefetch0(rte_pktmbuf_mtod(m[i + PREFETCH_AHEAD], void *));
+			rte_prefetch0(weir_mbuf_pkt(m[i + PREFETCH_AHEAD]));
+		}
+		struct rte_mbuf *mb = m[i];
+		const uint8_t *d = rte_pktmbuf_mtod(mb, const uint8_t *);
+		uint32_t len = mb->data_len;
+		uint8_t head[HDR_MAX];
+		if (unlikely(mb->nb_segs > 1 && len < HDR_MAX)) {
+			len = RTE_MIN(mb->pkt_len, (uint32_t)HDR_MAX);
+			d = rte_pktmbuf_read(mb, 0, len, head);
+		}
+		struct weir_pkt *p = weir_mbuf_pkt(mb);
+		weir_pkt_parse(d, len, mb->pkt_len, (enum weir_linktype)pl->linktype[mb->port],
+			       pl->cfg->layer, p);
+		c->malformed[p->malformed]++;
+	}
+}
+
+static uint64_t wall_now(const struct pipeline *pl)
+{
+	return pl->wall0 + (uint64_t)((unsigned __int128)(rte_rdtsc() - pl->tsc0) * 1000000000u /
+				      pl->tsc_hz);
+}
+
+/*
+ * Event time in ns: the port's rx timestamp (pcap time) when it has one,
+ * else the receive time. Written back into the timestamp field, in ns, so
+ * a worker behind the distributor reads it with load_ts().
+ */
+static void stamp_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned n, uint64_t *ts)
+{
+	uint64_t now = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t *f = RTE_MBUF_DYNFIELD(m[i], weir_ts_offset, uint64_t *);
+		if (likely(m[i]->ol_flags & weir_ts_flag)) {
+			ts[i] = *f * pl->ts_mult[m[i]->port];
+		} else {
+			if (!now)
+				now = wall_now(pl);
+			ts[i] = now;
+		}
+		*f = ts[i];
+	}
+}
+
+static void load_ts(struct rte_mbuf **m, unsigned n, uint64_t *ts)
+{
+	for (unsigned i = 0; i < n; i++)
+		ts[i] = *RTE_MBUF_DYNFIELD(m[i], weir_ts_offset, uint64_t *);
+}
+
+/* Symmetric in src/dst so both directions of a conversation meet on one worker. */
+static inline unsigned pick_worker(const struct weir_pkt *p, unsigned n)
+{
+	const uint8_t *a = p->src_ip, *b = p->dst_ip;
+
+	if (!p->ip_version)
+		return 0;
+	if (memcmp(a, b, 16) > 0) {
+		const uint8_t *t = a;
+		a = b;
+		b = t;
+	}
+	uint32_t h = rte_hash_crc(a, 16, p->proto);
+	h = rte_hash_crc(b, 16, h);
+	return (unsigned)(((uint64_t)h * n) >> 32);
+}
+
+/* ---- polling and idling --------------------------------------------------------- */
+
+static unsigned poll_burst(struct pipeline *pl, struct poller *po, struct rte_mbuf **m)
+{
+	for (unsigned k = 0; k < po->n_rxq; k++) {
+		unsigned i = po->next;
+		po->next = (po->next + 1) % po->n_rxq;
+		unsigned n = rte_eth_rx_burst(po->rxq[i].port_id, po->rxq[i].queue, m, pl->cfg->burst);
+		if (n) {
+			po->got[i] += n;
+			po->idle_since = 0;
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* True once every queue of a finite source has delivered its file (or gone silent). */
+static bool poller_exhausted(const struct pipeline *pl, struct poller *po)
+{
+	if (!pl->all_finite)
+		return false;
+	uint64_t now = rte_rdtsc();
+	if (!po->idle_since)
+		po->idle_since = now;
+	bool silent = now - po->idle_since > EOF_IDLE_S * pl->tsc_hz;
+	for (unsigned i = 0; i < po->n_rxq; i++) {
+		const struct weir_port *p = &pl->ports[po->rxq[i].port_index];
+		if (po->got[i] < p->expected && !silent)
+			return false;
+	}
+	return true;
+}
+
+/* Spin briefly, then yield the CPU: lcores may outnumber cores. */
+static void idle_backoff(unsigned *idle)
+{
+	if (++*idle < 64)
+		rte_pause();
+	else if (*idle < 4096)
+		sched_yield();
+	else
+		usleep(50);
+}
+
+/* ---- workers ------------------------------------------------------------------ */
+
+static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bool parsed)
+{
+	const struct weir_pkt *pk[BURST_MAX];
+	uint64_t ts[BURST_MAX];
+
+	if (parsed) {
+		load_ts(m, n, ts);
+	} else {
+		parse_burst(w->pl, m, n, &w->c);
+		stamp_burst(w->pl, m, n, ts);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		pk[i] = weir_mbuf_pkt(m[i]);
+		w->c.bytes += m[i]->pkt_len;
+	}
+	weir_window_update_burst(w->win, pk, ts, n);
+	w->c.processed += n;
+	rte_pktmbuf_free_bulk(m, n);
+
+	uint64_t mx = weir_window_max_ts(w->win);
+	if (mx > w->pl->delay)
+		weir_window_advance(w->win, mx - w->pl->delay);
+	__atomic_store_n(&w->max_ts_pub, mx, __ATOMIC_RELAXED);
+}
+
+/* A live queue that stays idle must not hold back the windows of the others. */
+static void idle_watermark(struct worker *w)
+{
+	struct pipeline *pl = w->pl;
+	uint64_t peak = 0;
+
+	if (pl->n_workers < 2 || !w->po.idle_since ||
+	    rte_rdtsc() - w->po.idle_since < pl->cfg->idle_watermark_ns * pl->tsc_hz / 1000000000u)
+		return;
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		uint64_t t = __atomic_load_n(&pl->workers[i].max_ts_pub, __ATOMIC_RELAXED);
+		if (t > peak)
+			peak = t;
+	}
+	if (peak > pl->delay)
+		weir_window_advance(w->win, peak - pl->delay);
+}
+
+static void worker_poll_loop(struct worker *w)
+{
+	struct rte_mbuf *m[BURST_MAX];
+	unsigned idle = 0;
+
+	while (!*w->pl->stop) {
+		unsigned n = poll_burst(w->pl, &w->po, m);
+		if (n) {
+			w->c.rx += n;
+			worker_process(w, m, n, false);
+			idle = 0;
+			continue;
+		}
+		if (poller_exhausted(w->pl, &w->po))
+			break;
+		idle_watermark(w);
+		idle_backoff(&idle);
+	}
+}
+
+static void worker_ring_loop(struct worker *w)
+{
+	struct distributor *d = w->pl->dist;
+	struct rte_mbuf *m[BURST_MAX];
+	unsigned idle = 0;
+
+	for (;;) {
+		/* Read before the ring: an empty ring then means all up to ts is done. */
+		uint64_t hint = __atomic_load_n(&d->ts, __ATOMIC_ACQUIRE);
+		uint32_t done = __atomic_load_n(&d->done, __ATOMIC_ACQUIRE);
+		unsigned n = rte_ring_dequeue_burst(w->ring, (void **)m, w->pl->cfg->burst, NULL);
+		if (n) {
+			worker_process(w, m, n, true);
+			idle = 0;
+			continue;
+		}
+		if (hint > w->pl->delay)
+			weir_window_advance(w->win, hint - w->pl->delay);
+		if (done)
+			break;
+		idle_backoff(&idle);
+	}
+}
+
+static int worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->ring)
+		worker_ring_loop(w);
+	else
+		worker_poll_loop(w);
+	weir_window_advance(w->win, UINT64_MAX);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* ---- distributor ---------------------------------------------------------------- */
+
+/*
+ * Hand a bucket to its worker. Finite sources wait for room (a file can be
+ * read again later, dropping would only lose data); live sources drop what
+ * does not fit and count it.
+ */
+static void hand_over(struct pipeline *pl, struct distributor *d, unsigned wk, unsigned n)
+{
+	struct rte_mbuf **b = d->bucket[wk];
+	struct rte_ring *r = pl->workers[wk].ring;
+	unsigned sent = rte_ring_enqueue_burst(r, (void **)b, n, NULL);
+
+	while (sent < n && pl->all_finite && !*pl->stop) {
+		sched_yield();
+		sent += rte_ring_enqueue_burst(r, (void **)b + sent, n - sent, NULL);
+	}
+	if (sent < n) {
+		d->c.dropped[WEIR_DROP_RING_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(b + sent, n - sent);
+	}
+}
+
+static void distribute_burst(struct pipeline *pl, struct distributor *d, struct rte_mbuf **m,
+			     unsigned n)
+{
+	unsigned cnt[WEIR_MAX_WORKERS] = {0};
+	uint64_t ts[BURST_MAX], max_ts = d->ts;
+
+	parse_burst(pl, m, n, &d->c);
+	stamp_burst(pl, m, n, ts);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned wk = pick_worker(weir_mbuf_pkt(m[i]), pl->n_workers);
+		d->bucket[wk][cnt[wk]++] = m[i];
+		if (ts[i] > max_ts)
+			max_ts = ts[i];
+	}
+	for (unsigned wk = 0; wk < pl->n_workers; wk++)
+		if (cnt[wk])
+			hand_over(pl, d, wk, cnt[wk]);
+	__atomic_store_n(&d->ts, max_ts, __ATOMIC_RELEASE);
+}
+
+static int distributor_main(void *arg)
+{
+	struct pipeline *pl = arg;
+	struct distributor *d = pl->dist;
+	struct rte_mbuf *m[BURST_MAX];
+	unsigned idle = 0;
+
+	while (!*pl->stop) {
+		unsigned n = poll_burst(pl, &d->po, m);
+		if (n) {
+			d->c.rx += n;
+			distribute_burst(pl, d, m, n);
+			idle = 0;
+			continue;
+		}
+		if (poller_exhausted(pl, &d->po))
+			break;
+		idle_backoff(&idle);
+	}
+	__atomic_store_n(&d->done, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* ---- set-up ----------------------------------------------------------------------- */
+
+static void poller_add(struct poller *po, const struct weir_port *p, unsigned port_index, uint16_t q)
+{
+	if (po->n_rxq >= MAX_RXQ)
+		return;
+	po->rxq[po->n_rxq++] = (struct rxq_ref){p->port_id, q, (uint16_t)port_index};
+}
+
+static int open_ports(struct pipeline *pl, char *err, size_t errlen)
+{
+	const struct weir_config *cfg = pl->cfg;
+
+	pl->all_finite = cfg->n_ports > 0;
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		struct weir_port *p = &pl->ports[i];
+		if (weir_port_open(p, &cfg->ports[i], i, cfg->workers, cfg->burst, err, errlen) < 0)
+			return -1;
+		pl->n_ports++;
+		pl->linktype[p->port_id] = (uint8_t)cfg->ports[i].linktype;
+		pl->ts_mult[p->port_id] = p->ts_mult ? p->ts_mult : 1;
+		pl->all_finite &= cfg->ports[i].finite;
+	}
+	return 0;
+}
+
+/* Give every rx queue to exactly one poller. */
+static void assign_queues(struct pipeline *pl)
+{
+	for (unsigned i = 0; i < pl->n_ports; i++)
+		for (uint16_t q = 0; q < pl->ports[i].n_rxq; q++) {
+			struct poller *po = pl->dist ? &pl->dist->po : &pl->workers[q % pl->n_workers].po;
+			poller_add(po, &pl->ports[i], i, q);
+		}
+}
+
+static int create_workers(struct pipeline *pl, char *err, size_t errlen)
+{
+	pl->n_workers = pl->cfg->workers;
+	pl->workers = rte_zmalloc("weir_workers", sizeof(*pl->workers) * pl->n_workers,
+				  RTE_CACHE_LINE_SIZE);
+	if (!pl->workers)
+		goto nomem;
+	if (weir_needs_distributor(pl->cfg)) {
+		pl->dist = rte_zmalloc("weir_dist", sizeof(*pl->dist), RTE_CACHE_LINE_SIZE);
+		if (!pl->dist)
+			goto nomem;
+	}
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		struct worker *w = &pl->workers[i];
+		w->id = i;
+		w->pl = pl;
+		w->win = weir_window_worker_get(pl->win, i);
+		if (pl->dist) {
+			char name[RTE_RING_NAMESIZE];
+			snprintf(name, sizeof(name), "weir_w%u", i);
+			w->ring = rte_ring_create(name, pl->cfg->ring_size, SOCKET_ID_ANY,
+						  RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!w->ring) {
+				snprintf(err, errlen, "cannot create worker ring: %s", rte_strerror(rte_errno));
+				return -1;
+			}
+		}
+	}
+	assign_queues(pl);
+	return 0;
+nomem:
+	snprintf(err, errlen, "cannot allocate worker state");
+	return -1;
+}
+
+static int launch(struct pipeline *pl, char *err, size_t errlen)
+{
+	unsigned need = pl->n_workers + (pl->dist ? 1 : 0), k = 0;
+	unsigned lcore;
+
+	if (rte_lcore_count() < need + 1) {
+		snprintf(err, errlen, "%u lcores needed (main + %u workers%s), EAL gave %u", need + 1,
+			 pl->n_workers, pl->dist ? " + distributor" : "", rte_lcore_count());
+		return -1;
+	}
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (k == need)
+			break;
+		if (pl->dist && k == 0)
+			rte_eal_remote_launch(distributor_main, pl, lcore);
+		else
+			rte_eal_remote_launch(worker_main, &pl->workers[k - (pl->dist ? 1 : 0)], lcore);
+		k++;
+	}
+	return 0;
+}
+
+/* ---- main lcore: merge, emit, account ---------------------------------------------- */
+
+static void emit_window(void *ctx, const struct weir_query *q, uint64_t start, uint64_t end,
+			const struct weir_table *t)
+{
+	struct pipeline *pl = ctx;
+
+	weir_out_window(pl->out, q, start, end, t);
+	pl->windows_emitted++;
+}
+
+static bool workers_done(const struct pipeline *pl)
+{
+	for (unsigned i = 0; i < pl->n_workers; i++)
+		if (!__atomic_load_n(&pl->workers[i].done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+static void merge_until_done(struct pipeline *pl)
+{
+	while (!workers_done(pl))
+		if (weir_window_merge_poll(pl->win, emit_window, pl) == 0)
+			usleep(200); /* workers wait on us for shards: stay close */
+	rte_eal_mp_wait_lcore();
+	weir_window_merge_poll(pl->win, emit_window, pl);
+}
+
+static void counters_add(struct counters *sum, const struct counters *c)
+{
+	sum->rx += c->rx;
+	sum->processed += c->processed;
+	sum->bytes += c->bytes;
+	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
+		sum->dropped[r] += c->dropped[r];
+	for (unsigned r = 0; r < WEIR_PKT_MAL__COUNT; r++)
+		sum->malformed[r] += c->malformed[r];
+}
+
+static uint64_t dropped_total(const struct counters *c)
+{
+	uint64_t s = 0;
+
+	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
+		s += c->dropped[r];
+	return s;
+}
+
+static void json_counters(struct weir_json *j, const struct counters *c)
+{
+	weir_json_u64(j, "rx", c->rx);
+	weir_json_u64(j, "processed", c->processed);
+	weir_json_u64(j, "bytes", c->bytes);
+	weir_json_begin(j, "dropped");
+	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
+		weir_json_u64(j, weir_drop_name(r), c->dropped[r]);
+	weir_json_end(j);
+	weir_json_begin(j, "malformed");
+	for (unsigned r = 1; r < WEIR_PKT_MAL__COUNT; r++)
+		if (c->malformed[r])
+			weir_json_u64(j, weir_pkt_malformed_name(r), c->malformed[r]);
+	weir_json_end(j);
+}
+
+static void json_ports(struct pipeline *pl, struct weir_json *j)
+{
+	weir_json_begin(j, "ports");
+	for (unsigned i = 0; i < pl->n_ports; i++) {
+		struct weir_port *p = &pl->ports[i];
+		struct rte_eth_stats st;
+		memset(&st, 0, sizeof(st));
+		rte_eth_stats_get(p->port_id, &st);
+		weir_json_begin(j, p->name);
+		weir_json_u64(j, "ipackets", st.ipackets);
+		weir_json_u64(j, "imissed", st.imissed);
+		weir_json_u64(j, "ierrors", st.ierrors);
+		weir_json_u64(j, "rx_nombuf", st.rx_nombuf);
+		if (p->expected != UINT64_MAX)
+			weir_json_u64(j, "file_records", p->expected);
+		weir_json_end(j);
+	}
+	weir_json_end(j);
+}
+
+static void json_queries(struct pipeline *pl, struct weir_json *j)
+{
+	weir_json_begin(j, "queries");
+	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		weir_json_begin(j, weir_window_set_query(pl->win, qi)->conf.name);
+		for (unsigned r = 0; r < WEIR_QDROP__COUNT; r++)
+			weir_json_u64(j, weir_qdrop_name(r), weir_window_set_qdrop(pl->win, qi, r));
+		weir_json_u64(j, "merge_overflow", weir_window_set_merge_overflow(pl->win, qi));
+		weir_json_end(j);
+	}
+	weir_json_end(j);
+}
+
+static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f)
+{
+	fprintf(f, "\n== totals ==\n  rx %" PRIu64 "  processed %" PRIu64 "  dropped %" PRIu64
+		   "  bytes %" PRIu64 "  windows %" PRIu64 "  (rx %s processed + dropped)\n",
+		t->rx, t->processed, dropped_total(t), t->bytes, pl->windows_emitted,
+		t->rx == t->processed + dropped_total(t) ? "==" : "!=");
+	fprintf(f, "  drops by reason:");
+	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
+		fprintf(f, " %s=%" PRIu64, weir_drop_name(r), t->dropped[r]);
+	fprintf(f, "\n  malformed (counted, not dropped):");
+	unsigned shown = 0;
+	for (unsigned r = 1; r < WEIR_PKT_MAL__COUNT; r++)
+		if (t->malformed[r] && ++shown)
+			fprintf(f, " %s=%" PRIu64, weir_pkt_malformed_name(r), t->malformed[r]);
+	fprintf(f, "%s\n", shown ? "" : " none");
+	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		fprintf(f, "  query %s:", weir_window_set_query(pl->win, qi)->conf.name);
+		for (unsigned r = 0; r < WEIR_QDROP__COUNT; r++)
+			fprintf(f, " %s=%" PRIu64, weir_qdrop_name(r), weir_window_set_qdrop(pl->win, qi, r));
+		fputc('\n', f);
+	}
+}
+
+static void write_stats(struct pipeline *pl)
+{
+	struct counters total;
+	struct weir_json j;
+	char id[16];
+
+	memset(&total, 0, sizeof(total));
+	if (pl->dist)
+		counters_add(&total, &pl->dist->c);
+	for (unsigned i = 0; i < pl->n_workers; i++)
+		counters_add(&total, &pl->workers[i].c);
+	weir_json_init(&j);
+	weir_json_begin(&j, NULL);
+	weir_json_str(&j, "type", "stats");
+	json_counters(&j, &total);
+	weir_json_u64(&j, "windows", pl->windows_emitted);
+	weir_json_begin(&j, "workers");
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		snprintf(id, sizeof(id), "%u", i);
+		weir_json_begin(&j, id);
+		json_counters(&j, &pl->workers[i].c);
+		weir_json_end(&j);
+	}
+	weir_json_end(&j);
+	if (pl->dist) {
+		weir_json_begin(&j, "distributor");
+		json_counters(&j, &pl->dist->c);
+		weir_json_end(&j);
+	}
+	json_ports(pl, &j);
+	json_queries(pl, &j);
+	weir_json_end(&j);
+	weir_out_record(pl->out, &j);
+	weir_json_free(&j);
+	if (weir_out_summary_stream(pl->out))
+		stats_summary(pl, &total, weir_out_summary_stream(pl->out));
+}
+
+static void pipeline_free(struct pipeline *pl)
+{
+	for (unsigned i = 0; i < pl->n_ports; i++)
+		weir_port_close(&pl->ports[i]);
+	if (pl->workers)
+		for (unsigned i = 0; i < pl->n_workers; i++)
+			rte_ring_free(pl->workers[i].ring);
+	rte_free(pl->workers);
+	rte_free(pl->dist);
+	weir_window_set_free(pl->win);
+	free(pl);
+}
+
+static void clock_init(struct pipeline *pl)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pl->tsc_hz = rte_get_tsc_hz();
+	pl->tsc0 = rte_rdtsc();
+	pl->wall0 = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
+{
+	struct pipeline *pl = calloc(1, sizeof(*pl));
+	char err[512];
+	int status = 1;
+
+	if (!pl) {
+		fprintf(stderr, "weir: out of memory\n");
+		return 1;
+	}
+	pl->cfg = cfg;
+	pl->stop = stop;
+	pl->delay = cfg->watermark_delay_ns;
+	clock_init(pl);
+	if (cfg->n_ports == 0) {
+		fprintf(stderr, "weir: no ports: give --pcap FILE, --port DEVARGS or ports: in the config\n");
+		status = 2;
+		goto out;
+	}
+	if (weir_ts_register(err, sizeof(err)) < 0)
+		goto fail;
+	if (open_ports(pl, err, sizeof(err)) < 0) {
+		status = 2;
+		goto fail;
+	}
+	pl->win = weir_window_set_create(cfg, cfg->workers, err, sizeof(err));
+	if (!pl->win || create_workers(pl, err, sizeof(err)) < 0)
+		goto fail;
+	/* Only now, with everything validated, is the output created. */
+	pl->out = weir_out_open(cfg->out, cfg->summary ? cfg->summary_top : 0, err, sizeof(err));
+	if (!pl->out || launch(pl, err, sizeof(err)) < 0)
+		goto fail;
+	merge_until_done(pl);
+	write_stats(pl);
+	status = 0;
+	if (weir_out_close(pl->out, err, sizeof(err)) < 0) {
+		pl->out = NULL;
+		goto fail;
+	}
+	pl->out = NULL;
+	goto out;
+fail:
+	fprintf(stderr, "weir: %s\n", err);
+	if (status == 0)
+		status = 1;
+out:
+	if (pl->out)
+		weir_out_close(pl->out, err, sizeof(err));
+	pipeline_free(pl);
+	return status;
+}

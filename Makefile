@@ -1,0 +1,44 @@
+# Thin wrapper over meson/ninja. `make sample` and `make test` work on a fresh Debian 12 (as root).
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?=
+
+.PHONY: all deps build sample test test-unit test-asan bench clean
+
+all: build
+
+deps:
+	@.ci/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# weir's main job on the bundled capture with the bundled queries.
+sample: build
+	@.ci/hugepages.sh
+	$(BUILD)/app/weir run --sample --out weir-sample.jsonl
+
+# Everything: unit and integration tests, then the unit tests under ASan+UBSan.
+test: build
+	@.ci/hugepages.sh
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || true
+	$(MAKE) --no-print-directory test-asan || true
+	@python3 .ci/test-summary.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=false $(MESON_OPTS)
+
+test-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs --num-processes 2
+
+bench: build
+	@.ci/hugepages.sh
+	perf/bench-rx.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * weir_out: records as JSON lines, and the human summary. Runs on the
+ * control thread only; the data path never formats anything.
+ */
+#ifndef WEIR_OUT_H
+#define WEIR_OUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "weir_window.h"
+
+/* A small append-only JSON object builder (one record = one line). */
+struct weir_json {
+	char *buf;
+	size_t len, cap;
+	unsigned depth;
+	bool first[16]; /* per depth: no member written yet */
+	bool oom;
+};
+
+void weir_json_init(struct weir_json *j);
+void weir_json_free(struct weir_json *j);
+void weir_json_reset(struct weir_json *j);
+void weir_json_begin(struct weir_json *j, const char *key);     /* "key":{ ; key NULL at top */
+void weir_json_end(struct weir_json *j);                        /* } */
+void weir_json_u64(struct weir_json *j, const char *key, uint64_t v);
+void weir_json_i64(struct weir_json *j, const char *key, int64_t v);
+void weir_json_double(struct weir_json *j, const char *key, double v);
+void weir_json_str(struct weir_json *j, const char *key, const char *v);  /* escaped */
+void weir_json_bool(struct weir_json *j, const char *key, bool v);
+
+struct weir_out;
+
+/*
+ * Open the record sink: `path` ("-" = stdout). The human summary goes to
+ * stdout, or to stderr when records go to stdout; `top` rows per query and
+ * window (0 = no summary).
+ */
+struct weir_out *weir_out_open(const char *path, unsigned top, char *err, size_t errlen);
+
+/* One closed window: its rows as JSON lines (sorted), plus its summary part. */
+void weir_out_window(struct weir_out *o, const struct weir_query *q, uint64_t window_start,
+		     uint64_t window_end, const struct weir_table *t);
+
+/* A finished record built with weir_json (written as one line). */
+void weir_out_record(struct weir_out *o, const struct weir_json *j);
+
+/* The stream the human summary goes to (NULL when off). */
+FILE *weir_out_summary_stream(struct weir_out *o);
+
+/* Flush and close; -1 if any write failed (with err filled). */
+int weir_out_close(struct weir_out *o, char *err, size_t errlen);
+
+/* Name for an IP protocol number ("tcp"), or NULL. */
+const char *weir_proto_name(unsigned proto);
+
+#endif /* WEIR_OUT_H */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "weir_build.h"
@@ -16,6 +18,7 @@
 #define EXIT_USAGE 2
 
 static volatile sig_atomic_t stop_requested;
+static struct itimerval pending_alarm;
 
 static void on_signal(int sig)
 {
@@ -44,7 +47,7 @@ static void usage_run(FILE *f)
 	fprintf(f,
 		"usage: weir run [--config FILE] [--pcap FILE]... [--port DEVARGS]... [--profile NAME|FILE]\n"
 		"                [--workers N] [--out PATH|-] [--eal \"EXTRA EAL ARGS\"] [--layer outer|inner]\n"
-		"                [--sample] [--no-summary]\n"
+		"                [--duration SECONDS] [--sample] [--no-summary]\n"
 		"\n"
 		"  --config FILE     YAML configuration (queries, ports, knobs); see README.md.\n"
 		"                    Without it the bundled queries run: hostpairs, protocols, totals\n"
@@ -64,6 +67,8 @@ static void usage_run(FILE *f)
 		"  --eal \"ARGS\"      extra EAL arguments (weir adds --no-pci, --in-memory or --no-huge,\n"
 		"                    and --lcores unless given here).\n"
 		"  --layer L         analysis layer for tunnelled traffic: outer (default) or inner.\n"
+		"  --duration S      stop after S seconds of wall time (live ports, benchmarks), as on\n"
+		"                    SIGTERM: windows are flushed and stats written.\n"
 		"  --sample          run on the bundled sample capture (tests/data/sample.pcap).\n"
 		"  --no-summary      do not print the human summary.\n"
 		"\n"
@@ -78,6 +83,7 @@ struct cli {
 	const char *ports[WEIR_MAX_PORTS];
 	unsigned n_pcaps, n_ports;
 	long workers;
+	double duration;
 	const char *out, *eal, *layer;
 	bool sample, no_summary;
 };
@@ -85,7 +91,7 @@ struct cli {
 static int parse_run_args(int argc, char **argv, struct cli *c)
 {
 	enum { O_CONFIG = 256, O_PCAP, O_PORT, O_PROFILE, O_WORKERS, O_OUT, O_EAL, O_LAYER,
-	       O_SAMPLE, O_NO_SUMMARY, O_HELP };
+	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_HELP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"pcap", required_argument, NULL, O_PCAP},
@@ -97,6 +103,7 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		{"layer", required_argument, NULL, O_LAYER},
 		{"sample", no_argument, NULL, O_SAMPLE},
 		{"no-summary", no_argument, NULL, O_NO_SUMMARY},
+		{"duration", required_argument, NULL, O_DURATION},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -130,6 +137,14 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 			if (*end || c->workers < 1 || c->workers > WEIR_MAX_WORKERS) {
 				fprintf(stderr, "weir: --workers: '%s' is not a number from 1 to %d\n",
 					optarg, WEIR_MAX_WORKERS);
+				return -1;
+			}
+			break;
+		case O_DURATION:
+			c->duration = strtod(optarg, &end);
+			if (*end || !(c->duration > 0) || c->duration > 1e7) {
+				fprintf(stderr, "weir: --duration: '%s' is not a positive number of seconds\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -224,11 +239,21 @@ static int cmd_run(int argc, char **argv)
 	sa.sa_flags = SA_RESETHAND; /* a second signal ends weir at once */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (c.duration > 0) {
+		/* SIGALRM ends the run like SIGTERM does, after the EAL is up. */
+		struct itimerval it = {.it_value = {.tv_sec = (time_t)c.duration,
+			.tv_usec = (suseconds_t)((c.duration - (time_t)c.duration) * 1e6)}};
+		sa.sa_flags = 0;
+		sigaction(SIGALRM, &sa, NULL);
+		pending_alarm = it;
+	}
 
 	if (weir_eal_start(&cfg, "weir", err, sizeof(err)) < 0) {
 		fprintf(stderr, "weir: %s\n", err);
 		return 1;
 	}
+	if (c.duration > 0)
+		setitimer(ITIMER_REAL, &pending_alarm, NULL);
 	int status = weir_run(&cfg, &stop_requested);
 	weir_eal_stop();
 	return status;

@@ -117,6 +117,7 @@ struct pipeline {
 	uint64_t delay;
 	uint64_t tsc_hz, tsc0, wall0;
 	uint64_t windows_emitted;
+	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
 };
 
 /* ---- stages ------------------------------------------------------------------ */
@@ -526,7 +527,13 @@ static void merge_until_done(struct pipeline *pl)
 		if (weir_window_merge_poll(pl->win, emit_window, pl) == 0)
 			usleep(200); /* workers wait on us for shards: stay close */
 	rte_eal_mp_wait_lcore();
+	pl->tsc_end = rte_rdtsc();
 	weir_window_merge_poll(pl->win, emit_window, pl);
+}
+
+static double elapsed_s(const struct pipeline *pl)
+{
+	return (double)(pl->tsc_end - pl->tsc_start) / (double)pl->tsc_hz;
 }
 
 static void counters_add(struct counters *sum, const struct counters *c)
@@ -604,6 +611,8 @@ static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f
 		   "  bytes %" PRIu64 "  windows %" PRIu64 "  (rx %s processed + dropped)\n",
 		t->rx, t->processed, dropped_total(t), t->bytes, pl->windows_emitted,
 		t->rx == t->processed + dropped_total(t) ? "==" : "!=");
+	fprintf(f, "  %.3f s, %.2f Mpps\n", elapsed_s(pl),
+		elapsed_s(pl) > 0 ? (double)t->processed / elapsed_s(pl) / 1e6 : 0);
 	fprintf(f, "  drops by reason:");
 	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
 		fprintf(f, " %s=%" PRIu64, weir_drop_name(r), t->dropped[r]);
@@ -637,6 +646,8 @@ static void write_stats(struct pipeline *pl)
 	weir_json_str(&j, "type", "stats");
 	json_counters(&j, &total);
 	weir_json_u64(&j, "windows", pl->windows_emitted);
+	weir_json_double(&j, "elapsed_s", elapsed_s(pl));
+	weir_json_double(&j, "mpps", elapsed_s(pl) > 0 ? (double)total.processed / elapsed_s(pl) / 1e6 : 0);
 	weir_json_begin(&j, "workers");
 	for (unsigned i = 0; i < pl->n_workers; i++) {
 		snprintf(id, sizeof(id), "%u", i);
@@ -714,6 +725,7 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	pl->out = weir_out_open(cfg->out, cfg->summary ? cfg->summary_top : 0, err, sizeof(err));
 	if (!pl->out || launch(pl, err, sizeof(err)) < 0)
 		goto fail;
+	pl->tsc_start = rte_rdtsc();
 	merge_until_done(pl);
 	write_stats(pl);
 	status = 0;

@@ -147,7 +147,7 @@ int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, s
 		}
 	}
 	if (!user_gave(cfg, "--log-level"))
-		rc |= push(&a, "--log-level=lib.eal:warning");
+		rc |= push(&a, "--log-level=lib.eal:error");
 	if (!user_gave(cfg, "telemetry"))
 		rc |= push(&a, "--no-telemetry");
 	rc |= push_words(&a, cfg->eal_args);

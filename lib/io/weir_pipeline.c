@@ -191,8 +191,12 @@ static inline unsigned pick_worker(const struct weir_pkt *p, unsigned n)
 		a = b;
 		b = t;
 	}
-	uint32_t h = rte_hash_crc(a, 16, p->proto);
-	h = rte_hash_crc(b, 16, h);
+	uint64_t w[4]; /* the descriptor's addresses are not 8-byte aligned */
+	memcpy(w, a, 16);
+	memcpy(w + 2, b, 16);
+	uint32_t h = p->proto;
+	for (unsigned i = 0; i < 4; i++)
+		h = rte_hash_crc_8byte(w[i], h);
 	return (unsigned)(((uint64_t)h * n) >> 32);
 }
 

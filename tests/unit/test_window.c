@@ -60,7 +60,8 @@ static struct weir_query_conf qconf(const char *name, const enum weir_field *f, 
 	memset(&c, 0, sizeof(c));
 	snprintf(c.name, sizeof(c.name), "%s", name);
 	c.n_group_by = nf;
-	memcpy(c.group_by, f, nf * sizeof(*f));
+	if (nf)
+		memcpy(c.group_by, f, nf * sizeof(*f));
 	c.window = WEIR_WINDOW_TUMBLING;
 	c.size_ns = size;
 	c.n_aggs = 3;

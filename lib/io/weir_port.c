@@ -101,6 +101,19 @@ static int find_or_probe(struct weir_port *p, const struct weir_port_conf *c, ch
 	return 0;
 }
 
+/*
+ * weir never transmits, but some drivers need tx queues anyway: net_tap refuses
+ * unequal rx/tx queue counts, and a memif server with no tx queue has no server-to-client
+ * ring, so it disconnects every peer that offers one ("Invalid ring index"), i.e. any
+ * client with an rx queue (testpmd, VPP). Those get as many (idle) tx queues as rx queues.
+ */
+static uint16_t tx_queues_needed(const struct weir_port *p, const struct rte_eth_dev_info *info)
+{
+	if (strcmp(info->driver_name, "net_tap") == 0 || strcmp(info->driver_name, "net_memif") == 0)
+		return RTE_MIN(p->n_rxq, info->max_tx_queues);
+	return 0;
+}
+
 static int configure(struct weir_port *p, const struct weir_port_conf *c, char *err, size_t errlen)
 {
 	struct rte_eth_dev_info info;
@@ -140,7 +153,8 @@ static int configure(struct weir_port *p, const struct weir_port_conf *c, char *
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
-	if ((rc = rte_eth_dev_configure(p->port_id, p->n_rxq, 0, &conf)) != 0) {
+	p->n_txq = tx_queues_needed(p, &info);
+	if ((rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf)) != 0) {
 		snprintf(err, errlen, "port '%s': configure failed: %s", p->name, rte_strerror(-rc));
 		return -1;
 	}
@@ -151,7 +165,7 @@ static int setup_queues(struct weir_port *p, const struct weir_port_conf *c, uns
 			unsigned burst, char *err, size_t errlen)
 {
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
-	uint16_t nb_rxd = c->rx_descriptors, nb_txd = 0;
+	uint16_t nb_rxd = c->rx_descriptors, nb_txd = 512;
 	int socket = rte_eth_dev_socket_id(p->port_id);
 	unsigned cache = RTE_MIN(256u, RTE_MAX(burst, c->mbufs / 16));
 	int rc;
@@ -171,6 +185,12 @@ static int setup_queues(struct weir_port *p, const struct weir_port_conf *c, uns
 	for (uint16_t q = 0; q < p->n_rxq; q++)
 		if ((rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rxd, (unsigned)socket, NULL, p->pool)) != 0) {
 			snprintf(err, errlen, "port '%s': rx queue %u setup failed: %s", p->name, q,
+				 rte_strerror(-rc));
+			return -1;
+		}
+	for (uint16_t q = 0; q < p->n_txq; q++)
+		if ((rc = rte_eth_tx_queue_setup(p->port_id, q, nb_txd, (unsigned)socket, NULL)) != 0) {
+			snprintf(err, errlen, "port '%s': tx queue %u setup failed: %s", p->name, q,
 				 rte_strerror(-rc));
 			return -1;
 		}

@@ -17,6 +17,7 @@ struct weir_port {
 	const struct weir_port_conf *conf;
 	uint16_t port_id;
 	uint16_t n_rxq;
+	uint16_t n_txq;     /* idle tx queues for drivers that need them (net_tap, net_memif) */
 	struct rte_mempool *pool;
 	uint64_t expected;   /* finite sources: records in the file */
 	bool hw_timestamps;  /* the driver stamps event time into the mbuf */

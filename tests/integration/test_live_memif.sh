@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Live port net_memif: weir is the memif server (pmd-config/memif-server.yaml), dpdk-testpmd the
+# client in txonly mode sending 64-byte IPv4/UDP frames 198.18.0.1 -> 198.18.0.2 (testpmd's
+# default). weir must receive (rx > 0), account for every packet (rx == processed + dropped),
+# receive no more than testpmd sent, and its hostpairs rows must be exactly that one pair with
+# proto 17, their packets summing to weir's processed. testpmd is a standard memif client with
+# one rx and one tx queue: it offers a server-to-client ring, which the server must accept.
+# Runs with --workers 1 and 2 (one rx queue: a distributor lcore feeds the workers), then with
+# the roles swapped (weir the client). Stop order (PLATFORM.md): the client first, the server
+# last, each by PID.
+. "$(dirname "$0")/lib.sh"
+command -v dpdk-testpmd >/dev/null || { echo "SKIP: dpdk-testpmd not installed"; exit 77; }
+command -v ss >/dev/null || { echo "SKIP: ss (iproute2) not installed"; exit 77; }
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (DPDK hugepages)"; exit 77; }
+
+weir_pid="" tp_pid=""
+cleanup() {
+  # Only the processes this test started, by PID; client before server.
+  [ -n "$tp_pid" ] && kill -INT "$tp_pid" 2>/dev/null && sleep 0.5 && kill -KILL "$tp_pid" 2>/dev/null
+  [ -n "$weir_pid" ] && kill -TERM "$weir_pid" 2>/dev/null && sleep 0.5 && kill -KILL "$weir_pid" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# testpmd's main and forwarding lcores both on our first CPU, where weir's main lcore (mostly
+# idle) sits; weir's worker gets the next CPU on these 2-core machines (with --workers 2 weir's
+# lcores float over both CPUs). On 1 CPU everything shares it, slower but correct.
+cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+sock="$TMP/memif.sock" # memif uses the abstract namespace by default: a unique name, no file
+
+run_case() { # workers
+  local w=$1
+  local out="$TMP/memif$w.jsonl" tpout="$TMP/testpmd$w.out"
+  weir_pid="" tp_pid=""
+  "$WEIR_BIN" run --port "net_memif0,role=server,socket=$sock.$w" --workers "$w" \
+    --out "$out" --no-summary 2> "$TMP/weir$w.err" &
+  weir_pid=$!
+  # Wait for the server's listening socket.
+  for _ in $(seq 100); do ss -xlp 2>/dev/null | grep -q "pid=$weir_pid," && break; sleep 0.1; done
+  if ! ss -xlp 2>/dev/null | grep -q "pid=$weir_pid,"; then
+    fail "workers=$w: weir did not listen on the memif socket: $(tail -3 "$TMP/weir$w.err")"; return
+  fi
+  # --stats-period keeps non-interactive testpmd running until SIGINT (without it, testpmd exits
+  # as soon as it reads EOF on stdin). Its own --in-memory EAL, --no-pci, a small mbuf pool.
+  dpdk-testpmd --no-pci --in-memory --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
+    --vdev "net_memif0,role=client,socket=$sock.$w" -- \
+    --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
+    > "$tpout" 2>&1 < /dev/null &
+  tp_pid=$!
+  # Connected once weir's end of the socket is established; then let traffic flow 1.5 s.
+  for _ in $(seq 100); do ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," && break; sleep 0.1; done
+  ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," || fail "workers=$w: testpmd never connected"
+  sleep 1.5
+  kill -INT $tp_pid; wait $tp_pid; local tprc=$?; tp_pid=""
+  sleep 0.3
+  kill -TERM $weir_pid; wait $weir_pid; local rc=$?; weir_pid=""
+  [ $tprc -eq 0 ] || fail "workers=$w: testpmd exit $tprc: $(grep -iE 'fail|error' "$tpout" | head -3)"
+  if [ $rc -ne 0 ]; then fail "workers=$w: weir exit $rc: $(tail -3 "$TMP/weir$w.err")"; return; fi
+  # testpmd's final "Forward statistics for port 0" block: TX-packets (sent into memif rings;
+  # TX-dropped are bursts the full ring refused).
+  local tx
+  tx=$(awk '/Forward statistics for port 0/ {f=1} f && /TX-packets:/ {print $2; exit}' "$tpout")
+  [ -n "$tx" ] || { fail "workers=$w: no TX-packets in testpmd's final stats"; return; }
+  if r=$(python3 - "$out" "$tx" "$w" 2>&1 <<'PY'
+import json, sys
+out, tx, w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+recs = [json.loads(l) for l in open(out)]
+stats = [r for r in recs if r["type"] == "stats"]
+assert len(stats) == 1, f"{len(stats)} stats records"
+s = stats[0]
+d = sum(s["dropped"].values())
+assert s["rx"] > 0, "rx == 0 (nothing received over memif)"
+assert s["rx"] == s["processed"] + d, f"rx {s['rx']} != processed {s['processed']} + dropped {d}"
+assert s["rx"] <= tx, f"weir rx {s['rx']} > testpmd tx {tx}"
+hp = [r for r in recs if r["type"] == "window" and r["query"] == "hostpairs"]
+keys = {(r["src_ip"], r["dst_ip"], r["proto"]) for r in hp}
+assert keys == {("198.18.0.1", "198.18.0.2", 17)}, f"hostpairs keys {keys}"
+n = sum(r["packets"] for r in hp)
+assert n == s["processed"], f"hostpairs packets {n} != processed {s['processed']}"
+assert sum(s["queries"]["hostpairs"].values()) == 0, f"hostpairs counters {s['queries']['hostpairs']}"
+assert all(r["bytes"] == 64 * r["packets"] for r in hp), "64-byte frames"
+print(f"rx={s['rx']} processed={s['processed']} dropped={d} testpmd_tx={tx} "
+      f"hostpairs 198.18.0.1->198.18.0.2/17 packets={n} in {len(hp)} window row(s)")
+PY
+  ); then ok "workers=$w: $r"; else fail "workers=$w: $(tail -1 <<< "$r")"; fi
+}
+
+run_case 1
+run_case 2
+
+# weir as the memif client (pmd-config/memif-client.yaml, memif's default role), testpmd as the
+# txonly server. Stop order: the client (weir) first, then the server. The server's final
+# TX-packets is not usable here: DPDK 22.11's memif_stats_get counts a server's queues by the
+# ring counts of the (now disconnected) session, which are 0 after the client leaves. Bound weir's
+# rx by TX-total (packets testpmd's txonly engine tried to send) instead, and check the client
+# port's own ipackets, which are right.
+client_case() {
+  local out="$TMP/memif-client.jsonl" tpout="$TMP/testpmd-server.out"
+  weir_pid="" tp_pid=""
+  dpdk-testpmd --no-pci --in-memory --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
+    --vdev "net_memif0,role=server,socket=$sock.c" -- \
+    --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
+    > "$tpout" 2>&1 < /dev/null &
+  tp_pid=$!
+  for _ in $(seq 100); do ss -xlp 2>/dev/null | grep -q "pid=$tp_pid," && break; sleep 0.1; done
+  ss -xlp 2>/dev/null | grep -q "pid=$tp_pid," || { fail "client: testpmd did not listen"; return; }
+  "$WEIR_BIN" run --port "net_memif0,socket=$sock.c" --out "$out" --no-summary 2> "$TMP/weir-c.err" &
+  weir_pid=$!
+  for _ in $(seq 100); do ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," && break; sleep 0.1; done
+  ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," || fail "client: weir never connected"
+  sleep 1.5
+  kill -TERM $weir_pid; wait $weir_pid; local rc=$?; weir_pid=""
+  sleep 0.3
+  kill -INT $tp_pid; wait $tp_pid; local tprc=$?; tp_pid=""
+  [ $tprc -eq 0 ] || fail "client: testpmd exit $tprc"
+  if [ $rc -ne 0 ]; then fail "client: weir exit $rc: $(tail -3 "$TMP/weir-c.err")"; return; fi
+  local total r
+  total=$(awk '/Forward statistics for port 0/ {f=1} f && /TX-total:/ {print $6; exit}' "$tpout")
+  [ -n "$total" ] || { fail "client: no TX-total in testpmd's final stats"; return; }
+  if r=$(python3 - "$out" "$total" 2>&1 <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+total = int(sys.argv[2])
+stats = [r for r in recs if r["type"] == "stats"]
+assert len(stats) == 1, f"{len(stats)} stats records"
+s = stats[0]
+d = sum(s["dropped"].values())
+assert s["rx"] > 0, "rx == 0 (nothing received over memif)"
+assert s["rx"] == s["processed"] + d, f"rx {s['rx']} != processed {s['processed']} + dropped {d}"
+assert s["rx"] <= total, f"weir rx {s['rx']} > testpmd TX-total {total}"
+assert s["ports"]["net_memif0"]["ipackets"] == s["rx"], "client port ipackets != rx"
+hp = [r for r in recs if r["type"] == "window" and r["query"] == "hostpairs"]
+keys = {(r["src_ip"], r["dst_ip"], r["proto"]) for r in hp}
+assert keys == {("198.18.0.1", "198.18.0.2", 17)}, f"hostpairs keys {keys}"
+n = sum(r["packets"] for r in hp)
+assert n == s["processed"], f"hostpairs packets {n} != processed {s['processed']}"
+print(f"rx={s['rx']} processed={s['processed']} dropped={d} testpmd_tx_total={total} "
+      f"hostpairs 198.18.0.1->198.18.0.2/17 packets={n} in {len(hp)} window row(s)")
+PY
+  ); then ok "weir as client: $r"; else fail "weir as client: $(tail -1 <<< "$r")"; fi
+}
+client_case
+finish

@@ -16,6 +16,8 @@
 
 #define MAX_ARGS 128
 
+static char runtime_dir[WEIR_PATH_MAX]; /* removed at stop */
+
 struct argv_buf {
 	char *argv[MAX_ARGS];
 	int argc;
@@ -164,10 +166,14 @@ int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, s
 		snprintf(err, errlen, "EAL init failed: %s", rte_strerror(rte_errno));
 		return -1;
 	}
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	return 0;
 }
 
 void weir_eal_stop(void)
 {
 	rte_eal_cleanup();
+	/* A --file-prefix run leaves its empty runtime folder behind; don't litter. */
+	if (runtime_dir[0])
+		rmdir(runtime_dir);
 }

@@ -27,7 +27,11 @@ static void eal_up(void)
 
 static void eal_down(void)
 {
+	char dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	rmdir(dir); /* --file-prefix leaves an empty runtime folder */
 }
 
 static struct weir_pkt v4(const char *src, const char *dst, uint8_t proto, uint16_t sp, uint16_t dp,

@@ -1,0 +1,1097 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Flow table, timeouts, eviction and TCP segment ordering. See weir_flow.h
+ * for the contract; this file explains the how.
+ *
+ * Memory, all from rte_zmalloc at creation:
+ *   buckets   one cache line each: 8 signatures + 8 flow indices
+ *   entries   struct weir_flow [capacity]
+ *   aux       struct flow_aux [capacity]: what only list operations touch
+ *   slots     held TCP segment headers [ooo_slots + 1] (index 0 = none)
+ *   slot_data ooo_slots * ooo_slot_size bytes
+ * Free flows are handed out from a high-water mark, then from a free list
+ * threaded through aux.next; free slots from a list threaded through
+ * slots[].next.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_common.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#include "weir_flow.h"
+
+#define BURST_MAX 256
+#define NIL UINT32_MAX
+#define NS_PER_MS 1000000ull
+#define HASH_SEED 0x5bd1e995u
+#define MAX_CAPACITY (1u << 30)
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define IPPROTO_SCTP_ 132
+
+_Static_assert(sizeof(struct weir_flow_key) == 40, "flow key has padding");
+_Static_assert(sizeof(struct weir_flow) == 128, "struct weir_flow must stay two cache lines");
+_Static_assert(WEIR_FLOW_CNT_TCP_HELD - WEIR_FLOW_CNT_TCP_EMPTY == WEIR_TCP_HELD,
+	       "tcp class counters follow enum weir_tcp_class");
+
+struct bucket {
+	uint32_t sig[WEIR_FLOW_WAYS]; /* 0: empty way */
+	uint32_t idx[WEIR_FLOW_WAYS];
+} __rte_cache_aligned;
+
+/*
+ * Beside each flow, touched only when it joins or leaves a timeout list and
+ * when TCP segments are held: keeping it out of struct weir_flow keeps that
+ * at two cache lines.
+ */
+struct flow_aux {
+	uint32_t prev, next; /* timeout list of the flow's class; free/retired lists use next */
+	uint32_t enq_ms;     /* joined the list at first_ts + enq_ms ms (rounded down) */
+	uint16_t held[2];    /* first held segment slot per direction, 0: none */
+};
+_Static_assert(sizeof(struct flow_aux) == 16, "flow_aux is 16 bytes");
+
+struct tq {
+	uint32_t head, tail;
+};
+
+/* A held piece of a TCP segment: at most one slot of bytes. */
+struct seg_slot {
+	uint32_t seq;
+	uint16_t len;
+	uint16_t next; /* next held piece of the same direction (ascending seq), or free list */
+};
+
+struct weir_flow_table {
+	struct weir_flow_conf conf;
+	uint32_t mask;          /* buckets - 1 */
+	uint32_t hwm;           /* entries below it were handed out at least once */
+	uint32_t free_head;     /* recycled entries (aux.next) */
+	uint32_t retired_head;  /* closed by port reuse, their callback pending (aux.next) */
+	uint32_t n_active;
+	unsigned rotate;        /* class expire starts with, for fairness under budget */
+	uint64_t next_id;
+	struct tq tq[WEIR_FLOW_TO__COUNT];
+	struct bucket *buckets;
+	struct weir_flow *entries;
+	struct flow_aux *aux;
+	struct seg_slot *slots;
+	uint8_t *slot_data;
+	uint16_t slot_free;     /* free slots */
+	uint16_t slot_done;     /* delivered by the last call, reclaimed at the next */
+	uint32_t slots_free_n;
+	uint64_t cnt[WEIR_FLOW_CNT__COUNT];
+};
+
+/* ---- names ------------------------------------------------------------------ */
+
+const char *weir_flow_counter_name(enum weir_flow_counter c)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s) [WEIR_FLOW_CNT_##e] = s,
+		WEIR_FLOW_COUNTER_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return (unsigned)c < WEIR_FLOW_CNT__COUNT ? names[c] : "?";
+}
+
+const char *weir_flow_end_name(enum weir_flow_end r)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s) [WEIR_FLOW_END_##e] = s,
+		WEIR_FLOW_END_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return (unsigned)r < WEIR_FLOW_END__COUNT ? names[r] : "?";
+}
+
+const char *weir_flow_state_name(unsigned state)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s) [WEIR_FLOW_##e] = s,
+		WEIR_FLOW_STATE_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return state < RTE_DIM(names) ? names[state] : "?";
+}
+
+const char *weir_flow_timeout_name(enum weir_flow_timeout c)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s, d) [WEIR_FLOW_TO_##e] = s,
+		WEIR_FLOW_TIMEOUT_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return (unsigned)c < WEIR_FLOW_TO__COUNT ? names[c] : "?";
+}
+
+const char *weir_tcp_class_name(enum weir_tcp_class c)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s) [WEIR_TCP_##e] = s,
+		WEIR_TCP_CLASS_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return (unsigned)c < WEIR_TCP__COUNT ? names[c] : "?";
+}
+
+/* ---- configuration and memory ------------------------------------------------ */
+
+void weir_flow_conf_default(struct weir_flow_conf *c)
+{
+	static const uint64_t secs[] = {
+#define WEIR_X(e, s, d) [WEIR_FLOW_TO_##e] = d,
+		WEIR_FLOW_TIMEOUT_LIST(WEIR_X)
+#undef WEIR_X
+	};
+
+	memset(c, 0, sizeof(*c));
+	c->capacity = 1u << 20;
+	for (unsigned i = 0; i < WEIR_FLOW_TO__COUNT; i++)
+		c->timeout_ns[i] = secs[i] * WEIR_FLOW_SEC;
+	c->ooo_slots = 4096;
+	c->ooo_slot_size = 2048;
+	c->ooo_per_flow = 16;
+	c->socket = -1;
+}
+
+static uint32_t n_buckets(const struct weir_flow_conf *c)
+{
+	if (c->buckets)
+		return c->buckets;
+	/* 2-4 ways per flow: a bucket overflows rarely below full capacity */
+	uint32_t b = rte_align32pow2(c->capacity) / 4;
+	return b ? b : 1;
+}
+
+static const char *conf_error(const struct weir_flow_conf *c)
+{
+	if (c->capacity == 0 || c->capacity > MAX_CAPACITY)
+		return "capacity must be 1..2^30 flows";
+	if (c->buckets && (!rte_is_power_of_2(c->buckets) || c->buckets > MAX_CAPACITY))
+		return "buckets must be a power of two";
+	for (unsigned i = 0; i < WEIR_FLOW_TO__COUNT; i++)
+		if (c->timeout_ns[i] == 0 || c->timeout_ns[i] > 366 * 86400 * WEIR_FLOW_SEC)
+			return "timeouts must be 1 ns..366 days";
+	if (c->ooo_slots > UINT16_MAX)
+		return "ooo_slots must be at most 65535";
+	if (c->ooo_slot_size < 64 || c->ooo_slot_size > 16384)
+		return "ooo_slot_size must be 64..16384 bytes";
+	if (c->ooo_per_flow > WEIR_TCP_MAX_HELD)
+		return "ooo_per_flow too large";
+	return NULL;
+}
+
+/* The sizes of the five arrays, in allocation order. */
+static void array_sizes(const struct weir_flow_conf *c, size_t sz[5])
+{
+	sz[0] = (size_t)n_buckets(c) * sizeof(struct bucket);
+	sz[1] = (size_t)c->capacity * sizeof(struct weir_flow);
+	sz[2] = (size_t)c->capacity * sizeof(struct flow_aux);
+	sz[3] = ((size_t)c->ooo_slots + 1) * sizeof(struct seg_slot);
+	sz[4] = (size_t)c->ooo_slots * c->ooo_slot_size + 1; /* +1: never a 0-byte request */
+}
+
+size_t weir_flow_table_memory(const struct weir_flow_conf *c)
+{
+	size_t sz[5], total = sizeof(struct weir_flow_table);
+
+	if (conf_error(c))
+		return 0;
+	array_sizes(c, sz);
+	for (unsigned i = 0; i < 5; i++)
+		total += sz[i];
+	return total;
+}
+
+void weir_flow_table_free(struct weir_flow_table *t)
+{
+	if (!t)
+		return;
+	rte_free(t->buckets);
+	rte_free(t->entries);
+	rte_free(t->aux);
+	rte_free(t->slots);
+	rte_free(t->slot_data);
+	rte_free(t);
+}
+
+static void slots_init(struct weir_flow_table *t)
+{
+	/* ascending free list, so the first holds use the first slots */
+	for (uint32_t s = t->conf.ooo_slots; s >= 1; s--) {
+		t->slots[s].next = t->slot_free;
+		t->slot_free = (uint16_t)s;
+	}
+	t->slots_free_n = t->conf.ooo_slots;
+}
+
+struct weir_flow_table *weir_flow_table_create(const struct weir_flow_conf *c, char *err,
+					       size_t errlen)
+{
+	const char *bad = conf_error(c);
+	size_t sz[5];
+
+	if (bad) {
+		snprintf(err, errlen, "flow table: %s", bad);
+		return NULL;
+	}
+	struct weir_flow_table *t = rte_zmalloc_socket("weir_flow", sizeof(*t), RTE_CACHE_LINE_SIZE,
+						       c->socket);
+	if (!t)
+		goto nomem;
+	t->conf = *c;
+	t->mask = n_buckets(c) - 1;
+	t->free_head = t->retired_head = NIL;
+	t->next_id = 1;
+	for (unsigned i = 0; i < WEIR_FLOW_TO__COUNT; i++)
+		t->tq[i].head = t->tq[i].tail = NIL;
+	array_sizes(c, sz);
+	void **arr[5] = {(void **)&t->buckets, (void **)&t->entries, (void **)&t->aux,
+			 (void **)&t->slots, (void **)&t->slot_data};
+	for (unsigned i = 0; i < 5; i++) {
+		*arr[i] = rte_zmalloc_socket("weir_flow", sz[i], RTE_CACHE_LINE_SIZE, c->socket);
+		if (!*arr[i])
+			goto nomem;
+	}
+	slots_init(t);
+	return t;
+nomem:
+	snprintf(err, errlen,
+		 "flow table: cannot allocate %zu MiB for %u flows (lower the capacity or give the EAL more memory)",
+		 weir_flow_table_memory(c) >> 20, c->capacity);
+	weir_flow_table_free(t);
+	return NULL;
+}
+
+uint32_t weir_flow_count(const struct weir_flow_table *t)
+{
+	return t->n_active;
+}
+
+uint64_t weir_flow_counter(const struct weir_flow_table *t, enum weir_flow_counter c)
+{
+	return (unsigned)c < WEIR_FLOW_CNT__COUNT ? t->cnt[c] : 0;
+}
+
+uint32_t weir_flow_tcp_held(const struct weir_flow_table *t)
+{
+	return t->conf.ooo_slots - t->slots_free_n;
+}
+
+void weir_flow_describe(const struct weir_flow *f, struct weir_flow_info *o)
+{
+	unsigned c = weir_flow_client(f);
+
+	memset(o, 0, sizeof(*o));
+	o->id = f->id;
+	o->first_ts = f->first_ts;
+	o->last_ts = f->last_ts;
+	o->ip_version = f->key.ip_version;
+	o->proto = f->key.proto;
+	o->vlan = f->key.vlan;
+	memcpy(o->client_ip, c ? f->key.hi_ip : f->key.lo_ip, 16);
+	memcpy(o->server_ip, c ? f->key.lo_ip : f->key.hi_ip, 16);
+	o->client_port = c ? f->key.hi_port : f->key.lo_port;
+	o->server_port = c ? f->key.lo_port : f->key.hi_port;
+	for (unsigned i = 0; i < 2; i++) { /* i = 0: to server, sent by the client */
+		unsigned dir = c ^ i;
+		o->pkts[i] = f->pkts[dir];
+		o->bytes[i] = f->bytes[dir];
+		o->tcp_flags[i] = f->tcp_flags[dir];
+	}
+	o->state = f->state;
+	o->rules = f->rules;
+}
+
+/* ---- classes and timeout lists -------------------------------------------------- */
+
+static inline unsigned flow_class(const struct weir_flow *f)
+{
+	switch (f->key.proto) {
+	case IPPROTO_TCP_:
+		return f->state == WEIR_FLOW_NEW	 ? WEIR_FLOW_TO_TCP_NEW
+		       : f->state == WEIR_FLOW_ESTABLISHED ? WEIR_FLOW_TO_TCP_ESTABLISHED
+							   : WEIR_FLOW_TO_TCP_CLOSING;
+	case IPPROTO_UDP_:
+		return WEIR_FLOW_TO_UDP;
+	default:
+		return WEIR_FLOW_TO_OTHER;
+	}
+}
+
+static inline uint32_t flow_index(const struct weir_flow_table *t, const struct weir_flow *f)
+{
+	return (uint32_t)(f - t->entries);
+}
+
+/* Append flow i to its class list; it joins at its last_ts. */
+static void tq_append(struct weir_flow_table *t, unsigned c, uint32_t i)
+{
+	const struct weir_flow *f = &t->entries[i];
+	struct flow_aux *a = &t->aux[i];
+	struct tq *q = &t->tq[c];
+	uint64_t ms = (f->last_ts - f->first_ts) / NS_PER_MS;
+
+	/* Rounded down and saturated: only ever a lower bound of the join time. */
+	a->enq_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+	a->prev = q->tail;
+	a->next = NIL;
+	if (q->tail == NIL)
+		q->head = i;
+	else
+		t->aux[q->tail].next = i;
+	q->tail = i;
+}
+
+static void tq_unlink(struct weir_flow_table *t, unsigned c, uint32_t i)
+{
+	struct flow_aux *a = &t->aux[i];
+	struct tq *q = &t->tq[c];
+
+	if (a->prev == NIL)
+		q->head = a->next;
+	else
+		t->aux[a->prev].next = a->next;
+	if (a->next == NIL)
+		q->tail = a->prev;
+	else
+		t->aux[a->next].prev = a->prev;
+}
+
+static inline uint64_t joined_at(const struct weir_flow_table *t, uint32_t i)
+{
+	return t->entries[i].first_ts + (uint64_t)t->aux[i].enq_ms * NS_PER_MS;
+}
+
+/* Has `since` + `timeout` been reached at `now`? (no overflow, no wrap) */
+static inline int reached(uint64_t since, uint64_t timeout, uint64_t now)
+{
+	return now >= since && now - since >= timeout;
+}
+
+static inline int timed_out(const struct weir_flow_table *t, const struct weir_flow *f,
+			    uint64_t now)
+{
+	return reached(f->last_ts, t->conf.timeout_ns[flow_class(f)], now);
+}
+
+static inline enum weir_flow_end timeout_reason(const struct weir_flow *f)
+{
+	return flow_class(f) == WEIR_FLOW_TO_TCP_CLOSING ? WEIR_FLOW_END_CLOSED
+							 : WEIR_FLOW_END_TIMEOUT;
+}
+
+/* ---- entries and buckets ------------------------------------------------------- */
+
+static inline uint32_t key_hash(const struct weir_flow_key *k)
+{
+	return rte_hash_crc(k, sizeof(*k), HASH_SEED);
+}
+
+static inline uint32_t sig_of(uint32_t h)
+{
+	return h | 1; /* never 0, the empty mark */
+}
+
+static inline struct bucket *bucket_of(const struct weir_flow_table *t, uint32_t h)
+{
+	return &t->buckets[h & t->mask];
+}
+
+static inline int key_equal(const struct weir_flow_key *a, const struct weir_flow_key *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static inline uint32_t bucket_find(const struct weir_flow_table *t, const struct bucket *b,
+				   uint32_t sig, const struct weir_flow_key *k)
+{
+	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++)
+		if (b->sig[w] == sig && key_equal(&t->entries[b->idx[w]].key, k))
+			return b->idx[w];
+	return NIL;
+}
+
+static inline int bucket_free_way(const struct bucket *b)
+{
+	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++)
+		if (b->sig[w] == 0)
+			return (int)w;
+	return -1;
+}
+
+static void bucket_remove(struct weir_flow_table *t, uint32_t i)
+{
+	struct bucket *b = bucket_of(t, key_hash(&t->entries[i].key));
+
+	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++)
+		if (b->sig[w] && b->idx[w] == i) {
+			b->sig[w] = 0;
+			return;
+		}
+}
+
+static uint32_t entry_alloc(struct weir_flow_table *t)
+{
+	uint32_t i = t->free_head;
+
+	if (i != NIL) {
+		t->free_head = t->aux[i].next;
+		return i;
+	}
+	return t->hwm < t->conf.capacity ? t->hwm++ : NIL;
+}
+
+static inline int entry_available(const struct weir_flow_table *t)
+{
+	return t->free_head != NIL || t->hwm < t->conf.capacity;
+}
+
+/* ---- held TCP segment slots ----------------------------------------------------- */
+
+static inline uint8_t *slot_bytes(const struct weir_flow_table *t, uint16_t s)
+{
+	return t->slot_data + (size_t)(s - 1) * t->conf.ooo_slot_size;
+}
+
+static inline void slot_free(struct weir_flow_table *t, uint16_t s)
+{
+	t->slots[s].next = t->slot_free;
+	t->slot_free = s;
+	t->slots_free_n++;
+}
+
+static void slot_free_chain(struct weir_flow_table *t, uint16_t s)
+{
+	while (s) {
+		uint16_t next = t->slots[s].next;
+		slot_free(t, s);
+		s = next;
+	}
+}
+
+/* Slots delivered by the previous call may be reused from now on. */
+static inline void slots_reclaim(struct weir_flow_table *t)
+{
+	if (t->slot_done) {
+		slot_free_chain(t, t->slot_done);
+		t->slot_done = 0;
+	}
+}
+
+/* ---- ending flows --------------------------------------------------------------- */
+
+static const enum weir_flow_counter end_counter[WEIR_FLOW_END__COUNT] = {
+	[WEIR_FLOW_END_TIMEOUT] = WEIR_FLOW_CNT_TIMEOUT,
+	[WEIR_FLOW_END_CLOSED] = WEIR_FLOW_CNT_CLOSED,
+	[WEIR_FLOW_END_EVICTED] = WEIR_FLOW_CNT_EVICTED,
+	[WEIR_FLOW_END_FLUSHED] = WEIR_FLOW_CNT_FLUSHED,
+};
+
+/* Callback, then free: flow i is already out of its list and its bucket. */
+static void flow_finish(struct weir_flow_table *t, uint32_t i, enum weir_flow_end why,
+			weir_flow_end_fn cb, void *ctx)
+{
+	struct flow_aux *a = &t->aux[i];
+
+	t->cnt[end_counter[why]]++;
+	if (cb)
+		cb(ctx, t, &t->entries[i], why);
+	slot_free_chain(t, a->held[0]);
+	slot_free_chain(t, a->held[1]);
+	a->held[0] = a->held[1] = 0;
+	a->next = t->free_head;
+	t->free_head = i;
+	t->n_active--;
+}
+
+static void flow_end(struct weir_flow_table *t, uint32_t i, enum weir_flow_end why,
+		     weir_flow_end_fn cb, void *ctx)
+{
+	tq_unlink(t, flow_class(&t->entries[i]), i);
+	bucket_remove(t, i);
+	flow_finish(t, i, why, cb, ctx);
+}
+
+/*
+ * A closed TCP flow whose 5-tuple starts over: unhash it now so the new
+ * connection gets its own flow, but keep the entry (earlier packets of this
+ * burst point to it) until the next call, which runs the callback.
+ */
+static void flow_retire(struct weir_flow_table *t, uint32_t i)
+{
+	tq_unlink(t, flow_class(&t->entries[i]), i);
+	bucket_remove(t, i);
+	t->aux[i].next = t->retired_head;
+	t->retired_head = i;
+}
+
+static void retired_drain(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx)
+{
+	while (t->retired_head != NIL) {
+		uint32_t i = t->retired_head;
+		t->retired_head = t->aux[i].next;
+		flow_finish(t, i, WEIR_FLOW_END_CLOSED, cb, ctx);
+	}
+}
+
+/* Common start of every call that may end flows or reuse slots. */
+static inline void call_start(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx)
+{
+	if (unlikely(t->retired_head != NIL))
+		retired_drain(t, cb, ctx);
+	slots_reclaim(t);
+}
+
+/* ---- eviction ----------------------------------------------------------------- */
+
+static inline int evictable(const struct weir_flow *f)
+{
+	return !(f->flags & WEIR_FLOW_F_BURST);
+}
+
+/* Least recently seen flow of bucket b not returned in this burst, or NIL. */
+static uint32_t bucket_victim(const struct weir_flow_table *t, const struct bucket *b)
+{
+	uint32_t v = NIL;
+
+	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++) {
+		if (!b->sig[w])
+			continue;
+		const struct weir_flow *f = &t->entries[b->idx[w]];
+		if (evictable(f) && (v == NIL || f->last_ts < t->entries[v].last_ts))
+			v = b->idx[w];
+	}
+	return v;
+}
+
+/* The timeout-list head nearest its own deadline, or NIL. */
+static uint32_t list_victim(const struct weir_flow_table *t)
+{
+	uint32_t v = NIL;
+	uint64_t best = 0;
+
+	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT; c++) {
+		uint32_t i = t->tq[c].head;
+		if (i == NIL || !evictable(&t->entries[i]))
+			continue;
+		uint64_t deadline = t->entries[i].last_ts + t->conf.timeout_ns[c];
+		if (v == NIL || deadline < best) {
+			v = i;
+			best = deadline;
+		}
+	}
+	return v;
+}
+
+/*
+ * Make room for a new flow in bucket b at event time ts. Returns the free
+ * way, or -1 when nothing may be evicted.
+ */
+static int make_room(struct weir_flow_table *t, struct bucket *b, uint64_t ts)
+{
+	int way = bucket_free_way(b);
+	uint32_t v;
+
+	t->cnt[WEIR_FLOW_CNT_TABLE_FULL]++;
+	if (way < 0)
+		v = bucket_victim(t, b);
+	else if ((v = list_victim(t)) == NIL)
+		v = bucket_victim(t, b);
+	if (v == NIL)
+		return -1;
+	const struct weir_flow *f = &t->entries[v];
+	flow_end(t, v, timed_out(t, f, ts) ? timeout_reason(f) : WEIR_FLOW_END_EVICTED,
+		 t->conf.on_end, t->conf.on_end_ctx);
+	return bucket_free_way(b);
+}
+
+/* ---- per-packet work -------------------------------------------------------------- */
+
+static inline int has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_;
+}
+
+/* Canonical key and direction of p; -1, or the no-flow counter that applies. */
+static inline int make_key(const struct weir_pkt *p, struct weir_flow_key *k, uint8_t *dir)
+{
+	uint16_t sp = 0, dp = 0;
+
+	if (p->ip_version != 4 && p->ip_version != 6)
+		return WEIR_FLOW_CNT_NOT_IP;
+	if ((p->flags & WEIR_PKT_F_FRAG) && !(p->flags & WEIR_PKT_F_FRAG_FIRST))
+		return WEIR_FLOW_CNT_FRAGMENT;
+	if (has_ports(p->l4_proto)) {
+		if (!(p->flags & (WEIR_PKT_F_PORTS | WEIR_PKT_F_L4)))
+			return WEIR_FLOW_CNT_NO_PORTS;
+		sp = p->src_port;
+		dp = p->dst_port;
+	}
+	int c = memcmp(p->src_ip, p->dst_ip, 16);
+	unsigned d = c > 0 || (c == 0 && sp > dp);
+	memcpy(k->lo_ip, d ? p->dst_ip : p->src_ip, 16);
+	memcpy(k->hi_ip, d ? p->src_ip : p->dst_ip, 16);
+	k->lo_port = d ? dp : sp;
+	k->hi_port = d ? sp : dp;
+	k->vlan = p->vlan;
+	k->proto = p->l4_proto;
+	k->ip_version = p->ip_version;
+	*dir = (uint8_t)d;
+	return -1;
+}
+
+static inline void set_client(struct weir_flow *f, unsigned dir)
+{
+	f->flags = (uint8_t)((f->flags & ~WEIR_FLOW_F_CLIENT_HI) | (dir ? WEIR_FLOW_F_CLIENT_HI : 0));
+}
+
+/* TCP flags into state; a class change moves the flow to its new list. */
+static void tcp_track(struct weir_flow_table *t, struct weir_flow *f, unsigned dir, uint8_t fl)
+{
+	unsigned before = flow_class(f);
+
+	f->tcp_flags[dir] |= fl;
+	if (f->state == WEIR_FLOW_NEW && (fl & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		set_client(f, dir);
+	if (fl & TCP_RST)
+		f->state = WEIR_FLOW_CLOSED;
+	else if (fl & TCP_FIN)
+		f->state = (f->tcp_flags[0] & f->tcp_flags[1] & TCP_FIN)
+				   ? WEIR_FLOW_CLOSED
+				   : RTE_MAX(f->state, (uint8_t)WEIR_FLOW_CLOSING);
+	else if (f->state == WEIR_FLOW_NEW && f->pkts[0] && f->pkts[1] &&
+		 (fl & (TCP_SYN | TCP_ACK)) == TCP_ACK)
+		f->state = WEIR_FLOW_ESTABLISHED;
+	unsigned after = flow_class(f);
+	if (after != before) {
+		uint32_t i = flow_index(t, f);
+		tq_unlink(t, before, i);
+		tq_append(t, after, i);
+	}
+}
+
+/* Count packet p (direction dir, time ts) into its flow. */
+static inline void flow_account(struct weir_flow_table *t, struct weir_flow *f,
+				const struct weir_pkt *p, unsigned dir, uint64_t ts)
+{
+	if (ts > f->last_ts)
+		f->last_ts = ts;
+	else if (ts < f->first_ts)
+		f->first_ts = ts; /* keeps joined_at() a lower bound */
+	f->pkts[dir]++;
+	f->bytes[dir] += p->ip_bytes;
+	if (f->key.proto == IPPROTO_TCP_)
+		tcp_track(t, f, dir, p->tcp_flags);
+	else if (f->state == WEIR_FLOW_NEW && f->pkts[dir ^ 1])
+		f->state = WEIR_FLOW_ESTABLISHED;
+}
+
+static uint32_t flow_create(struct weir_flow_table *t, struct bucket *b, uint32_t sig,
+			    const struct weir_flow_key *k, const struct weir_pkt *p, unsigned dir,
+			    uint64_t ts)
+{
+	int way = bucket_free_way(b);
+
+	if (unlikely(way < 0 || !entry_available(t))) {
+		way = make_room(t, b, ts);
+		if (way < 0) {
+			t->cnt[WEIR_FLOW_CNT_NO_FLOW]++;
+			t->cnt[WEIR_FLOW_CNT_FULL]++;
+			return NIL;
+		}
+	}
+	uint32_t i = entry_alloc(t);
+	struct weir_flow *f = &t->entries[i];
+	memset(f, 0, sizeof(*f));
+	f->key = *k;
+	f->first_ts = f->last_ts = ts;
+	f->id = (uint64_t)t->conf.worker << 48 | (t->next_id++ & ((1ull << 48) - 1));
+	/* a SYN+ACK comes from the server */
+	int from_server = k->proto == IPPROTO_TCP_ &&
+			  (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
+	set_client(f, dir ^ (unsigned)from_server);
+	t->aux[i].held[0] = t->aux[i].held[1] = 0;
+	b->sig[way] = sig;
+	b->idx[way] = i;
+	tq_append(t, flow_class(f), i);
+	t->cnt[WEIR_FLOW_CNT_CREATED]++;
+	t->n_active++;
+	return i;
+}
+
+/* A SYN without ACK on a closed TCP flow is a new connection on the 5-tuple. */
+static inline int tcp_reopens(const struct weir_flow *f, const struct weir_pkt *p)
+{
+	return f->key.proto == IPPROTO_TCP_ && f->state == WEIR_FLOW_CLOSED &&
+	       (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+static struct weir_flow *find_or_create(struct weir_flow_table *t, const struct weir_flow_key *k,
+					uint32_t h, const struct weir_pkt *p, unsigned dir,
+					uint64_t ts)
+{
+	struct bucket *b = bucket_of(t, h);
+	uint32_t sig = sig_of(h);
+	uint32_t i = bucket_find(t, b, sig, k);
+
+	if (i != NIL && unlikely(tcp_reopens(&t->entries[i], p))) {
+		flow_retire(t, i);
+		i = NIL;
+	}
+	if (i == NIL) {
+		i = flow_create(t, b, sig, k, p, dir, ts);
+		if (i == NIL)
+			return NULL;
+	} else {
+		t->cnt[WEIR_FLOW_CNT_HITS]++;
+	}
+	struct weir_flow *f = &t->entries[i];
+	flow_account(t, f, p, dir, ts);
+	f->flags |= WEIR_FLOW_F_BURST;
+	return f;
+}
+
+/* Second pass: fetch the flows whose signature matches. */
+static inline void prefetch_candidates(const struct weir_flow_table *t, uint32_t h)
+{
+	const struct bucket *b = bucket_of(t, h);
+	uint32_t sig = sig_of(h);
+
+	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++)
+		if (b->sig[w] == sig) {
+			const struct weir_flow *f = &t->entries[b->idx[w]];
+			rte_prefetch0(f);
+			rte_prefetch0((const uint8_t *)f + RTE_CACHE_LINE_SIZE);
+		}
+}
+
+static unsigned lookup_chunk(struct weir_flow_table *t, const struct weir_pkt *const *pkts,
+			     const uint64_t *ts, unsigned n, struct weir_flow **flows_out,
+			     uint8_t *dir_out)
+{
+	struct weir_flow_key keys[BURST_MAX];
+	uint32_t hash[BURST_MAX];
+	uint8_t keyed[BURST_MAX];
+	unsigned found = 0;
+
+	t->cnt[WEIR_FLOW_CNT_LOOKUPS] += n;
+	for (unsigned i = 0; i < n; i++) {
+		int why = make_key(pkts[i], &keys[i], &dir_out[i]);
+		flows_out[i] = NULL;
+		keyed[i] = why < 0;
+		if (unlikely(why >= 0)) {
+			dir_out[i] = 0;
+			t->cnt[WEIR_FLOW_CNT_NO_FLOW]++;
+			t->cnt[why]++;
+			continue;
+		}
+		hash[i] = key_hash(&keys[i]);
+		rte_prefetch0(bucket_of(t, hash[i]));
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (keyed[i])
+			prefetch_candidates(t, hash[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (!keyed[i])
+			continue;
+		flows_out[i] = find_or_create(t, &keys[i], hash[i], pkts[i], dir_out[i], ts[i]);
+		found += flows_out[i] != NULL;
+	}
+	return found;
+}
+
+unsigned weir_flow_lookup_burst(struct weir_flow_table *t, const struct weir_pkt *const *pkts,
+				const uint64_t *ts, unsigned n, struct weir_flow **flows_out,
+				uint8_t *dir_out)
+{
+	unsigned found = 0;
+
+	call_start(t, t->conf.on_end, t->conf.on_end_ctx);
+	for (unsigned off = 0; off < n; off += BURST_MAX)
+		found += lookup_chunk(t, pkts + off, ts + off, RTE_MIN(n - off, (unsigned)BURST_MAX),
+				      flows_out + off, dir_out + off);
+	/* Only now: every chunk's flows are protected from eviction by later chunks. */
+	for (unsigned i = 0; i < n; i++)
+		if (flows_out[i])
+			flows_out[i]->flags &= (uint8_t)~WEIR_FLOW_F_BURST;
+	return found;
+}
+
+/* ---- expiry ---------------------------------------------------------------------- */
+
+/*
+ * Class list c is ordered by join time. A head that joined less than the
+ * timeout ago means every flow behind it did too: stop. Otherwise the head
+ * either timed out (end it) or was seen since it joined (it rejoins at the
+ * tail; once the walk comes back to a rejoined flow, it has seen them all).
+ */
+static unsigned expire_class(struct weir_flow_table *t, unsigned c, uint64_t now,
+			     unsigned *budget, weir_flow_end_fn cb, void *ctx)
+{
+	uint64_t timeout = t->conf.timeout_ns[c];
+	uint32_t first_rejoined = NIL, i;
+	unsigned ended = 0;
+
+	while (*budget && (i = t->tq[c].head) != NIL && i != first_rejoined) {
+		if (!reached(joined_at(t, i), timeout, now))
+			break;
+		(*budget)--;
+		const struct weir_flow *f = &t->entries[i];
+		if (reached(f->last_ts, timeout, now)) {
+			flow_end(t, i, timeout_reason(f), cb, ctx);
+			ended++;
+		} else {
+			tq_unlink(t, c, i);
+			tq_append(t, c, i);
+			if (first_rejoined == NIL)
+				first_rejoined = i;
+		}
+	}
+	return ended;
+}
+
+unsigned weir_flow_expire(struct weir_flow_table *t, uint64_t now, unsigned budget,
+			  weir_flow_end_fn cb, void *ctx)
+{
+	unsigned ended = 0;
+
+	if (!cb) {
+		cb = t->conf.on_end;
+		ctx = t->conf.on_end_ctx;
+	}
+	call_start(t, cb, ctx);
+	for (unsigned k = 0; k < WEIR_FLOW_TO__COUNT && budget; k++)
+		ended += expire_class(t, (t->rotate + k) % WEIR_FLOW_TO__COUNT, now, &budget, cb,
+				      ctx);
+	t->rotate++;
+	return ended;
+}
+
+unsigned weir_flow_flush(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx)
+{
+	unsigned ended = t->n_active;
+
+	if (!cb) {
+		cb = t->conf.on_end;
+		ctx = t->conf.on_end_ctx;
+	}
+	call_start(t, cb, ctx);
+	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT; c++)
+		while (t->tq[c].head != NIL)
+			flow_end(t, t->tq[c].head, WEIR_FLOW_END_FLUSHED, cb, ctx);
+	return ended;
+}
+
+/* ---- TCP ordering ----------------------------------------------------------------- */
+
+static inline int32_t seq_diff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+/* One call's work on one flow direction. */
+struct seq_ctx {
+	struct weir_flow_table *t;
+	uint16_t *held;            /* head of the direction's held pieces */
+	uint32_t *nxt;             /* next expected sequence number */
+	struct weir_tcp_delivery *d;
+	uint32_t gap;              /* bytes given up since the last range */
+};
+
+static inline void range_add(struct seq_ctx *c, const uint8_t *data, uint32_t len)
+{
+	struct weir_tcp_range *r = &c->d->r[c->d->n++];
+
+	r->data = data;
+	r->len = len;
+	r->gap_before = c->gap;
+	c->gap = 0;
+}
+
+/* Deliver held pieces that are in order now; drop those wholly seen. */
+static void release_held(struct seq_ctx *c)
+{
+	struct weir_flow_table *t = c->t;
+	uint16_t s;
+
+	while ((s = *c->held) != 0 && seq_diff(t->slots[s].seq, *c->nxt) <= 0) {
+		struct seg_slot *sl = &t->slots[s];
+		uint32_t end = sl->seq + sl->len;
+		*c->held = sl->next;
+		if (seq_diff(end, *c->nxt) <= 0) {
+			slot_free(t, s);
+			continue;
+		}
+		uint32_t cut = *c->nxt - sl->seq;
+		range_add(c, slot_bytes(t, s) + cut, end - *c->nxt);
+		*c->nxt = end;
+		t->cnt[WEIR_FLOW_CNT_TCP_RELEASED]++;
+		sl->next = t->slot_done; /* the caller still reads it */
+		t->slot_done = s;
+	}
+}
+
+/* Do held pieces already cover [seq, seq + len)? */
+static int held_covers(const struct seq_ctx *c, uint32_t seq, uint32_t len)
+{
+	const struct weir_flow_table *t = c->t;
+	uint32_t at = seq, end = seq + len;
+
+	for (uint16_t s = *c->held; s && seq_diff(t->slots[s].seq, at) <= 0; s = t->slots[s].next) {
+		uint32_t e = t->slots[s].seq + t->slots[s].len;
+		if (seq_diff(e, at) > 0)
+			at = e;
+		if (seq_diff(at, end) >= 0)
+			return 1;
+	}
+	return 0;
+}
+
+static unsigned held_count(const struct seq_ctx *c)
+{
+	unsigned n = 0;
+
+	for (uint16_t s = *c->held; s; s = c->t->slots[s].next)
+		n++;
+	return n;
+}
+
+/* Link slot s into the held list, ascending by seq (after equal ones). */
+static void held_insert(struct seq_ctx *c, uint16_t s)
+{
+	struct seg_slot *slots = c->t->slots;
+	uint16_t *pp = c->held;
+
+	while (*pp && seq_diff(slots[*pp].seq, slots[s].seq) <= 0)
+		pp = &slots[*pp].next;
+	slots[s].next = *pp;
+	*pp = s;
+}
+
+/* Copy a segment ahead of nxt into pool slots; 0 when pool or limit say no. */
+static int hold(struct seq_ctx *c, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+	struct weir_flow_table *t = c->t;
+	uint32_t size = t->conf.ooo_slot_size;
+	uint32_t need = (len + size - 1) / size;
+
+	if (held_count(c) + need > t->conf.ooo_per_flow) {
+		t->cnt[WEIR_FLOW_CNT_TCP_FLOW_LIMIT]++;
+		return 0;
+	}
+	if (t->slots_free_n < need) {
+		t->cnt[WEIR_FLOW_CNT_TCP_POOL_FULL]++;
+		return 0;
+	}
+	for (uint32_t off = 0; off < len; off += size) {
+		uint16_t s = t->slot_free;
+		uint32_t n = RTE_MIN(size, len - off);
+		t->slot_free = t->slots[s].next;
+		t->slots_free_n--;
+		t->slots[s].seq = seq + off;
+		t->slots[s].len = (uint16_t)n;
+		memcpy(slot_bytes(t, s), data + off, n);
+		held_insert(c, s);
+	}
+	return 1;
+}
+
+/*
+ * Give up the hole in front of the first byte on hand (the first held
+ * piece, or the segment starting at `start`) and deliver what follows.
+ */
+static void skip_hole(struct seq_ctx *c, uint32_t start)
+{
+	struct weir_flow_table *t = c->t;
+	uint32_t first = start;
+
+	if (*c->held && seq_diff(t->slots[*c->held].seq, start) < 0)
+		first = t->slots[*c->held].seq;
+	uint32_t gap = first - *c->nxt;
+	t->cnt[WEIR_FLOW_CNT_TCP_GAPS]++;
+	t->cnt[WEIR_FLOW_CNT_TCP_GAP_BYTES] += gap;
+	c->gap += gap;
+	*c->nxt = first;
+	release_held(c);
+}
+
+/* Classify the bytes [start, start + len) against nxt and deliver or hold them. */
+static enum weir_tcp_class place(struct seq_ctx *c, uint32_t start, const uint8_t *data,
+				 uint32_t len)
+{
+	for (;;) {
+		if (seq_diff(start, *c->nxt) <= 0) {
+			uint32_t end = start + len;
+			if (seq_diff(end, *c->nxt) <= 0)
+				return WEIR_TCP_RETRANS;
+			uint32_t cut = *c->nxt - start;
+			range_add(c, data + cut, len - cut);
+			*c->nxt = end;
+			release_held(c);
+			return cut ? WEIR_TCP_OVERLAP : WEIR_TCP_IN_ORDER;
+		}
+		if (held_covers(c, start, len))
+			return WEIR_TCP_RETRANS;
+		if (hold(c, start, data, len))
+			return WEIR_TCP_HELD;
+		/* Each turn delivers at least one piece or makes the segment in order. */
+		skip_hole(c, start);
+	}
+}
+
+static inline void seq_ctx_init(struct seq_ctx *c, struct weir_flow_table *t,
+				struct weir_flow *f, unsigned dir, struct weir_tcp_delivery *d)
+{
+	c->t = t;
+	c->held = &t->aux[flow_index(t, f)].held[dir];
+	c->nxt = &f->next_seq[dir];
+	c->d = d;
+	c->gap = 0;
+	d->n = 0;
+	d->cls = WEIR_TCP_EMPTY;
+}
+
+void weir_flow_tcp_segment(struct weir_flow_table *t, struct weir_flow *f, unsigned dir,
+			   uint32_t seq, uint8_t tcp_flags, const uint8_t *payload, uint32_t len,
+			   struct weir_tcp_delivery *d)
+{
+	uint32_t start = seq + ((tcp_flags & TCP_SYN) ? 1 : 0);
+	struct seq_ctx c;
+
+	slots_reclaim(t);
+	seq_ctx_init(&c, t, f, dir & 1, d);
+	if (!(f->flags & WEIR_FLOW_F_SEQ(dir & 1))) {
+		/* a bare ACK may be a keep-alive, one byte behind: no anchor */
+		if (!(tcp_flags & TCP_SYN) && len == 0)
+			goto out;
+		f->next_seq[dir & 1] = start;
+		f->flags |= (uint8_t)WEIR_FLOW_F_SEQ(dir & 1);
+	}
+	if (len)
+		d->cls = place(&c, start, payload, len);
+out:
+	t->cnt[WEIR_FLOW_CNT_TCP_EMPTY + d->cls]++;
+}
+
+void weir_flow_tcp_drain(struct weir_flow_table *t, struct weir_flow *f, unsigned dir,
+			 struct weir_tcp_delivery *d)
+{
+	struct seq_ctx c;
+
+	slots_reclaim(t);
+	seq_ctx_init(&c, t, f, dir & 1, d);
+	while (*c.held)
+		skip_hole(&c, t->slots[*c.held].seq);
+}

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * weir_flow: per-worker bidirectional flow table, idle timeouts driven by
+ * event time, eviction when full, and TCP segment ordering for stream
+ * matching.
+ *
+ * One table per worker, never shared: no locks, no atomics. All memory
+ * (buckets, flows, held TCP segments) is allocated once by
+ * weir_flow_table_create (rte_zmalloc); the data-path calls never allocate.
+ *
+ * Keys. A flow is (lower endpoint, higher endpoint, L4 protocol, outer VLAN
+ * ID, IP version), where an endpoint is (address, port) and "lower" compares
+ * the 16 address bytes, then the port. Both directions of a conversation
+ * therefore hit one entry; each packet gets a direction `dir`, the index of
+ * its sender endpoint: 0 when it goes lower -> higher, 1 when it goes
+ * higher -> lower. The key is hashed with CRC32 (rte_hash_crc).
+ *   - Ports are used for TCP, UDP and SCTP only. ICMP/ICMPv6 and every other
+ *     protocol are keyed with ports 0, so an echo request and its reply (type
+ *     8/0 in the parser's port fields) are one flow per address pair.
+ *   - Non-first IP fragments carry no ports: they are not tracked (no flow,
+ *     counted `no_flow_fragment`); a first fragment is keyed like any packet.
+ *   - Packets without IP are not tracked (`no_flow_not_ip`), nor TCP/UDP/SCTP
+ *     packets cut before their ports (`no_flow_no_ports`).
+ *   - The fields are those of the analysis layer weir_pkt_parse was given
+ *     (outer by default, inner for tunnelled traffic with WEIR_PKT_INNER).
+ *
+ * Client and server. The sender of a flow's first packet is the client,
+ * except that a TCP SYN+ACK as first packet makes its receiver the client,
+ * and while a TCP flow is still `new` a SYN without ACK makes its sender the
+ * client (it decides when the capture saw the SYN+ACK first).
+ *
+ * TCP state: new (created; mid-stream pick-ups too) -> established (both
+ * directions seen and an ACK without SYN) -> closing (a FIN) -> closed (FIN
+ * from both sides, or any RST). A SYN without ACK on a closed flow starts a
+ * new flow on the same 5-tuple (port reuse); the old one ends as `closed`.
+ * Other protocols are `new` until both directions were seen, then
+ * `established`.
+ *
+ * Timeouts are per class: TCP new, established, closing (closing and
+ * closed), UDP, other. A flow expires when now - last_ts >= its class's
+ * timeout, `now` being event time (packet timestamps, ns) that the caller
+ * passes to weir_flow_expire. Each class keeps its flows in a list ordered
+ * by the time they joined it; a packet only moves a flow when it changes
+ * its class (e.g. on FIN), so the per-packet cost is the flow entry alone.
+ * weir_flow_expire looks at list heads only: a head that was active since
+ * it joined is moved to the tail, otherwise it ends. Work per call is
+ * bounded by `budget`. Packets older than a flow's last_ts do not move it
+ * back; event time running backwards delays expiry by at most the disorder.
+ *
+ * Eviction. Flows live in buckets of 8 (capacity/4 buckets, rounded up to a
+ * power of two). A new flow that finds its bucket full takes the place of
+ * the least-recently-seen flow of that bucket; one that finds all
+ * `capacity` flows in use takes the place of the list head closest to its
+ * timeout (the oldest flows of each class). Both count `table_full`; the
+ * victim ends as `evicted`, or as `timeout`/`closed` when it had already
+ * timed out and only weir_flow_expire had not run yet. Flows returned
+ * earlier in the same burst are never evicted: when nothing else can be,
+ * the packet gets no flow (`no_flow_full`).
+ *
+ * Memory per flow: 128 bytes (struct weir_flow, two cache lines) + 16 bytes
+ * beside it (timeout-list links, list-join time, held-segment heads) +
+ * 8 bytes per bucket slot, 2 to 4 slots per flow (16-32 bytes): 160-176
+ * bytes, i.e. 168 MiB for the default 1M (2^20) flows per worker; plus the
+ * held-segment pool (ooo_slots * (ooo_slot_size + 8) bytes, 8 MiB by
+ * default). weir_flow_table_memory gives the exact figure.
+ *
+ * Lifetime of pointers. Flows returned by weir_flow_lookup_burst stay valid
+ * (and keep their identity) until the next call of lookup_burst, expire or
+ * flush on the same table. An end callback gets the flow before it is
+ * freed; ending callbacks for the flows a burst closed by port reuse are
+ * deferred to the next of those calls, so every packet returned with a flow
+ * has been seen by the caller before that flow's callback.
+ */
+#ifndef WEIR_FLOW_H
+#define WEIR_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weir_pkt.h"
+
+#define WEIR_FLOW_SEC 1000000000ull
+#define WEIR_FLOW_WAYS 8          /* flows per hash bucket */
+#define WEIR_TCP_MAX_HELD 64      /* upper bound of ooo_per_flow */
+
+/* Timeout classes, default timeouts in seconds. */
+#define WEIR_FLOW_TIMEOUT_LIST(X)                              \
+	X(TCP_NEW,         "tcp_new",         30)   /* SYN only */ \
+	X(TCP_ESTABLISHED, "tcp_established", 3600)                \
+	X(TCP_CLOSING,     "tcp_closing",     30)   /* after FIN/RST */ \
+	X(UDP,             "udp",             120)                 \
+	X(OTHER,           "other",           60)
+
+enum weir_flow_timeout {
+#define WEIR_X(e, s, d) WEIR_FLOW_TO_##e,
+	WEIR_FLOW_TIMEOUT_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_FLOW_TO__COUNT
+};
+
+#define WEIR_FLOW_STATE_LIST(X)      \
+	X(NEW,         "new")         \
+	X(ESTABLISHED, "established") \
+	X(CLOSING,     "closing")     \
+	X(CLOSED,      "closed")
+
+enum weir_flow_state {
+#define WEIR_X(e, s) WEIR_FLOW_##e,
+	WEIR_FLOW_STATE_LIST(WEIR_X)
+#undef WEIR_X
+};
+
+/* Why a flow ended (the `end reason` of a flow record). */
+#define WEIR_FLOW_END_LIST(X)                                     \
+	X(TIMEOUT, "timeout") /* idle past its class's timeout */ \
+	X(CLOSED,  "closed")  /* FIN/RST, then the closing timeout or a new SYN */ \
+	X(EVICTED, "evicted") /* made room for a new flow */      \
+	X(FLUSHED, "flushed") /* end of input */
+
+enum weir_flow_end {
+#define WEIR_X(e, s) WEIR_FLOW_END_##e,
+	WEIR_FLOW_END_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_FLOW_END__COUNT
+};
+
+/* What weir_flow_tcp_segment found a segment to be. */
+#define WEIR_TCP_CLASS_LIST(X)                                              \
+	X(EMPTY,    "empty")    /* no payload (or no sequence anchor yet) */    \
+	X(IN_ORDER, "in_order")                                                 \
+	X(OVERLAP,  "overlap")  /* in order once the bytes already seen are cut */ \
+	X(RETRANS,  "retrans")  /* every byte already seen or already held */  \
+	X(HELD,     "held")     /* ahead of the expected sequence: copied aside */
+
+enum weir_tcp_class {
+#define WEIR_X(e, s) WEIR_TCP_##e,
+	WEIR_TCP_CLASS_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_TCP__COUNT
+};
+
+/* Per-table counters. */
+#define WEIR_FLOW_COUNTER_LIST(X)                                                   \
+	X(LOOKUPS,        "lookups")          /* packets given to lookup_burst */     \
+	X(HITS,           "hits")             /* packets whose flow existed */        \
+	X(CREATED,        "created")                                                  \
+	X(TIMEOUT,        "timeout")          /* flows ended, by reason ... */        \
+	X(CLOSED,         "closed")                                                   \
+	X(EVICTED,        "evicted")                                                  \
+	X(FLUSHED,        "flushed")                                                  \
+	X(TABLE_FULL,     "table_full")       /* new flows that found no free room */ \
+	X(NO_FLOW,        "no_flow")          /* packets without a flow: the sum of */ \
+	X(NOT_IP,         "no_flow_not_ip")   /*   ... these four reasons */          \
+	X(FRAGMENT,       "no_flow_fragment")                                         \
+	X(NO_PORTS,       "no_flow_no_ports")                                         \
+	X(FULL,           "no_flow_full")     /* table full, nothing evictable */     \
+	X(TCP_EMPTY,      "tcp_empty")        /* segments by class ... */             \
+	X(TCP_IN_ORDER,   "tcp_in_order")                                             \
+	X(TCP_OVERLAP,    "tcp_overlap")                                              \
+	X(TCP_RETRANS,    "tcp_retrans")                                              \
+	X(TCP_HELD,       "tcp_held")                                                 \
+	X(TCP_RELEASED,   "tcp_released")     /* held pieces delivered */             \
+	X(TCP_GAPS,       "tcp_gaps")         /* holes given up on */                 \
+	X(TCP_GAP_BYTES,  "tcp_gap_bytes")                                            \
+	X(TCP_POOL_FULL,  "tcp_pool_full")    /* holds refused: pool exhausted */     \
+	X(TCP_FLOW_LIMIT, "tcp_flow_limit")   /* holds refused: ooo_per_flow */
+
+enum weir_flow_counter {
+#define WEIR_X(e, s) WEIR_FLOW_CNT_##e,
+	WEIR_FLOW_COUNTER_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_FLOW_CNT__COUNT
+};
+
+/* Canonical key: the lower endpoint first. 40 bytes, no padding. */
+struct weir_flow_key {
+	uint8_t lo_ip[16];   /* IPv4: first 4 bytes, the rest zero */
+	uint8_t hi_ip[16];
+	uint16_t lo_port;    /* host order; 0 for protocols without ports */
+	uint16_t hi_port;
+	uint16_t vlan;       /* outermost VLAN ID, 0 untagged */
+	uint8_t proto;       /* L4 protocol (after IPv6 extension headers) */
+	uint8_t ip_version;  /* 4 or 6 */
+} __attribute__((aligned(8)));
+
+/* weir_flow.flags */
+#define WEIR_FLOW_F_CLIENT_HI 0x01 /* the client is the higher endpoint (it sends with dir 1) */
+#define WEIR_FLOW_F_SEQ(dir)  (0x02u << (dir)) /* next_seq[dir] is anchored */
+#define WEIR_FLOW_F_BURST     0x80 /* internal: returned in the current burst */
+
+/*
+ * One flow: 128 bytes, cache-line aligned. Arrays [2] are indexed by dir
+ * (0: sent by the lower endpoint, 1: by the higher); weir_flow_client()
+ * says which of the two is the client. The first line holds what a lookup
+ * compares (key) and the times, the second the counters, the state and
+ * the slots other stages own; a lookup prefetches both.
+ */
+struct weir_flow {
+	struct weir_flow_key key;
+	uint64_t last_ts;       /* event time (ns) of the latest packet */
+	uint64_t first_ts;      /* of the earliest packet */
+	uint64_t id;            /* worker << 48 | per-worker counter (from 1) */
+	/* second cache line */
+	uint64_t pkts[2];
+	uint64_t bytes[2];      /* IP bytes (IPv4 total length, IPv6 payload + 40), like NetFlow */
+	void *stream[2];        /* opaque per direction: the matcher's stream; NULL when created */
+	uint32_t next_seq[2];   /* TCP: next expected sequence per direction (WEIR_FLOW_F_SEQ) */
+	uint32_t rules;         /* matched-rule summary; the matcher owns it; 0 when created */
+	uint8_t tcp_flags[2];   /* TCP flags seen, OR per direction */
+	uint8_t state;          /* enum weir_flow_state */
+	uint8_t flags;          /* WEIR_FLOW_F_* */
+} __attribute__((aligned(64)));
+
+/* Endpoint index (0 lower, 1 higher) of the client. */
+static inline unsigned weir_flow_client(const struct weir_flow *f)
+{
+	return f->flags & WEIR_FLOW_F_CLIENT_HI;
+}
+
+/* Does a packet with direction dir go from client to server? */
+static inline int weir_flow_to_server(const struct weir_flow *f, unsigned dir)
+{
+	return dir == weir_flow_client(f);
+}
+
+/* A flow laid out client -> server, for records (index 0: to server, 1: to client). */
+struct weir_flow_info {
+	uint64_t id;
+	uint64_t first_ts, last_ts;
+	uint8_t ip_version, proto;
+	uint16_t vlan;
+	uint8_t client_ip[16], server_ip[16];
+	uint16_t client_port, server_port;
+	uint64_t pkts[2], bytes[2];
+	uint8_t tcp_flags[2];
+	uint8_t state;
+	uint32_t rules;
+};
+void weir_flow_describe(const struct weir_flow *f, struct weir_flow_info *out);
+
+struct weir_flow_table;
+
+/*
+ * Called once for each flow that ends, before it is freed. The callback may
+ * read and change the flow (close f->stream[]) and call weir_flow_tcp_drain
+ * on it, but must not call lookup_burst, expire or flush.
+ */
+typedef void (*weir_flow_end_fn)(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+				 enum weir_flow_end reason);
+
+struct weir_flow_conf {
+	uint32_t capacity;       /* flows per worker (default 1 << 20) */
+	uint32_t buckets;        /* 0: capacity/4 rounded up to a power of two (min 1); else a power of two */
+	uint64_t timeout_ns[WEIR_FLOW_TO__COUNT];
+	uint32_t ooo_slots;      /* held TCP segment slots per worker (default 4096, max 65535) */
+	uint32_t ooo_slot_size;  /* bytes per slot (default 2048, 64..16384); longer segments take several */
+	uint32_t ooo_per_flow;   /* slots one flow direction may hold (default 16, max WEIR_TCP_MAX_HELD) */
+	uint16_t worker;         /* goes into the flow ids */
+	int socket;              /* NUMA socket of the memory, -1 any */
+	weir_flow_end_fn on_end; /* flows ended inside lookup_burst (evicted, reused) */
+	void *on_end_ctx;
+};
+
+void weir_flow_conf_default(struct weir_flow_conf *c);
+/* Bytes weir_flow_table_create allocates for c (0 when c is invalid). */
+size_t weir_flow_table_memory(const struct weir_flow_conf *c);
+/* NULL, with err filled, on an invalid conf or when memory is short. */
+struct weir_flow_table *weir_flow_table_create(const struct weir_flow_conf *c, char *err,
+					       size_t errlen);
+/* Frees without callbacks: flush first to get them. */
+void weir_flow_table_free(struct weir_flow_table *t);
+
+/*
+ * Data path: find or create the flow of each of n packets (event times ts,
+ * ns). flows_out[i] is NULL for a packet without flow (counted by reason);
+ * dir_out[i] is its direction (0 for packets without flow). Each packet is
+ * counted into its flow (packets, bytes, TCP flags, state). Three passes
+ * over the burst: key + hash + prefetch bucket, prefetch candidate entries,
+ * then compare and update. Returns the number of packets with a flow.
+ */
+unsigned weir_flow_lookup_burst(struct weir_flow_table *t, const struct weir_pkt *const *pkts,
+				const uint64_t *ts, unsigned n, struct weir_flow **flows_out,
+				uint8_t *dir_out);
+
+/*
+ * End flows idle for their class's timeout at event time now, calling
+ * cb(ctx, ...) for each (cb NULL: the table's on_end). Looks at no more
+ * than `budget` flows. Returns the number ended.
+ */
+unsigned weir_flow_expire(struct weir_flow_table *t, uint64_t now, unsigned budget,
+			  weir_flow_end_fn cb, void *ctx);
+/* End every flow (reason flushed, or closed for pending port reuse). Returns the number. */
+unsigned weir_flow_flush(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx);
+
+uint32_t weir_flow_count(const struct weir_flow_table *t); /* flows alive */
+uint64_t weir_flow_counter(const struct weir_flow_table *t, enum weir_flow_counter c);
+const char *weir_flow_counter_name(enum weir_flow_counter c);
+const char *weir_flow_end_name(enum weir_flow_end r);
+const char *weir_flow_state_name(unsigned state);
+const char *weir_flow_timeout_name(enum weir_flow_timeout c);
+const char *weir_tcp_class_name(enum weir_tcp_class c);
+
+/* ---- TCP ordering for stream matching ------------------------------------ */
+
+/* Bytes to scan, in stream order. gap_before: bytes never seen just before it. */
+struct weir_tcp_range {
+	const uint8_t *data;
+	uint32_t len;
+	uint32_t gap_before;
+};
+
+struct weir_tcp_delivery {
+	enum weir_tcp_class cls;   /* the segment's class */
+	unsigned n;                /* ranges, in order */
+	struct weir_tcp_range r[WEIR_TCP_MAX_HELD + 1];
+};
+
+/*
+ * Place one TCP segment of flow f, direction dir (seq: its sequence number,
+ * tcp_flags: only SYN matters, for data starts at seq + 1 after it; FIN takes
+ * a sequence number but no byte, and no byte may follow it) and say which
+ * bytes can be scanned now, in order:
+ *   - in order (or overlapping what was seen: the seen bytes are cut): its
+ *     new bytes, then every held segment that became in order;
+ *   - retransmission: nothing;
+ *   - ahead of the expected sequence: copied into slots of the per-worker
+ *     pool (no range), unless the pool or the flow's ooo_per_flow is
+ *     exhausted: then the hole before the first byte on hand is given up
+ *     (tcp_gaps, tcp_gap_bytes, gap_before of the next range) and what
+ *     follows it is delivered.
+ * Sequence numbers compare in serial arithmetic (RFC 1982), so wraparound
+ * is handled. A direction is anchored by its SYN, or else by its first
+ * segment with payload. payload must be contiguous.
+ * The ranges point into payload or into pool slots; they stay valid until
+ * the next call of any weir_flow_* function on this table that takes a
+ * struct weir_flow_table * other than the name/counter getters.
+ */
+void weir_flow_tcp_segment(struct weir_flow_table *t, struct weir_flow *f, unsigned dir,
+			   uint32_t seq, uint8_t tcp_flags, const uint8_t *payload, uint32_t len,
+			   struct weir_tcp_delivery *d);
+
+/*
+ * At flow end: deliver every held segment of a direction in order, giving
+ * up the holes between them (counted as gaps). For the end callback.
+ */
+void weir_flow_tcp_drain(struct weir_flow_table *t, struct weir_flow *f, unsigned dir,
+			 struct weir_tcp_delivery *d);
+
+/* Held segment slots in use (all flows). */
+uint32_t weir_flow_tcp_held(const struct weir_flow_table *t);
+
+/* TCP sequence number of a parsed packet (needs WEIR_PKT_F_L4 and proto 6). */
+static inline uint32_t weir_flow_tcp_seq(const uint8_t *frame, const struct weir_pkt *p)
+{
+	const uint8_t *h = frame + p->l4_off + 4;
+
+	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+}
+
+#endif /* WEIR_FLOW_H */

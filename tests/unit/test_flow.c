@@ -1,0 +1,931 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Flow table and TCP ordering, on hand-built packet descriptors with
+ * hand-computed expectations.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include <rte_eal.h>
+
+#include "weir_flow.h"
+
+#define SEC WEIR_FLOW_SEC
+#define T0 (1700000000ull * SEC)
+#define FIN 0x01
+#define SYN 0x02
+#define RST 0x04
+#define ACK 0x10
+
+static void eal_up(void)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=weirflow%d", (int)getpid());
+	char *argv[] = {"test", "--no-pci", "--no-huge", "-m", "256", "--no-shconf",
+			"--no-telemetry", "--log-level=lib.eal:error", prefix, NULL};
+	cr_assert_geq(rte_eal_init(9, argv), 0, "EAL init");
+}
+
+static void eal_down(void)
+{
+	rte_eal_cleanup();
+}
+
+/* ---- packets ------------------------------------------------------------------------ */
+
+static void put_ip(const char *s, uint8_t *ip, uint8_t *ver)
+{
+	memset(ip, 0, 16);
+	if (strchr(s, ':')) {
+		cr_assert_eq(inet_pton(AF_INET6, s, ip), 1, "%s", s);
+		*ver = 6;
+	} else {
+		cr_assert_eq(inet_pton(AF_INET, s, ip), 1, "%s", s);
+		*ver = 4;
+	}
+}
+
+/* A parsed packet src:sp -> dst:dp; ip_bytes 100. */
+static struct weir_pkt pk(const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t proto,
+			  uint8_t tcp_flags)
+{
+	struct weir_pkt p;
+
+	memset(&p, 0, sizeof(p));
+	put_ip(src, p.src_ip, &p.ip_version);
+	put_ip(dst, p.dst_ip, &p.ip_version);
+	p.proto = p.l4_proto = proto;
+	p.src_port = sp;
+	p.dst_port = dp;
+	p.tcp_flags = tcp_flags;
+	p.flags = WEIR_PKT_F_L4 | WEIR_PKT_F_PORTS;
+	p.pkt_len = 114;
+	p.ip_bytes = 100;
+	return p;
+}
+
+static struct weir_pkt tcp(const char *src, uint16_t sp, const char *dst, uint16_t dp, uint8_t fl)
+{
+	return pk(src, sp, dst, dp, 6, fl);
+}
+
+static struct weir_pkt udp(const char *src, uint16_t sp, const char *dst, uint16_t dp)
+{
+	return pk(src, sp, dst, dp, 17, 0);
+}
+
+/* ---- tables and callbacks --------------------------------------------------------------- */
+
+#define MAX_ENDS 64
+struct ends {
+	unsigned n;
+	uint64_t id[MAX_ENDS];
+	enum weir_flow_end why[MAX_ENDS];
+	struct weir_flow_info info[MAX_ENDS];
+};
+
+static void record_end(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+		       enum weir_flow_end why)
+{
+	struct ends *e = ctx;
+
+	cr_assert_lt(e->n, MAX_ENDS);
+	e->id[e->n] = f->id;
+	e->why[e->n] = why;
+	weir_flow_describe(f, &e->info[e->n]);
+	e->n++;
+}
+
+static struct weir_flow_table *table(uint32_t capacity, uint32_t buckets, struct ends *e)
+{
+	struct weir_flow_conf c;
+	char err[256];
+
+	weir_flow_conf_default(&c);
+	c.capacity = capacity;
+	c.buckets = buckets;
+	c.on_end = record_end;
+	c.on_end_ctx = e;
+	struct weir_flow_table *t = weir_flow_table_create(&c, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	return t;
+}
+
+/* One packet through lookup_burst. */
+static struct weir_flow *look(struct weir_flow_table *t, const struct weir_pkt *p, uint64_t ts,
+			      uint8_t *dir)
+{
+	const struct weir_pkt *pp[1] = {p};
+	struct weir_flow *f[1];
+	uint8_t d[1];
+
+	weir_flow_lookup_burst(t, pp, &ts, 1, f, d);
+	if (dir)
+		*dir = d[0];
+	return f[0];
+}
+
+static uint64_t cnt(const struct weir_flow_table *t, enum weir_flow_counter c)
+{
+	return weir_flow_counter(t, c);
+}
+
+/* ---- keying ---------------------------------------------------------------------------- */
+
+Test(flow, tcp_handshake_is_one_flow_with_direction_bits, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+	uint8_t d1, d2, d3;
+
+	/* client 10.0.0.2:40000 is the higher endpoint: it sends with dir 1 */
+	struct weir_pkt syn = tcp("10.0.0.2", 40000, "10.0.0.1", 80, SYN);
+	struct weir_pkt synack = tcp("10.0.0.1", 80, "10.0.0.2", 40000, SYN | ACK);
+	struct weir_pkt ack = tcp("10.0.0.2", 40000, "10.0.0.1", 80, ACK);
+	struct weir_flow *f = look(t, &syn, T0, &d1);
+	cr_assert_not_null(f);
+	cr_assert_eq(f->state, WEIR_FLOW_NEW);
+	cr_assert_eq(look(t, &synack, T0 + 1, &d2), f);
+	cr_assert_eq(f->state, WEIR_FLOW_NEW, "a SYN+ACK does not establish");
+	cr_assert_eq(look(t, &ack, T0 + 2, &d3), f);
+	cr_assert_eq(d1, 1);
+	cr_assert_eq(d2, 0);
+	cr_assert_eq(d3, 1);
+	cr_assert_eq(f->state, WEIR_FLOW_ESTABLISHED);
+	cr_assert_eq(weir_flow_client(f), 1);
+	cr_assert(weir_flow_to_server(f, 1));
+	cr_assert_not(weir_flow_to_server(f, 0));
+	cr_assert_eq(f->key.lo_port, 80);
+	cr_assert_eq(f->key.hi_port, 40000);
+	cr_assert_eq(f->key.lo_ip[3], 1);
+	cr_assert_eq(f->pkts[1], 2);
+	cr_assert_eq(f->pkts[0], 1);
+	cr_assert_eq(f->bytes[1], 200);
+	cr_assert_eq(f->tcp_flags[1], SYN | ACK);
+	cr_assert_eq(f->tcp_flags[0], SYN | ACK);
+	cr_assert_eq(f->first_ts, T0);
+	cr_assert_eq(f->last_ts, T0 + 2);
+
+	struct weir_flow_info in;
+	weir_flow_describe(f, &in);
+	cr_assert_eq(in.client_ip[3], 2);
+	cr_assert_eq(in.client_port, 40000);
+	cr_assert_eq(in.server_ip[3], 1);
+	cr_assert_eq(in.server_port, 80);
+	cr_assert_eq(in.pkts[0], 2, "to server");
+	cr_assert_eq(in.pkts[1], 1, "to client");
+	cr_assert_eq(in.proto, 6);
+	cr_assert_eq(in.ip_version, 4);
+
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_LOOKUPS), 3);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_HITS), 2);
+	cr_assert_eq(weir_flow_count(t), 1);
+	weir_flow_table_free(t);
+}
+
+Test(flow, client_is_first_sender_or_syn_sender, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+
+	/* UDP: the first sender, here the lower endpoint */
+	struct weir_pkt u = udp("10.0.0.1", 5353, "10.0.0.9", 53);
+	struct weir_flow *f = look(t, &u, T0, NULL);
+	cr_assert_eq(weir_flow_client(f), 0);
+	struct weir_pkt ur = udp("10.0.0.9", 53, "10.0.0.1", 5353);
+	cr_assert_eq(look(t, &ur, T0, NULL), f);
+	cr_assert_eq(weir_flow_client(f), 0, "a reply does not change the client");
+	cr_assert_eq(f->state, WEIR_FLOW_ESTABLISHED, "both directions seen");
+
+	/* a SYN+ACK first (SYN not captured): its receiver is the client */
+	struct weir_pkt sa = tcp("10.0.1.1", 443, "10.0.1.2", 50000, SYN | ACK);
+	f = look(t, &sa, T0, NULL);
+	cr_assert_eq(weir_flow_client(f), 1);
+
+	/* mid-stream pick-up: first sender, until a SYN without ACK decides */
+	struct weir_pkt mid = tcp("10.0.2.1", 8080, "10.0.2.2", 60000, ACK);
+	f = look(t, &mid, T0, NULL);
+	cr_assert_eq(weir_flow_client(f), 0);
+	struct weir_pkt syn = tcp("10.0.2.2", 60000, "10.0.2.1", 8080, SYN);
+	cr_assert_eq(look(t, &syn, T0 + 1, NULL), f);
+	cr_assert_eq(weir_flow_client(f), 1);
+	weir_flow_table_free(t);
+}
+
+Test(flow, ipv6_both_directions_and_no_clash_with_ipv4, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+	uint8_t d1, d2;
+
+	struct weir_pkt a = udp("2001:db8::2", 1000, "2001:db8::1", 2000);
+	struct weir_pkt b = udp("2001:db8::1", 2000, "2001:db8::2", 1000);
+	struct weir_flow *f = look(t, &a, T0, &d1);
+	cr_assert_eq(look(t, &b, T0, &d2), f);
+	cr_assert_eq(d1, 1);
+	cr_assert_eq(d2, 0);
+	cr_assert_eq(f->key.ip_version, 6);
+	cr_assert_eq(f->key.lo_ip[15], 1);
+
+	/* 1.2.3.4 and 102:304:: have the same 16 address bytes */
+	struct weir_pkt v4 = udp("1.2.3.4", 1, "5.6.7.8", 2);
+	struct weir_pkt v6 = udp("102:304::", 1, "506:708::", 2);
+	cr_assert_neq(look(t, &v4, T0, NULL), look(t, &v6, T0, NULL));
+
+	/* same address both ends: the port orders the endpoints */
+	struct weir_pkt lo1 = udp("::1", 7000, "::1", 6000);
+	struct weir_pkt lo2 = udp("::1", 6000, "::1", 7000);
+	f = look(t, &lo1, T0, &d1);
+	cr_assert_eq(look(t, &lo2, T0, &d2), f);
+	cr_assert_eq(d1, 1);
+	cr_assert_eq(d2, 0);
+	cr_assert_eq(weir_flow_count(t), 4);
+	weir_flow_table_free(t);
+}
+
+Test(flow, vlan_separates_flows, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+
+	struct weir_pkt a = tcp("10.0.0.1", 1234, "10.0.0.2", 80, ACK);
+	struct weir_pkt b = tcp("10.0.0.2", 80, "10.0.0.1", 1234, ACK);
+	struct weir_flow *untagged = look(t, &a, T0, NULL);
+	a.vlan = b.vlan = 10;
+	struct weir_flow *v10 = look(t, &a, T0, NULL);
+	cr_assert_eq(look(t, &b, T0, NULL), v10);
+	a.vlan = 20;
+	struct weir_flow *v20 = look(t, &a, T0, NULL);
+	cr_assert_neq(untagged, v10);
+	cr_assert_neq(v10, v20);
+	cr_assert_neq(untagged, v20);
+	cr_assert_eq(v20->key.vlan, 20);
+	cr_assert_eq(weir_flow_count(t), 3);
+	weir_flow_table_free(t);
+}
+
+Test(flow, untracked_packets_counted_by_reason, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+	struct weir_pkt arp, frag, first, cut, echo, reply;
+	const struct weir_pkt *pp[6] = {&arp, &frag, &first, &cut, &echo, &reply};
+	uint64_t ts[6] = {T0, T0, T0, T0, T0, T0};
+	struct weir_flow *f[6];
+	uint8_t d[6];
+
+	memset(&arp, 0, sizeof(arp));
+	arp.ethertype = 0x0806;
+	frag = udp("10.0.0.1", 0, "10.0.0.2", 0);
+	frag.flags = WEIR_PKT_F_FRAG; /* offset != 0: no ports */
+	frag.frag_off = 1480;
+	first = udp("10.0.0.1", 4000, "10.0.0.2", 53);
+	first.flags |= WEIR_PKT_F_FRAG | WEIR_PKT_F_FRAG_FIRST;
+	cut = tcp("10.0.0.1", 0, "10.0.0.2", 0, 0);
+	cut.flags = 0; /* cut before the ports */
+	echo = pk("10.0.0.1", 8, "10.0.0.2", 0, 1, 0);  /* ICMP echo request: type 8 */
+	reply = pk("10.0.0.2", 0, "10.0.0.1", 0, 1, 0); /* echo reply: type 0 */
+
+	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 6, f, d), 3);
+	cr_assert_null(f[0]);
+	cr_assert_null(f[1]);
+	cr_assert_not_null(f[2]);
+	cr_assert_null(f[3]);
+	cr_assert_not_null(f[4]);
+	cr_assert_eq(f[5], f[4], "ICMP is keyed without type/code");
+	cr_assert_eq(f[4]->key.lo_port, 0);
+	cr_assert_eq(f[4]->key.hi_port, 0);
+	cr_assert_eq(d[4], 0);
+	cr_assert_eq(d[5], 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_LOOKUPS), 6);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_NO_FLOW), 3);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_NOT_IP), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_FRAGMENT), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_NO_PORTS), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), 2);
+	weir_flow_table_free(t);
+}
+
+Test(flow, same_new_key_twice_in_one_burst, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+	struct weir_pkt a = udp("10.0.0.1", 1, "10.0.0.2", 2), b = udp("10.0.0.2", 2, "10.0.0.1", 1);
+	const struct weir_pkt *pp[3] = {&a, &b, &a};
+	uint64_t ts[3] = {T0, T0 + 1, T0 + 2};
+	struct weir_flow *f[3];
+	uint8_t d[3];
+
+	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 3, f, d), 3);
+	cr_assert_eq(f[0], f[1]);
+	cr_assert_eq(f[0], f[2]);
+	cr_assert_eq(f[0]->pkts[0], 2);
+	cr_assert_eq(f[0]->pkts[1], 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_HITS), 2);
+	weir_flow_table_free(t);
+}
+
+/* ---- timeouts --------------------------------------------------------------------------- */
+
+Test(flow, expiry_per_class_at_exact_boundaries, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+
+	struct weir_pkt u = udp("10.0.0.1", 1, "10.0.0.2", 2);
+	struct weir_pkt icmp = pk("10.0.0.1", 8, "10.0.0.2", 0, 1, 0);
+	struct weir_pkt syn = tcp("10.0.0.1", 3, "10.0.0.2", 4, SYN);
+	struct weir_pkt e1 = tcp("10.0.0.1", 5, "10.0.0.2", 6, SYN);
+	struct weir_pkt e2 = tcp("10.0.0.2", 6, "10.0.0.1", 5, SYN | ACK);
+	struct weir_pkt e3 = tcp("10.0.0.1", 5, "10.0.0.2", 6, ACK);
+	uint64_t id_u = look(t, &u, T0, NULL)->id;
+	uint64_t id_icmp = look(t, &icmp, T0, NULL)->id;
+	uint64_t id_syn = look(t, &syn, T0, NULL)->id;
+	look(t, &e1, T0, NULL);
+	look(t, &e2, T0, NULL);
+	uint64_t id_est = look(t, &e3, T0, NULL)->id;
+
+	/* due at 30 s (tcp new), 60 s (other), 120 s (udp), 3600 s (tcp established) */
+	static const uint64_t due[] = {30, 60, 120, 3600};
+	uint64_t ids[] = {id_syn, id_icmp, id_u, id_est};
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t at = T0 + due[i] * SEC;
+		cr_assert_eq(weir_flow_expire(t, at - 1, 1000, record_end, &e), 0, "%lus - 1ns",
+			     (unsigned long)due[i]);
+		cr_assert_eq(weir_flow_expire(t, at, 1000, record_end, &e), 1, "at %lus",
+			     (unsigned long)due[i]);
+		cr_assert_eq(e.id[e.n - 1], ids[i]);
+		cr_assert_eq(e.why[e.n - 1], WEIR_FLOW_END_TIMEOUT);
+	}
+	cr_assert_eq(weir_flow_count(t), 0);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TIMEOUT), 4);
+	weir_flow_table_free(t);
+}
+
+Test(flow, activity_postpones_expiry, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+	struct weir_pkt u = udp("10.0.0.1", 1, "10.0.0.2", 2);
+
+	look(t, &u, T0, NULL);
+	look(t, &u, T0 + 100 * SEC, NULL);
+	cr_assert_eq(weir_flow_expire(t, T0 + 120 * SEC, 1000, NULL, NULL), 0);
+	cr_assert_eq(weir_flow_expire(t, T0 + 220 * SEC - 1, 1000, NULL, NULL), 0);
+	cr_assert_eq(weir_flow_expire(t, T0 + 220 * SEC, 1000, NULL, NULL), 1);
+	cr_assert_eq(e.n, 1, "cb NULL uses the table's on_end");
+	cr_assert_eq(e.info[0].last_ts, T0 + 100 * SEC);
+	cr_assert_eq(e.info[0].pkts[0], 2);
+	weir_flow_table_free(t);
+}
+
+Test(flow, expire_budget_bounds_the_work, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+
+	for (uint16_t p = 1; p <= 10; p++) {
+		struct weir_pkt u = udp("10.0.0.1", p, "10.0.0.2", 53);
+		look(t, &u, T0 + p, NULL);
+	}
+	cr_assert_eq(weir_flow_expire(t, T0 + 200 * SEC, 3, NULL, NULL), 3);
+	cr_assert_eq(weir_flow_expire(t, T0 + 200 * SEC, 3, NULL, NULL), 3);
+	cr_assert_eq(weir_flow_expire(t, T0 + 200 * SEC, 100, NULL, NULL), 4);
+	for (unsigned i = 0; i < 10; i++)
+		cr_assert_eq(e.info[i].client_port, i + 1, "oldest first");
+	weir_flow_table_free(t);
+}
+
+Test(flow, fin_and_rst_switch_to_the_closing_timeout, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+
+	/* flow f: established at T0, one FIN at +10 s: closing, ends 30 s later as closed */
+	struct weir_pkt s = tcp("10.0.0.1", 1000, "10.0.0.2", 80, SYN);
+	struct weir_pkt sa = tcp("10.0.0.2", 80, "10.0.0.1", 1000, SYN | ACK);
+	struct weir_pkt a = tcp("10.0.0.1", 1000, "10.0.0.2", 80, ACK);
+	struct weir_pkt fin = tcp("10.0.0.1", 1000, "10.0.0.2", 80, FIN | ACK);
+	/* flow g: SYN at T0, RST at +1 s: closed */
+	struct weir_pkt s2 = tcp("10.0.0.1", 2000, "10.0.0.2", 81, SYN);
+	struct weir_pkt rst = tcp("10.0.0.2", 81, "10.0.0.1", 2000, RST | ACK);
+	look(t, &s, T0, NULL);
+	look(t, &sa, T0, NULL);
+	struct weir_flow *f = look(t, &a, T0, NULL);
+	look(t, &s2, T0, NULL);
+	struct weir_flow *g = look(t, &rst, T0 + 1 * SEC, NULL);
+	cr_assert_eq(g->state, WEIR_FLOW_CLOSED);
+	uint64_t gid = g->id;
+	look(t, &fin, T0 + 10 * SEC, NULL);
+	cr_assert_eq(f->state, WEIR_FLOW_CLOSING);
+
+	cr_assert_eq(weir_flow_expire(t, T0 + 31 * SEC - 1, 100, NULL, NULL), 0);
+	cr_assert_eq(weir_flow_expire(t, T0 + 31 * SEC, 100, NULL, NULL), 1);
+	cr_assert_eq(e.id[0], gid);
+	cr_assert_eq(e.why[0], WEIR_FLOW_END_CLOSED);
+	cr_assert_eq(e.info[0].state, WEIR_FLOW_CLOSED);
+	cr_assert_eq(e.info[0].tcp_flags[0], SYN, "client flags");
+	cr_assert_eq(e.info[0].tcp_flags[1], RST | ACK, "server flags");
+	cr_assert_eq(weir_flow_expire(t, T0 + 40 * SEC - 1, 100, NULL, NULL), 0);
+	cr_assert_eq(weir_flow_expire(t, T0 + 40 * SEC, 100, NULL, NULL), 1);
+	cr_assert_eq(e.why[1], WEIR_FLOW_END_CLOSED);
+	cr_assert_eq(e.info[1].state, WEIR_FLOW_CLOSING);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CLOSED), 2);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TIMEOUT), 0);
+
+	/* FIN from both sides: closed */
+	struct weir_pkt f1 = tcp("10.0.0.3", 1, "10.0.0.4", 2, FIN | ACK);
+	struct weir_pkt f2 = tcp("10.0.0.4", 2, "10.0.0.3", 1, FIN | ACK);
+	look(t, &f1, T0, NULL);
+	cr_assert_eq(look(t, &f2, T0, NULL)->state, WEIR_FLOW_CLOSED);
+	weir_flow_table_free(t);
+}
+
+Test(flow, new_syn_on_a_closed_flow_starts_a_new_flow, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+	struct weir_pkt s = tcp("10.0.0.1", 1000, "10.0.0.2", 80, SYN);
+	struct weir_pkt rst = tcp("10.0.0.2", 80, "10.0.0.1", 1000, RST | ACK);
+	const struct weir_pkt *pp[3] = {&s, &rst, &s};
+	uint64_t ts[3] = {T0, T0 + 1, T0 + 2};
+	struct weir_flow *f[3];
+	uint8_t d[3];
+
+	weir_flow_lookup_burst(t, pp, ts, 3, f, d);
+	cr_assert_eq(f[0], f[1]);
+	cr_assert_neq(f[2], f[0], "the old flow stays valid for the burst");
+	cr_assert_eq(f[0]->state, WEIR_FLOW_CLOSED);
+	cr_assert_eq(f[0]->pkts[0] + f[0]->pkts[1], 2);
+	cr_assert_eq(f[2]->state, WEIR_FLOW_NEW);
+	cr_assert_eq(f[2]->pkts[0], 1);
+	uint64_t old = f[0]->id;
+	cr_assert_neq(f[2]->id, old);
+	cr_assert_eq(e.n, 0, "callback deferred to the next call");
+	cr_assert_eq(weir_flow_expire(t, T0 + 3, 0, NULL, NULL), 0);
+	cr_assert_eq(e.n, 1);
+	cr_assert_eq(e.id[0], old);
+	cr_assert_eq(e.why[0], WEIR_FLOW_END_CLOSED);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), 2);
+	cr_assert_eq(weir_flow_count(t), 1);
+	weir_flow_table_free(t);
+}
+
+/* ---- eviction --------------------------------------------------------------------------- */
+
+static struct weir_pkt nth_udp(unsigned i)
+{
+	return udp("10.0.0.1", (uint16_t)(1000 + i), "10.0.0.2", 53);
+}
+
+Test(flow, full_bucket_evicts_its_least_recently_seen, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(16, 1, &e); /* one bucket of 8, room for 16 */
+	uint64_t id2 = 0;
+
+	for (unsigned i = 1; i <= 8; i++) {
+		struct weir_pkt p = nth_udp(i);
+		struct weir_flow *f = look(t, &p, T0 + i, NULL);
+		if (i == 2)
+			id2 = f->id;
+	}
+	struct weir_pkt p1 = nth_udp(1);
+	look(t, &p1, T0 + 9, NULL); /* flow 1 is recent again: flow 2 is the oldest */
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TABLE_FULL), 0);
+	struct weir_pkt p9 = nth_udp(9);
+	cr_assert_not_null(look(t, &p9, T0 + 10, NULL));
+	cr_assert_eq(e.n, 1);
+	cr_assert_eq(e.id[0], id2);
+	cr_assert_eq(e.why[0], WEIR_FLOW_END_EVICTED);
+	cr_assert_eq(e.info[0].client_port, 1002);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TABLE_FULL), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_EVICTED), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), 9);
+	cr_assert_eq(weir_flow_count(t), 8);
+	weir_flow_table_free(t);
+}
+
+Test(flow, full_table_evicts_the_list_head_nearest_its_timeout, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(4, 0, &e); /* one bucket, 4 flows */
+
+	for (unsigned i = 1; i <= 4; i++) {
+		struct weir_pkt p = nth_udp(i);
+		look(t, &p, T0 + i * SEC, NULL);
+	}
+	/* udp head (flow 1) is due at T0 + 121 s */
+	struct weir_pkt p5 = nth_udp(5);
+	look(t, &p5, T0 + 5 * SEC, NULL);
+	cr_assert_eq(e.n, 1);
+	cr_assert_eq(e.info[0].client_port, 1001);
+	cr_assert_eq(e.why[0], WEIR_FLOW_END_EVICTED);
+
+	/* a SYN-only flow (due at +36 s) beats the udp head (flow 2, due at +122 s) */
+	struct weir_pkt syn = tcp("10.0.0.7", 7, "10.0.0.8", 8, SYN);
+	look(t, &syn, T0 + 6 * SEC, NULL);
+	cr_assert_eq(e.info[1].client_port, 1002);
+	struct weir_pkt p6 = nth_udp(6);
+	look(t, &p6, T0 + 7 * SEC, NULL);
+	cr_assert_eq(e.n, 3);
+	cr_assert_eq(e.info[2].proto, 6);
+	cr_assert_eq(e.info[2].client_port, 7);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_EVICTED), 3);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TABLE_FULL), 3);
+	cr_assert_eq(weir_flow_count(t), 4);
+	weir_flow_table_free(t);
+}
+
+Test(flow, reclaiming_a_timed_out_flow_is_a_timeout, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(1, 0, &e);
+	struct weir_pkt a = nth_udp(1), b = nth_udp(2);
+
+	look(t, &a, T0, NULL);
+	cr_assert_not_null(look(t, &b, T0 + 120 * SEC, NULL));
+	cr_assert_eq(e.n, 1);
+	cr_assert_eq(e.why[0], WEIR_FLOW_END_TIMEOUT);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TIMEOUT), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_EVICTED), 0);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TABLE_FULL), 1);
+	weir_flow_table_free(t);
+}
+
+Test(flow, flows_of_the_current_burst_are_never_evicted, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(8, 1, &e);
+	struct weir_pkt p[10];
+	const struct weir_pkt *pp[10];
+	uint64_t ts[10];
+	struct weir_flow *f[10];
+	uint8_t d[10];
+
+	for (unsigned i = 0; i < 10; i++) {
+		p[i] = nth_udp(i);
+		pp[i] = &p[i];
+		ts[i] = T0 + i;
+	}
+	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 10, f, d), 8);
+	cr_assert_null(f[8]);
+	cr_assert_null(f[9]);
+	cr_assert_eq(e.n, 0);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TABLE_FULL), 2);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_FULL), 2);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_NO_FLOW), 2);
+	/* next burst: the oldest is evictable again */
+	cr_assert_not_null(look(t, &p[9], T0 + 20, NULL));
+	cr_assert_eq(e.n, 1);
+	cr_assert_eq(e.info[0].client_port, 1000);
+	weir_flow_table_free(t);
+}
+
+Test(flow, flush_ends_everything_and_ids_stay_unique, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_conf c;
+	char err[256];
+	uint64_t ids[40];
+	unsigned n = 0;
+
+	weir_flow_conf_default(&c);
+	c.capacity = 4;
+	c.worker = 7;
+	c.on_end = record_end;
+	c.on_end_ctx = &e;
+	struct weir_flow_table *t = weir_flow_table_create(&c, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	/* 20 flows through 4 entries: 16 evictions recycle entries */
+	for (unsigned i = 0; i < 20; i++) {
+		struct weir_pkt p = nth_udp(i);
+		ids[n++] = look(t, &p, T0 + i, NULL)->id;
+	}
+	cr_assert_eq(e.n, 16);
+	cr_assert_eq(weir_flow_flush(t, NULL, NULL), 4);
+	cr_assert_eq(e.n, 20);
+	for (unsigned i = 16; i < 20; i++)
+		cr_assert_eq(e.why[i], WEIR_FLOW_END_FLUSHED);
+	cr_assert_eq(weir_flow_count(t), 0);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_FLUSHED), 4);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_EVICTED), 16);
+	/* after a flush the table works as new */
+	struct weir_pkt p = nth_udp(100);
+	ids[n++] = look(t, &p, T0 + 100, NULL)->id;
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(ids[i] >> 48, 7, "worker in the id");
+		cr_assert_eq(ids[i] & 0xffffffffffffull, i + 1);
+	}
+	weir_flow_table_free(t);
+}
+
+Test(flow, names_memory_and_bad_conf)
+{
+	for (unsigned i = 0; i < WEIR_FLOW_CNT__COUNT; i++) {
+		cr_assert_str_neq(weir_flow_counter_name(i), "?");
+		for (unsigned j = 0; j < i; j++)
+			cr_assert_str_neq(weir_flow_counter_name(i), weir_flow_counter_name(j));
+	}
+	cr_assert_str_eq(weir_flow_counter_name(WEIR_FLOW_CNT_TABLE_FULL), "table_full");
+	cr_assert_str_eq(weir_flow_counter_name(WEIR_FLOW_CNT__COUNT), "?");
+	cr_assert_str_eq(weir_flow_end_name(WEIR_FLOW_END_EVICTED), "evicted");
+	cr_assert_str_eq(weir_flow_state_name(WEIR_FLOW_CLOSING), "closing");
+	cr_assert_str_eq(weir_flow_timeout_name(WEIR_FLOW_TO_TCP_ESTABLISHED), "tcp_established");
+	cr_assert_str_eq(weir_tcp_class_name(WEIR_TCP_OVERLAP), "overlap");
+
+	struct weir_flow_conf c;
+	char err[256];
+	weir_flow_conf_default(&c);
+	cr_assert_eq(c.timeout_ns[WEIR_FLOW_TO_UDP], 120 * SEC);
+	/* 2^18 buckets * 64 + 2^20 * (128 + 16) + 4097 * 8 + 4096 * 2048 + 1, plus the header */
+	size_t arrays = (1u << 18) * 64ul + (1u << 20) * 144ul + 4097 * 8ul + 4096 * 2048ul + 1;
+	cr_assert_gt(weir_flow_table_memory(&c), arrays);
+	cr_assert_lt(weir_flow_table_memory(&c), arrays + 4096);
+	c.capacity = 0;
+	cr_assert_eq(weir_flow_table_memory(&c), 0);
+	cr_assert_null(weir_flow_table_create(&c, err, sizeof(err)));
+	cr_assert(strstr(err, "capacity"), "%s", err);
+	weir_flow_conf_default(&c);
+	c.ooo_slots = 70000;
+	cr_assert_null(weir_flow_table_create(&c, err, sizeof(err)));
+	cr_assert(strstr(err, "ooo_slots"), "%s", err);
+	weir_flow_conf_default(&c);
+	c.buckets = 3;
+	cr_assert_null(weir_flow_table_create(&c, err, sizeof(err)));
+}
+
+/* ---- TCP ordering --------------------------------------------------------------------- */
+
+struct tcp_fix {
+	struct weir_flow_table *t;
+	struct weir_flow *f;
+	struct weir_tcp_delivery d;
+	char out[4096]; /* bytes delivered by the last call, ranges joined with '|' */
+};
+
+static struct tcp_fix *tcp_setup(uint32_t slots, uint32_t slot_size, uint32_t per_flow)
+{
+	static struct tcp_fix x;
+	struct weir_flow_conf c;
+	char err[256];
+
+	memset(&x, 0, sizeof(x));
+	weir_flow_conf_default(&c);
+	c.capacity = 16;
+	c.ooo_slots = slots;
+	c.ooo_slot_size = slot_size;
+	c.ooo_per_flow = per_flow;
+	x.t = weir_flow_table_create(&c, err, sizeof(err));
+	cr_assert_not_null(x.t, "%s", err);
+	struct weir_pkt p = tcp("10.0.0.1", 1000, "10.0.0.2", 80, SYN);
+	x.f = look(x.t, &p, T0, NULL);
+	return &x;
+}
+
+/* Send a segment in direction 0; returns its class, x->out the joined ranges. */
+static enum weir_tcp_class seg(struct tcp_fix *x, uint32_t seq, uint8_t fl, const char *data)
+{
+	size_t o = 0;
+
+	weir_flow_tcp_segment(x->t, x->f, 0, seq, fl, (const uint8_t *)data, (uint32_t)strlen(data),
+			      &x->d);
+	for (unsigned i = 0; i < x->d.n; i++) {
+		if (i)
+			x->out[o++] = '|';
+		memcpy(x->out + o, x->d.r[i].data, x->d.r[i].len);
+		o += x->d.r[i].len;
+	}
+	x->out[o] = 0;
+	return x->d.cls;
+}
+
+Test(tcp, in_order_and_retransmission, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 16);
+
+	cr_assert_eq(seg(x, 1000, SYN, ""), WEIR_TCP_EMPTY);
+	cr_assert_eq(x->f->next_seq[0], 1001);
+	cr_assert_eq(seg(x, 1001, ACK, "hello"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, "hello");
+	cr_assert_eq(x->d.r[0].gap_before, 0);
+	cr_assert_eq(seg(x, 1001, ACK, "hello"), WEIR_TCP_RETRANS);
+	cr_assert_eq(x->d.n, 0);
+	cr_assert_eq(seg(x, 1006, ACK, " world"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, " world");
+	cr_assert_eq(x->f->next_seq[0], 1012);
+	cr_assert_eq(seg(x, 1012, FIN | ACK, ""), WEIR_TCP_EMPTY);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_IN_ORDER), 2);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_RETRANS), 1);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_EMPTY), 2);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, partial_overlap_is_trimmed, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 16);
+
+	seg(x, 1000, SYN, "");
+	seg(x, 1001, ACK, "abcdef");
+	cr_assert_eq(seg(x, 1004, ACK, "defghi"), WEIR_TCP_OVERLAP);
+	cr_assert_str_eq(x->out, "ghi");
+	cr_assert_eq(x->f->next_seq[0], 1010);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_OVERLAP), 1);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, out_of_order_held_then_released_in_order, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 16);
+
+	seg(x, 1000, SYN, "");
+	cr_assert_eq(seg(x, 1011, ACK, "KLMNO"), WEIR_TCP_HELD);
+	cr_assert_eq(x->d.n, 0);
+	cr_assert_eq(seg(x, 1006, ACK, "FGHIJ"), WEIR_TCP_HELD);
+	cr_assert_eq(seg(x, 1016, ACK, "PQ"), WEIR_TCP_HELD);
+	cr_assert_eq(weir_flow_tcp_held(x->t), 3);
+	cr_assert_eq(seg(x, 1011, ACK, "KLMNO"), WEIR_TCP_RETRANS, "already held");
+	cr_assert_eq(weir_flow_tcp_held(x->t), 3);
+	cr_assert_eq(seg(x, 1001, ACK, "ABCDE"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, "ABCDE|FGHIJ|KLMNO|PQ");
+	cr_assert_eq(x->d.n, 4);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(x->d.r[i].gap_before, 0);
+	cr_assert_eq(x->f->next_seq[0], 1018);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_HELD), 3);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_RELEASED), 3);
+	/* delivered slots are reused only once the caller is past them */
+	cr_assert_eq(weir_flow_tcp_held(x->t), 3);
+	seg(x, 1018, ACK, "R");
+	cr_assert_eq(weir_flow_tcp_held(x->t), 0);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, overlapping_held_segments_are_trimmed_on_release, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 16);
+
+	seg(x, 1000, SYN, "");
+	seg(x, 1008, ACK, "HIJKL");
+	seg(x, 1006, ACK, "FGHIJ");
+	seg(x, 1007, ACK, "GH"); /* inside what is held */
+	cr_assert_eq(x->d.cls, WEIR_TCP_RETRANS);
+	cr_assert_eq(seg(x, 1001, ACK, "ABCDEFG"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, "ABCDEFG|HIJ|KL");
+	cr_assert_eq(x->f->next_seq[0], 1013);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, exhausted_pool_gives_up_the_hole, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(2, 2048, 16);
+
+	seg(x, 1000, SYN, "");
+	seg(x, 1011, ACK, "KLMNO");
+	seg(x, 1021, ACK, "UVWXY");
+	cr_assert_eq(weir_flow_tcp_held(x->t), 2);
+	/* another flow's segment ahead of its stream: no slot left */
+	struct weir_pkt p = tcp("10.0.9.1", 5, "10.0.9.2", 6, SYN);
+	struct weir_flow *g = look(x->t, &p, T0, NULL);
+	weir_flow_tcp_segment(x->t, g, 0, 500, SYN, NULL, 0, &x->d);
+	weir_flow_tcp_segment(x->t, g, 0, 511, ACK, (const uint8_t *)"xyz", 3, &x->d);
+	cr_assert_eq(x->d.cls, WEIR_TCP_IN_ORDER);
+	cr_assert_eq(x->d.n, 1);
+	cr_assert_eq(x->d.r[0].gap_before, 10, "501..510 never seen");
+	cr_assert_eq(memcmp(x->d.r[0].data, "xyz", 3), 0);
+	cr_assert_eq(g->next_seq[0], 514);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_POOL_FULL), 1);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_GAPS), 1);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_GAP_BYTES), 10);
+	/* the first flow fills its hole: everything it held comes out */
+	cr_assert_eq(seg(x, 1001, ACK, "ABCDEFGHIJ"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, "ABCDEFGHIJ|KLMNO");
+	cr_assert_eq(x->f->next_seq[0], 1016);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, per_flow_limit_skips_the_first_hole, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 2);
+
+	seg(x, 1000, SYN, "");
+	seg(x, 1011, ACK, "KLMNO");
+	seg(x, 1021, ACK, "UVWXY");
+	/* a third hold is over the limit: 1001..1010 is given up, KLMNO comes out, then it fits */
+	cr_assert_eq(seg(x, 1031, ACK, "abc"), WEIR_TCP_HELD);
+	cr_assert_str_eq(x->out, "KLMNO");
+	cr_assert_eq(x->d.r[0].gap_before, 10);
+	cr_assert_eq(x->f->next_seq[0], 1016);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_FLOW_LIMIT), 1);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_GAPS), 1);
+	cr_assert_eq(seg(x, 1016, ACK, "PQRST"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, "PQRST|UVWXY");
+	cr_assert_eq(x->f->next_seq[0], 1026);
+	/* at flow end the rest is drained over the remaining hole */
+	weir_flow_tcp_drain(x->t, x->f, 0, &x->d);
+	cr_assert_eq(x->d.n, 1);
+	cr_assert_eq(x->d.r[0].gap_before, 5);
+	cr_assert_eq(memcmp(x->d.r[0].data, "abc", 3), 0);
+	cr_assert_eq(x->f->next_seq[0], 1034);
+	cr_assert_eq(cnt(x->t, WEIR_FLOW_CNT_TCP_GAP_BYTES), 15);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, sequence_wraparound, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 16);
+
+	seg(x, 0xfffffff5u, SYN, "");
+	cr_assert_eq(x->f->next_seq[0], 0xfffffff6u);
+	cr_assert_eq(seg(x, 0xfffffff6u, ACK, "abcde"), WEIR_TCP_IN_ORDER);
+	cr_assert_eq(x->f->next_seq[0], 0xfffffffbu);
+	/* 0xfffffffb + 6 wraps to 1: ahead, held */
+	cr_assert_eq(seg(x, 1, ACK, "ghij"), WEIR_TCP_HELD);
+	cr_assert_eq(seg(x, 0xfffffffbu, ACK, "FGHIJK"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, "FGHIJK|ghij");
+	cr_assert_eq(x->f->next_seq[0], 5);
+	cr_assert_eq(seg(x, 0xfffffff6u, ACK, "abcde"), WEIR_TCP_RETRANS, "behind, across the wrap");
+	cr_assert_eq(seg(x, 0xffffffffu, ACK, "JKghijXY"), WEIR_TCP_OVERLAP);
+	cr_assert_str_eq(x->out, "XY");
+	cr_assert_eq(x->f->next_seq[0], 7);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, long_segment_takes_several_slots, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 64, 16);
+	char held[151], first[101], want[260];
+
+	for (unsigned i = 0; i < 150; i++)
+		held[i] = (char)('a' + i % 26);
+	held[150] = 0;
+	memset(first, 'X', 100);
+	first[100] = 0;
+	seg(x, 1000, SYN, "");
+	cr_assert_eq(seg(x, 1101, ACK, held), WEIR_TCP_HELD);
+	cr_assert_eq(weir_flow_tcp_held(x->t), 3, "64 + 64 + 22");
+	cr_assert_eq(seg(x, 1001, ACK, first), WEIR_TCP_IN_ORDER);
+	cr_assert_eq(x->d.n, 4);
+	cr_assert_eq(x->d.r[1].len, 64);
+	cr_assert_eq(x->d.r[3].len, 22);
+	snprintf(want, sizeof(want), "%s|%.64s|%.64s|%s", first, held, held + 64, held + 128);
+	cr_assert_str_eq(x->out, want);
+	weir_flow_table_free(x->t);
+}
+
+Test(tcp, anchors_syn_data_and_midstream, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 16);
+
+	/* direction 1 never saw a SYN: a bare ACK does not anchor, the first payload does */
+	weir_flow_tcp_segment(x->t, x->f, 1, 7000, ACK, NULL, 0, &x->d);
+	cr_assert_eq(x->d.cls, WEIR_TCP_EMPTY);
+	cr_assert_eq(x->f->flags & WEIR_FLOW_F_SEQ(1), 0);
+	weir_flow_tcp_segment(x->t, x->f, 1, 7001, ACK, (const uint8_t *)"mid", 3, &x->d);
+	cr_assert_eq(x->d.cls, WEIR_TCP_IN_ORDER);
+	cr_assert_eq(x->f->next_seq[1], 7004);
+	/* SYN with data (TFO): the data starts one after the SYN's sequence number */
+	cr_assert_eq(seg(x, 100, SYN, "xyz"), WEIR_TCP_IN_ORDER);
+	cr_assert_str_eq(x->out, "xyz");
+	cr_assert_eq(x->f->next_seq[0], 104);
+	weir_flow_table_free(x->t);
+}
+
+static void drain_on_end(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+			 enum weir_flow_end why)
+{
+	struct weir_tcp_delivery *d = ctx;
+
+	weir_flow_tcp_drain(t, f, 0, d);
+}
+
+Test(tcp, flow_end_releases_held_slots, .init = eal_up, .fini = eal_down)
+{
+	struct tcp_fix *x = tcp_setup(64, 2048, 16);
+	struct weir_tcp_delivery d;
+
+	seg(x, 1000, SYN, "");
+	seg(x, 1011, ACK, "KLMNO");
+	seg(x, 1031, ACK, "abc");
+	cr_assert_eq(weir_flow_tcp_held(x->t), 2);
+	cr_assert_eq(weir_flow_flush(x->t, drain_on_end, &d), 1);
+	cr_assert_eq(d.n, 2);
+	cr_assert_eq(d.r[0].gap_before, 10);
+	cr_assert_eq(d.r[1].gap_before, 15);
+	cr_assert_eq(memcmp(d.r[1].data, "abc", 3), 0);
+	/* a second flow, ended without draining */
+	struct weir_pkt p = tcp("10.0.9.1", 5, "10.0.9.2", 6, SYN);
+	struct weir_flow *g = look(x->t, &p, T0, NULL);
+	weir_flow_tcp_segment(x->t, g, 0, 500, SYN, NULL, 0, &x->d);
+	weir_flow_tcp_segment(x->t, g, 0, 600, ACK, (const uint8_t *)"zz", 2, &x->d);
+	cr_assert_eq(weir_flow_tcp_held(x->t), 1);
+	cr_assert_eq(weir_flow_flush(x->t, NULL, NULL), 1);
+	cr_assert_eq(weir_flow_tcp_held(x->t), 0);
+	weir_flow_table_free(x->t);
+}

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
@@ -28,6 +29,7 @@
 #define NIL UINT32_MAX
 #define NS_PER_MS 1000000ull
 #define HASH_SEED 0x5bd1e995u
+#define ALT_SEED 0x27d4eb2fu
 #define MAX_CAPACITY (1u << 30)
 
 #define TCP_FIN 0x01
@@ -44,10 +46,26 @@ _Static_assert(sizeof(struct weir_flow) == 128, "struct weir_flow must stay two 
 _Static_assert(WEIR_FLOW_CNT_TCP_HELD - WEIR_FLOW_CNT_TCP_EMPTY == WEIR_TCP_HELD,
 	       "tcp class counters follow enum weir_tcp_class");
 
+/*
+ * A key lives in its primary bucket, or in its alternate when the primary
+ * was full (two choices keep buckets from overflowing long before the table
+ * is full). `spilled` counts the flows that went from this bucket to their
+ * alternate, so a lookup only reads the alternate when it may hold the key.
+ */
 struct bucket {
-	uint32_t sig[WEIR_FLOW_WAYS]; /* 0: empty way */
+	uint16_t sig[WEIR_FLOW_WAYS]; /* 0: empty way */
 	uint32_t idx[WEIR_FLOW_WAYS];
+	uint32_t spilled;
+	uint32_t _pad[3];
 } __rte_cache_aligned;
+_Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
+
+/* Where a key may live: its primary bucket, its alternate (computed when needed). */
+struct home {
+	struct bucket *prim;
+	uint32_t hash;
+	uint16_t sig;
+};
 
 /*
  * Beside each flow, touched only when it joins or leaves a timeout list and
@@ -399,28 +417,49 @@ static inline uint32_t key_hash(const struct weir_flow_key *k)
 	return rte_hash_crc(k, sizeof(*k), HASH_SEED);
 }
 
-static inline uint32_t sig_of(uint32_t h)
+static inline struct home home_of(const struct weir_flow_table *t, uint32_t h)
 {
-	return h | 1; /* never 0, the empty mark */
+	return (struct home){&t->buckets[h & t->mask], h, (uint16_t)((h >> 16) | 1)};
 }
 
-static inline struct bucket *bucket_of(const struct weir_flow_table *t, uint32_t h)
+static inline struct bucket *home_alt(const struct weir_flow_table *t, const struct home *h)
 {
-	return &t->buckets[h & t->mask];
+	uint32_t p = h->hash & t->mask;
+	/* a hash of the hash: independent of the primary's bits */
+	uint32_t a = rte_hash_crc_4byte(h->hash, ALT_SEED) & t->mask;
+
+	return &t->buckets[a != p ? a : (p + 1) & t->mask];
 }
 
+/* Keys are 8-aligned and 40 bytes: five words, no call to memcmp. */
 static inline int key_equal(const struct weir_flow_key *a, const struct weir_flow_key *b)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	uint64_t x[5], y[5], diff = 0;
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	for (unsigned i = 0; i < 5; i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
 }
 
 static inline uint32_t bucket_find(const struct weir_flow_table *t, const struct bucket *b,
-				   uint32_t sig, const struct weir_flow_key *k)
+				   uint16_t sig, const struct weir_flow_key *k)
 {
 	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++)
 		if (b->sig[w] == sig && key_equal(&t->entries[b->idx[w]].key, k))
 			return b->idx[w];
 	return NIL;
+}
+
+static inline uint32_t home_find(const struct weir_flow_table *t, const struct home *h,
+				 const struct weir_flow_key *k)
+{
+	uint32_t i = bucket_find(t, h->prim, h->sig, k);
+
+	if (i == NIL && h->prim->spilled)
+		i = bucket_find(t, home_alt(t, h), h->sig, k);
+	return i;
 }
 
 static inline int bucket_free_way(const struct bucket *b)
@@ -431,15 +470,42 @@ static inline int bucket_free_way(const struct bucket *b)
 	return -1;
 }
 
-static void bucket_remove(struct weir_flow_table *t, uint32_t i)
+/* A free way for a new key: in the primary, else in the alternate; -1 none. */
+static inline int home_free_way(const struct weir_flow_table *t, const struct home *h,
+				struct bucket **b)
 {
-	struct bucket *b = bucket_of(t, key_hash(&t->entries[i].key));
+	int w = bucket_free_way(h->prim);
 
+	*b = h->prim;
+	if (w < 0 && (*b = home_alt(t, h)) != h->prim)
+		w = bucket_free_way(*b);
+	return w;
+}
+
+static inline void home_insert(const struct home *h, struct bucket *b, int way, uint32_t i)
+{
+	b->sig[way] = h->sig;
+	b->idx[way] = i;
+	if (b != h->prim)
+		h->prim->spilled++;
+}
+
+static int bucket_clear(struct bucket *b, uint32_t i)
+{
 	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++)
 		if (b->sig[w] && b->idx[w] == i) {
 			b->sig[w] = 0;
-			return;
+			return 1;
 		}
+	return 0;
+}
+
+static void home_remove(struct weir_flow_table *t, uint32_t i)
+{
+	struct home h = home_of(t, key_hash(&t->entries[i].key));
+
+	if (!bucket_clear(h.prim, i) && bucket_clear(home_alt(t, &h), i))
+		h.prim->spilled--;
 }
 
 static uint32_t entry_alloc(struct weir_flow_table *t)
@@ -520,7 +586,7 @@ static void flow_end(struct weir_flow_table *t, uint32_t i, enum weir_flow_end w
 		     weir_flow_end_fn cb, void *ctx)
 {
 	tq_unlink(t, flow_class(&t->entries[i]), i);
-	bucket_remove(t, i);
+	home_remove(t, i);
 	flow_finish(t, i, why, cb, ctx);
 }
 
@@ -532,7 +598,7 @@ static void flow_end(struct weir_flow_table *t, uint32_t i, enum weir_flow_end w
 static void flow_retire(struct weir_flow_table *t, uint32_t i)
 {
 	tq_unlink(t, flow_class(&t->entries[i]), i);
-	bucket_remove(t, i);
+	home_remove(t, i);
 	t->aux[i].next = t->retired_head;
 	t->retired_head = i;
 }
@@ -561,11 +627,9 @@ static inline int evictable(const struct weir_flow *f)
 	return !(f->flags & WEIR_FLOW_F_BURST);
 }
 
-/* Least recently seen flow of bucket b not returned in this burst, or NIL. */
-static uint32_t bucket_victim(const struct weir_flow_table *t, const struct bucket *b)
+/* The least recently seen of v and the flows of b not returned in this burst. */
+static uint32_t bucket_lru(const struct weir_flow_table *t, const struct bucket *b, uint32_t v)
 {
-	uint32_t v = NIL;
-
 	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++) {
 		if (!b->sig[w])
 			continue;
@@ -574,6 +638,14 @@ static uint32_t bucket_victim(const struct weir_flow_table *t, const struct buck
 			v = b->idx[w];
 	}
 	return v;
+}
+
+static uint32_t home_victim(const struct weir_flow_table *t, const struct home *h)
+{
+	const struct bucket *alt = home_alt(t, h);
+	uint32_t v = bucket_lru(t, h->prim, NIL);
+
+	return alt != h->prim ? bucket_lru(t, alt, v) : v;
 }
 
 /* The timeout-list head nearest its own deadline, or NIL. */
@@ -596,25 +668,25 @@ static uint32_t list_victim(const struct weir_flow_table *t)
 }
 
 /*
- * Make room for a new flow in bucket b at event time ts. Returns the free
- * way, or -1 when nothing may be evicted.
+ * Make room for a new key of home h at event time ts: end a victim, then
+ * return a free way (bucket in *b), or -1 when nothing may be evicted.
  */
-static int make_room(struct weir_flow_table *t, struct bucket *b, uint64_t ts)
+static int make_room(struct weir_flow_table *t, const struct home *h, struct bucket **b,
+		     uint64_t ts)
 {
-	int way = bucket_free_way(b);
 	uint32_t v;
 
 	t->cnt[WEIR_FLOW_CNT_TABLE_FULL]++;
-	if (way < 0)
-		v = bucket_victim(t, b);
+	if (home_free_way(t, h, b) < 0)
+		v = home_victim(t, h);
 	else if ((v = list_victim(t)) == NIL)
-		v = bucket_victim(t, b);
+		v = home_victim(t, h);
 	if (v == NIL)
 		return -1;
 	const struct weir_flow *f = &t->entries[v];
 	flow_end(t, v, timed_out(t, f, ts) ? timeout_reason(f) : WEIR_FLOW_END_EVICTED,
 		 t->conf.on_end, t->conf.on_end_ctx);
-	return bucket_free_way(b);
+	return home_free_way(t, h, b);
 }
 
 /* ---- per-packet work -------------------------------------------------------------- */
@@ -622,6 +694,21 @@ static int make_room(struct weir_flow_table *t, struct bucket *b, uint64_t ts)
 static inline int has_ports(uint8_t proto)
 {
 	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_;
+}
+
+/* memcmp's order of two addresses (<0, 0, >0), on two big-endian words. */
+static inline int addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t u = rte_be_to_cpu_64(x[i]), v = rte_be_to_cpu_64(y[i]);
+		if (u != v)
+			return u < v ? -1 : 1;
+	}
+	return 0;
 }
 
 /* Canonical key and direction of p; -1, or the no-flow counter that applies. */
@@ -639,7 +726,7 @@ static inline int make_key(const struct weir_pkt *p, struct weir_flow_key *k, ui
 		sp = p->src_port;
 		dp = p->dst_port;
 	}
-	int c = memcmp(p->src_ip, p->dst_ip, 16);
+	int c = addr_cmp(p->src_ip, p->dst_ip);
 	unsigned d = c > 0 || (c == 0 && sp > dp);
 	memcpy(k->lo_ip, d ? p->dst_ip : p->src_ip, 16);
 	memcpy(k->hi_ip, d ? p->src_ip : p->dst_ip, 16);
@@ -698,14 +785,15 @@ static inline void flow_account(struct weir_flow_table *t, struct weir_flow *f,
 		f->state = WEIR_FLOW_ESTABLISHED;
 }
 
-static uint32_t flow_create(struct weir_flow_table *t, struct bucket *b, uint32_t sig,
+static uint32_t flow_create(struct weir_flow_table *t, const struct home *h,
 			    const struct weir_flow_key *k, const struct weir_pkt *p, unsigned dir,
 			    uint64_t ts)
 {
-	int way = bucket_free_way(b);
+	struct bucket *b;
+	int way = home_free_way(t, h, &b);
 
 	if (unlikely(way < 0 || !entry_available(t))) {
-		way = make_room(t, b, ts);
+		way = make_room(t, h, &b, ts);
 		if (way < 0) {
 			t->cnt[WEIR_FLOW_CNT_NO_FLOW]++;
 			t->cnt[WEIR_FLOW_CNT_FULL]++;
@@ -723,8 +811,7 @@ static uint32_t flow_create(struct weir_flow_table *t, struct bucket *b, uint32_
 			  (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
 	set_client(f, dir ^ (unsigned)from_server);
 	t->aux[i].held[0] = t->aux[i].held[1] = 0;
-	b->sig[way] = sig;
-	b->idx[way] = i;
+	home_insert(h, b, way, i);
 	tq_append(t, flow_class(f), i);
 	t->cnt[WEIR_FLOW_CNT_CREATED]++;
 	t->n_active++;
@@ -739,19 +826,17 @@ static inline int tcp_reopens(const struct weir_flow *f, const struct weir_pkt *
 }
 
 static struct weir_flow *find_or_create(struct weir_flow_table *t, const struct weir_flow_key *k,
-					uint32_t h, const struct weir_pkt *p, unsigned dir,
-					uint64_t ts)
+					const struct home *h, const struct weir_pkt *p,
+					unsigned dir, uint64_t ts)
 {
-	struct bucket *b = bucket_of(t, h);
-	uint32_t sig = sig_of(h);
-	uint32_t i = bucket_find(t, b, sig, k);
+	uint32_t i = home_find(t, h, k);
 
 	if (i != NIL && unlikely(tcp_reopens(&t->entries[i], p))) {
 		flow_retire(t, i);
 		i = NIL;
 	}
 	if (i == NIL) {
-		i = flow_create(t, b, sig, k, p, dir, ts);
+		i = flow_create(t, h, k, p, dir, ts);
 		if (i == NIL)
 			return NULL;
 	} else {
@@ -763,18 +848,24 @@ static struct weir_flow *find_or_create(struct weir_flow_table *t, const struct 
 	return f;
 }
 
-/* Second pass: fetch the flows whose signature matches. */
-static inline void prefetch_candidates(const struct weir_flow_table *t, uint32_t h)
+/*
+ * Second pass: fetch the flows whose signature matches in the primary
+ * bucket; failing that, the alternate bucket if the primary spilled.
+ */
+static inline void prefetch_candidates(const struct weir_flow_table *t, const struct home *h)
 {
-	const struct bucket *b = bucket_of(t, h);
-	uint32_t sig = sig_of(h);
+	const struct bucket *b = h->prim;
+	int hit = 0;
 
 	for (unsigned w = 0; w < WEIR_FLOW_WAYS; w++)
-		if (b->sig[w] == sig) {
+		if (b->sig[w] == h->sig) {
 			const struct weir_flow *f = &t->entries[b->idx[w]];
 			rte_prefetch0(f);
 			rte_prefetch0((const uint8_t *)f + RTE_CACHE_LINE_SIZE);
+			hit = 1;
 		}
+	if (!hit && b->spilled)
+		rte_prefetch0(home_alt(t, h));
 }
 
 static unsigned lookup_chunk(struct weir_flow_table *t, const struct weir_pkt *const *pkts,
@@ -782,7 +873,7 @@ static unsigned lookup_chunk(struct weir_flow_table *t, const struct weir_pkt *c
 			     uint8_t *dir_out)
 {
 	struct weir_flow_key keys[BURST_MAX];
-	uint32_t hash[BURST_MAX];
+	struct home homes[BURST_MAX];
 	uint8_t keyed[BURST_MAX];
 	unsigned found = 0;
 
@@ -797,16 +888,16 @@ static unsigned lookup_chunk(struct weir_flow_table *t, const struct weir_pkt *c
 			t->cnt[why]++;
 			continue;
 		}
-		hash[i] = key_hash(&keys[i]);
-		rte_prefetch0(bucket_of(t, hash[i]));
+		homes[i] = home_of(t, key_hash(&keys[i]));
+		rte_prefetch0(homes[i].prim);
 	}
 	for (unsigned i = 0; i < n; i++)
 		if (keyed[i])
-			prefetch_candidates(t, hash[i]);
+			prefetch_candidates(t, &homes[i]);
 	for (unsigned i = 0; i < n; i++) {
 		if (!keyed[i])
 			continue;
-		flows_out[i] = find_or_create(t, &keys[i], hash[i], pkts[i], dir_out[i], ts[i]);
+		flows_out[i] = find_or_create(t, &keys[i], &homes[i], pkts[i], dir_out[i], ts[i]);
 		found += flows_out[i] != NULL;
 	}
 	return found;

@@ -512,6 +512,114 @@ Test(flow, full_bucket_evicts_its_least_recently_seen, .init = eal_up, .fini = e
 	weir_flow_table_free(t);
 }
 
+Test(flow, two_buckets_fill_before_any_eviction, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(32, 2, &e); /* 2 buckets of 8: each key may use both */
+
+	for (int round = 0; round < 2; round++) {
+		/* whichever bucket is primary for each key, all 16 fit: no eviction */
+		for (unsigned i = 1; i <= 16; i++) {
+			struct weir_pkt p = nth_udp(100 * round + i);
+			look(t, &p, T0 + i, NULL);
+		}
+		cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TABLE_FULL), 0);
+		cr_assert_eq(weir_flow_count(t), 16);
+		/* every one is found again, spilled ones included */
+		for (unsigned i = 1; i <= 16; i++) {
+			struct weir_pkt p = nth_udp(100 * round + i);
+			look(t, &p, T0 + 20, NULL);
+		}
+		cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), 16 * (round + 1u));
+		cr_assert_eq(cnt(t, WEIR_FLOW_CNT_HITS), 16 * (round + 1u));
+		/* all end; the next round reuses the emptied buckets */
+		cr_assert_eq(weir_flow_expire(t, T0 + 20 + 120 * SEC, 100, NULL, NULL), 16);
+	}
+	for (unsigned i = 1; i <= 16; i++) {
+		struct weir_pkt p = nth_udp(i);
+		look(t, &p, T0 + 1000 * SEC + i, NULL);
+	}
+	struct weir_pkt p1 = nth_udp(1), p17 = nth_udp(17);
+	look(t, &p1, T0 + 1000 * SEC + 17, NULL);
+	look(t, &p17, T0 + 1000 * SEC + 18, NULL);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TABLE_FULL), 1);
+	cr_assert_eq(e.why[e.n - 1], WEIR_FLOW_END_EVICTED);
+	cr_assert_eq(e.info[e.n - 1].client_port, 1002, "least recently seen of both buckets");
+	weir_flow_table_free(t);
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return *s >> 33;
+}
+
+struct model {
+	uint8_t ended[40000];
+	unsigned n_ended;
+};
+
+static void model_end(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+		      enum weir_flow_end why)
+{
+	struct model *m = ctx;
+
+	cr_assert_lt(f->id, sizeof(m->ended));
+	cr_assert_not(m->ended[f->id], "flow %lu ended twice", (unsigned long)f->id);
+	m->ended[f->id] = 1;
+	m->n_ended++;
+}
+
+Test(flow, churn_keeps_table_consistent_with_a_model, .init = eal_up, .fini = eal_down)
+{
+	static struct model m;
+	struct weir_flow_conf c;
+	char err[256];
+	uint64_t last_id[150] = {0}, ts = T0, seed = 42, max_id = 0;
+	static const uint8_t tcp_fl[] = {ACK, ACK, FIN | ACK, RST | ACK};
+
+	weir_flow_conf_default(&c);
+	c.capacity = 48;
+	c.buckets = 8;
+	c.on_end = model_end;
+	c.on_end_ctx = &m;
+	struct weir_flow_table *t = weir_flow_table_create(&c, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	for (unsigned n = 0; n < 30000; n++) {
+		unsigned k = (unsigned)(lcg(&seed) % 150);
+		struct weir_pkt p = k < 100 ? nth_udp(k)
+					    : tcp("10.0.1.1", (uint16_t)k, "10.0.1.2", 80,
+						  tcp_fl[lcg(&seed) % 4]);
+		if (lcg(&seed) % 2) { /* either direction */
+			struct weir_pkt r = p;
+			memcpy(r.src_ip, p.dst_ip, 16);
+			memcpy(r.dst_ip, p.src_ip, 16);
+			r.src_port = p.dst_port;
+			r.dst_port = p.src_port;
+			p = r;
+		}
+		ts += lcg(&seed) % (2 * SEC);
+		struct weir_flow *f = look(t, &p, ts, NULL);
+		cr_assert_not_null(f);
+		if (last_id[k] && !m.ended[last_id[k]])
+			cr_assert_eq(f->id, last_id[k], "a live flow is found again");
+		else
+			cr_assert_eq(f->id, max_id + 1, "else a new flow");
+		if (f->id > max_id)
+			max_id = f->id;
+		last_id[k] = f->id;
+		if (n % 7 == 0)
+			weir_flow_expire(t, ts, (unsigned)(lcg(&seed) % 4), NULL, NULL);
+		cr_assert_eq(weir_flow_count(t), max_id - m.n_ended);
+	}
+	cr_assert_gt(cnt(t, WEIR_FLOW_CNT_EVICTED), 0);
+	cr_assert_gt(cnt(t, WEIR_FLOW_CNT_TIMEOUT) + cnt(t, WEIR_FLOW_CNT_CLOSED), 0);
+	weir_flow_flush(t, NULL, NULL);
+	cr_assert_eq(m.n_ended, max_id);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), max_id);
+	weir_flow_table_free(t);
+}
+
 Test(flow, full_table_evicts_the_list_head_nearest_its_timeout, .init = eal_up, .fini = eal_down)
 {
 	struct ends e = {0};

@@ -4,7 +4,7 @@
  * for the contract; this file explains the how.
  *
  * Memory, all from rte_zmalloc at creation:
- *   buckets   one cache line each: 8 signatures + 8 flow indices
+ *   buckets   one cache line each: 8 signatures, 8 flow indices, a spill count
  *   entries   struct weir_flow [capacity]
  *   aux       struct flow_aux [capacity]: what only list operations touch
  *   slots     held TCP segment headers [ooo_slots + 1] (index 0 = none)
@@ -13,6 +13,7 @@
  * threaded through aux.next; free slots from a list threaded through
  * slots[].next.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,10 +37,6 @@
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
-
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
-#define IPPROTO_SCTP_ 132
 
 _Static_assert(sizeof(struct weir_flow_key) == 40, "flow key has padding");
 _Static_assert(sizeof(struct weir_flow) == 128, "struct weir_flow must stay two cache lines");
@@ -337,11 +334,11 @@ void weir_flow_describe(const struct weir_flow *f, struct weir_flow_info *o)
 static inline unsigned flow_class(const struct weir_flow *f)
 {
 	switch (f->key.proto) {
-	case IPPROTO_TCP_:
+	case IPPROTO_TCP:
 		return f->state == WEIR_FLOW_NEW	 ? WEIR_FLOW_TO_TCP_NEW
 		       : f->state == WEIR_FLOW_ESTABLISHED ? WEIR_FLOW_TO_TCP_ESTABLISHED
 							   : WEIR_FLOW_TO_TCP_CLOSING;
-	case IPPROTO_UDP_:
+	case IPPROTO_UDP:
 		return WEIR_FLOW_TO_UDP;
 	default:
 		return WEIR_FLOW_TO_OTHER;
@@ -693,7 +690,7 @@ static int make_room(struct weir_flow_table *t, const struct home *h, struct buc
 
 static inline int has_ports(uint8_t proto)
 {
-	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_;
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
 }
 
 /* memcmp's order of two addresses (<0, 0, >0), on two big-endian words. */
@@ -779,7 +776,7 @@ static inline void flow_account(struct weir_flow_table *t, struct weir_flow *f,
 		f->first_ts = ts; /* keeps joined_at() a lower bound */
 	f->pkts[dir]++;
 	f->bytes[dir] += p->ip_bytes;
-	if (f->key.proto == IPPROTO_TCP_)
+	if (f->key.proto == IPPROTO_TCP)
 		tcp_track(t, f, dir, p->tcp_flags);
 	else if (f->state == WEIR_FLOW_NEW && f->pkts[dir ^ 1])
 		f->state = WEIR_FLOW_ESTABLISHED;
@@ -807,7 +804,7 @@ static uint32_t flow_create(struct weir_flow_table *t, const struct home *h,
 	f->first_ts = f->last_ts = ts;
 	f->id = (uint64_t)t->conf.worker << 48 | (t->next_id++ & ((1ull << 48) - 1));
 	/* a SYN+ACK comes from the server */
-	int from_server = k->proto == IPPROTO_TCP_ &&
+	int from_server = k->proto == IPPROTO_TCP &&
 			  (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
 	set_client(f, dir ^ (unsigned)from_server);
 	t->aux[i].held[0] = t->aux[i].held[1] = 0;
@@ -821,7 +818,7 @@ static uint32_t flow_create(struct weir_flow_table *t, const struct home *h,
 /* A SYN without ACK on a closed TCP flow is a new connection on the 5-tuple. */
 static inline int tcp_reopens(const struct weir_flow *f, const struct weir_pkt *p)
 {
-	return f->key.proto == IPPROTO_TCP_ && f->state == WEIR_FLOW_CLOSED &&
+	return f->key.proto == IPPROTO_TCP && f->state == WEIR_FLOW_CLOSED &&
 	       (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 }
 

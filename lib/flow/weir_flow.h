@@ -50,7 +50,8 @@
  * Buckets and eviction. Flows live in buckets of 8 (capacity/4 buckets,
  * rounded up to a power of two): a key goes to its primary bucket, or to
  * its alternate when the primary is full, so buckets practically never
- * overflow below capacity (perf/bench-flow: 163 of 1M flows at 95% load).
+ * overflow below capacity (perf/bench-flow, 1M flows in 2^20 for 40M
+ * lookups: 163 table_full; 8-way buckets without the second choice: 140k).
  * A new flow that finds both of its buckets full takes the place of their
  * least-recently-seen flow; one that finds all `capacity` flows in use
  * takes the place of the timeout-list head closest to its deadline (the
@@ -63,8 +64,8 @@
  * Memory per flow: 128 bytes (struct weir_flow, two cache lines) + 16 bytes
  * beside it (timeout-list links, list-join time, held-segment heads) +
  * 8 bytes per bucket way, 2 to 4 ways per flow (16-32 bytes): 160-176
- * bytes, i.e. 168 MiB for the default 1M (2^20) flows per worker; plus the
- * held-segment pool (ooo_slots * (ooo_slot_size + 8) bytes, 8 MiB by
+ * bytes, i.e. 160 MiB for the default 2^20 flows per worker; plus the
+ * held-segment pool, ooo_slots * (ooo_slot_size + 8) bytes (8 MiB by
  * default). weir_flow_table_memory gives the exact figure.
  *
  * Lifetime of pointers. Flows returned by weir_flow_lookup_burst stay valid

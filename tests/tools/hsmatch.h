@@ -43,7 +43,17 @@ struct hsm_oracle {
 	uint64_t payload_pkts, payload_bytes, streams;
 };
 
-int hsm_load_compat(const char *pcap, struct hsm_capture *cap, char *err, size_t errlen);
+/*
+ * HSM_COMPAT: the definition above; like pcapscan it reads IPv4 at offset
+ * 14 whatever the ethertype says (in ndpi-mix 37 fuzzed frames count only
+ * that way) and a zero IPv4 total length (TSO captures) leaves no payload.
+ * HSM_EXT: the one of hs_oracle-ndpi-mix-ext.tsv: by the ethertypes, IPv4
+ * or IPv6 behind zero to two VLAN tags (IPv6 hop-by-hop, routing and
+ * destination-options headers skipped; fragments and any other extension
+ * header not scanned).
+ */
+enum hsm_def { HSM_COMPAT, HSM_EXT };
+int hsm_load(const char *pcap, enum hsm_def def, struct hsm_capture *cap, char *err, size_t errlen);
 void hsm_free(struct hsm_capture *cap);
 
 /* Block-scan every payload; counts[] sized weir_ruleset_count. *scan_s: the

@@ -1237,7 +1237,8 @@ Test(etopen, corpus_table)
 
 TestSuite(oracle, .timeout = 240);
 
-static void oracle_check(const char *data, const char *patterns, const char *tsv_name, bool stream)
+static void oracle_check(const char *data, const char *patterns, const char *tsv_name, enum hsm_def def,
+			 bool stream)
 {
 	char path[1200], err[512];
 	struct fx f;
@@ -1246,7 +1247,7 @@ static void oracle_check(const char *data, const char *patterns, const char *tsv
 	fx_compile(&f, NULL, 0);
 	struct hsm_capture cap;
 	snprintf(path, sizeof(path), "%s/pcaps/ndpi-mix.pcap", data);
-	cr_assert_eq(hsm_load_compat(path, &cap, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(hsm_load(path, def, &cap, err, sizeof(err)), 0, "%s", err);
 	struct hsm_oracle o;
 	snprintf(path, sizeof(path), "%s/oracle/%s", data, tsv_name);
 	cr_assert_eq(hsm_oracle_load(path, &o), 0);
@@ -1285,7 +1286,7 @@ Test(oracle, block_compat)
 	NEED_SHARED_DATA(data);
 	char p[1200];
 	snprintf(p, sizeof(p), "%s/patterns/bench-102.txt", data);
-	oracle_check(data, p, "hs_oracle-ndpi-mix.tsv", false);
+	oracle_check(data, p, "hs_oracle-ndpi-mix.tsv", HSM_COMPAT, false);
 }
 
 Test(oracle, stream_compat)
@@ -1293,7 +1294,24 @@ Test(oracle, stream_compat)
 	NEED_SHARED_DATA(data);
 	char p[1200];
 	snprintf(p, sizeof(p), "%s/patterns/bench-102.txt", data);
-	oracle_check(data, p, "hs_oracle-ndpi-mix.tsv", true);
+	oracle_check(data, p, "hs_oracle-ndpi-mix.tsv", HSM_COMPAT, true);
+}
+
+/* VLAN-tagged and IPv6 payloads too (see hsmatch.h for how it differs). */
+Test(oracle, block_ext)
+{
+	NEED_SHARED_DATA(data);
+	char p[1200];
+	snprintf(p, sizeof(p), "%s/patterns/bench-102.txt", data);
+	oracle_check(data, p, "hs_oracle-ndpi-mix-ext.tsv", HSM_EXT, false);
+}
+
+Test(oracle, stream_ext)
+{
+	NEED_SHARED_DATA(data);
+	char p[1200];
+	snprintf(p, sizeof(p), "%s/patterns/bench-102.txt", data);
+	oracle_check(data, p, "hs_oracle-ndpi-mix-ext.tsv", HSM_EXT, true);
 }
 
 /* bench-102 with H (singlematch) added to every pattern's flags. */
@@ -1322,11 +1340,11 @@ TestSuite(oracle_h, .init = setup, .fini = teardown, .timeout = 240);
 Test(oracle_h, block_singlematch)
 {
 	NEED_SHARED_DATA(data);
-	oracle_check(data, singlematch_copy(data), "hs_oracle-ndpi-mix-H.tsv", false);
+	oracle_check(data, singlematch_copy(data), "hs_oracle-ndpi-mix-H.tsv", HSM_COMPAT, false);
 }
 
 Test(oracle_h, stream_singlematch)
 {
 	NEED_SHARED_DATA(data);
-	oracle_check(data, singlematch_copy(data), "hs_oracle-ndpi-mix-H.tsv", true);
+	oracle_check(data, singlematch_copy(data), "hs_oracle-ndpi-mix-H.tsv", HSM_COMPAT, true);
 }

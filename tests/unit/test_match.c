@@ -446,6 +446,7 @@ Test(suricata, skipped_with_reason)
 		{ "alert tcp any any -> any any (content:\"a\"; offset:1; content:\"b\"; pcre:\"/x|^y/R\"; sid:%u;)", "relative pcre with anchor" },
 		{ "alert tcp any any -> any any (content:\"z\"; content:\"a\"; offset:2; distance:1; sid:%u;)", "offset/depth with distance/within" },
 		{ "alert tcp-stream any any -> any any (content:\"a\"; content:!\"b\"; sid:%u;)", "negated content in stream mode" },
+		{ "alert tcp any any -> any any (content:\"a\"; content:\"b\"; distance:0; within:65535; sid:%u;)", "hyperscan: Bounded repeat is too large" },
 	};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct fx f;
@@ -933,6 +934,67 @@ Test(scan, pkt_scope_from_parsed_packet)
 	mp = weir_match_pkt_of(&p, 0);
 	cr_assert_eq(mp.flags, 0);
 	cr_assert_eq(mp.src_port, 0);
+}
+
+/* Both ports with their own group: a flow direction has two streams, and a
+ * rule in both databases is reported once. */
+Test(scan, stream_with_two_port_groups)
+{
+	struct fx f;
+	char text[8192] = "";
+	fx_init(&f, false, WEIR_MODE_STREAM);
+	for (int i = 0; i < 8; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "alert tcp any any -> any 80 (content:\"p80-%d\"; sid:%d;)\n"
+			 "alert tcp any 25 -> any any (content:\"s25-%d\"; sid:%d;)\n", i, 100 + i, i, 200 + i);
+	strcat(text, "alert tcp any any -> any any (content:\"anyport\"; sid:1;)\n"
+		     "alert tcp any any -> any [80,25] (content:\"both\"; sid:2;)\n");
+	cr_assert_eq(fx_load(&f, "g.rules", text), 18, "%s", fx_diag(&f));
+	fx_compile(&f, NULL, 4);
+	cr_assert_eq(weir_match_info(f.m)->max_streams_per_dir, 2);
+	struct weir_match_pkt p = tcp_pkt(25, 80, 0);
+	struct weir_match_stream st = { 0 };
+	struct weir_match_result res;
+	cr_assert_eq(weir_match_stream_open(f.w, &p, &st), 0);
+	cr_assert_eq(st.open, 2);
+	cr_assert_eq(weir_match_stream_scan(f.w, &st, &p, (const uint8_t *)"p80-1 s25-2 any", 15, &res), 2);
+	cr_assert_eq(weir_match_stream_scan(f.w, &st, &p, (const uint8_t *)"port bo", 7, &res), 1);
+	cr_assert_eq(res.hit[0].id, 1);
+	cr_assert_eq(res.matches, 1);
+	cr_assert_eq(weir_match_stream_scan(f.w, &st, &p, (const uint8_t *)"th", 2, &res), 1);
+	cr_assert_eq(res.hit[0].id, 2);
+	cr_assert_eq(res.matches, 1);
+	cr_assert_eq(weir_match_stream_close(f.w, &st, &p, &res), 0);
+	cr_assert_eq(weir_match_worker_stats(f.w)->streams_open, 0);
+	fx_free(&f);
+}
+
+/* An expression Hyperscan's parser accepts but its compiler refuses: the
+ * rule is reported with FILE:LINE and left out, the others work. */
+Test(scan, compile_rejects_one_rule)
+{
+	struct fx f;
+	fx_init(&f, false, WEIR_MODE_PACKET);
+	cr_assert_eq(fx_load(&f, "r.txt", "1:/a.{0,400}b/L\n2:/xyz/\n"), 2);
+	char err[512];
+	struct weir_match_opts o = { .diag = f.diag };
+	f.m = weir_match_compile(f.rs, &o, err, sizeof(err));
+	cr_assert_not_null(f.m, "%s", err);
+	cr_assert_eq(weir_match_info(f.m)->n_failed, 1);
+	cr_assert_eq(weir_match_info(f.m)->n_rules, 1);
+	char *exp;
+	cr_assert_gt(asprintf(&exp, "%s/r.txt:1: id 1: error: hyperscan rejected: Pattern is too large.: a.{0,400}b\n",
+			      tmpdir), 0);
+	cr_assert_str_eq(fx_diag(&f), exp);
+	free(exp);
+	f.w = weir_match_worker_new(f.m, 0, err, sizeof(err));
+	struct weir_match_pkt p = tcp_pkt(1, 2, 0);
+	cr_assert_not_null(scan_for(&f, &p, "xyz", 3, 2));
+	cr_assert_null(scan_for(&f, &p, "ab", 2, 1));
+	o.strict = true;
+	cr_assert_null(weir_match_compile(f.rs, &o, err, sizeof(err)));
+	cr_assert(strstr(err, "r.txt:1: id 1: hyperscan rejected: Pattern is too large."), "%s", err);
+	fx_free(&f);
 }
 
 /* ------------------------------------------------------- compile cache */

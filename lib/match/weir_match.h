@@ -287,9 +287,9 @@ const struct weir_match_worker_stats *weir_match_worker_stats(const struct weir_
 /*
  * `weir rules check [--strict] [--quiet] [--cache-dir DIR] FILE...`: load,
  * compile, print loaded / skipped by reason / compile time / database sizes /
- * stream state per flow. Exit status 0, or 2 on bad input (a file unreadable,
- * no rule loaded, a rule Hyperscan rejects under --strict, any skip under
- * --strict).
+ * stream state per flow. argv[0] is the command's name (not read). Exit
+ * status 0, or 2 on bad input (a file unreadable, no rule loaded, a rule
+ * Hyperscan rejects under --strict, any skip under --strict).
  */
 int weir_rules_check_main(int argc, char **argv);
 

@@ -500,6 +500,8 @@ static int build_all(struct build *b)
 {
 	struct weir_match *m = b->m;
 	free_dbs(m);
+	/* the figures describe the pass that succeeds */
+	m->info.cache_hits = m->info.cache_misses = m->info.cache_bad = 0;
 	for (int c = 0; c < WEIR_CLASS__COUNT; c++) {
 		if (c != WEIR_CLASS_OTHER && choose_groups(m, (enum weir_class)c, b->o, b->alive) < 0) {
 			snprintf(b->err, b->errlen, "out of memory");

@@ -765,6 +765,41 @@ static void add_head_window(struct weir_sbuf *b, const struct elem *e)
 	add_gap(b, lo, hi < 0 ? -1 : hi - (long)e->len);
 }
 
+/* A pcre starting a chain. Alone it keeps its flags as Hyperscan flags;
+ * followed by more it carries them inline. */
+static void add_head_pcre(struct weir_sbuf *b, const struct elem *h, bool lone, unsigned *flags)
+{
+	bool wrap = !lone || h->re_extended || h->re_anchored;
+	if (lone)
+		*flags = h->re_flags;
+	if (h->re_anchored)
+		weir_sbuf_add(b, "\\A", 2);
+	if (wrap)
+		open_flags(b, h->re_flags, h->re_extended);
+	weir_sbuf_add(b, h->re, strlen(h->re));
+	if (wrap)
+		close_flags(b, h->re_extended);
+}
+
+/* A lone content: its window as Hyperscan end-offset bounds, exact because
+ * a literal has a fixed length. */
+static void add_lone_content(struct weir_sbuf *b, const struct elem *h, hs_expr_ext_t *ext,
+			     unsigned *flags)
+{
+	long lo, hi;
+	content_window(h, &lo, &hi);
+	if (lo > 0) {
+		ext->flags |= HS_EXT_FLAG_MIN_OFFSET;
+		ext->min_offset = (unsigned long long)lo + h->len;
+	}
+	if (hi >= 0) {
+		ext->flags |= HS_EXT_FLAG_MAX_OFFSET;
+		ext->max_offset = (unsigned long long)hi;
+	}
+	*flags = h->nocase ? HS_FLAG_CASELESS : 0;
+	weir_sbuf_literal(b, h->data, h->len);
+}
+
 /* One part: elements [first, last] of s->el, a chain. */
 static int emit_chain(struct sig *s, unsigned first, unsigned last)
 {
@@ -773,41 +808,15 @@ static int emit_chain(struct sig *s, unsigned first, unsigned last)
 	hs_expr_ext_t ext = { 0 };
 	unsigned flags = 0;
 
-	if (h->type == EL_CONTENT && check_window(s, h) < 0)
+	if (h->type == EL_PCRE) {
+		add_head_pcre(&b, h, first == last, &flags);
+	} else if (check_window(s, h) < 0) {
 		return -1;
-	if (first == last && h->type == EL_PCRE) {
-		/* a lone pcre keeps its own flags */
-		flags = h->re_flags;
-		if (h->re_anchored)
-			weir_sbuf_add(&b, "\\A", 2);
-		if (h->re_extended || h->re_anchored)
-			open_flags(&b, h->re_flags, h->re_extended);
-		weir_sbuf_add(&b, h->re, strlen(h->re));
-		if (h->re_extended || h->re_anchored)
-			close_flags(&b, h->re_extended);
 	} else if (first == last) {
-		/* a lone content: its window as Hyperscan end-offset bounds */
-		long lo, hi;
-		content_window(h, &lo, &hi);
-		if (lo > 0) {
-			ext.flags |= HS_EXT_FLAG_MIN_OFFSET;
-			ext.min_offset = (unsigned long long)lo + h->len;
-		}
-		if (hi >= 0) {
-			ext.flags |= HS_EXT_FLAG_MAX_OFFSET;
-			ext.max_offset = (unsigned long long)hi;
-		}
-		flags = h->nocase ? HS_FLAG_CASELESS : 0;
-		weir_sbuf_literal(&b, h->data, h->len);
-	} else if (h->type == EL_CONTENT) {
+		add_lone_content(&b, h, &ext, &flags);
+	} else {
 		add_head_window(&b, h);
 		add_content(&b, h);
-	} else {
-		if (h->re_anchored)
-			weir_sbuf_add(&b, "\\A", 2);
-		open_flags(&b, h->re_flags, h->re_extended);
-		weir_sbuf_add(&b, h->re, strlen(h->re));
-		close_flags(&b, h->re_extended);
 	}
 	for (unsigned i = first; i <= last; i++) {
 		const struct elem *e = &s->el[i];

@@ -14,6 +14,7 @@
 #include "weir_build.h"
 #include "weir_conf.h"
 #include "weir_io.h"
+#include "weir_match.h"
 
 #define EXIT_USAGE 2
 
@@ -34,8 +35,10 @@ static void usage_main(FILE *f)
 		"usage: weir COMMAND [OPTIONS]\n"
 		"\n"
 		"commands:\n"
-		"  run       read packets from ports or pcap files, run the queries, write window\n"
-		"            results as JSON lines and print a summary (weir run --help)\n"
+		"  run       read packets from ports or pcap files, run the queries and rules, write\n"
+		"            window results and alerts as JSON lines and print a summary (weir run --help)\n"
+		"  rules     rules check FILE...: load and compile rule files, report what loaded,\n"
+		"            what was skipped and why, compile time and database sizes\n"
 		"  version   print the version\n"
 		"\n"
 		"weir --help | weir COMMAND --help\n",
@@ -46,6 +49,7 @@ static void usage_run(FILE *f)
 {
 	fprintf(f,
 		"usage: weir run [--config FILE] [--pcap FILE]... [--port DEVARGS]... [--profile NAME|FILE]\n"
+		"                [--rules FILE]... [--strict]\n"
 		"                [--workers N] [--out PATH|-] [--eal \"EXTRA EAL ARGS\"] [--layer outer|inner]\n"
 		"                [--duration SECONDS] [--sample] [--no-summary]\n"
 		"\n"
@@ -60,6 +64,10 @@ static void usage_run(FILE *f)
 		"                    by its profile). Repeatable. Live ports run until SIGINT/SIGTERM.\n"
 		"  --profile P       pmd-config profile for the --port ports (name in %s\n"
 		"                    or a path); default: picked from the driver name.\n"
+		"  --rules FILE      payload rules: Suricata subset (.rules), weir's native YAML\n"
+		"                    (.yaml) or Hyperscan ID:/regex/flags lines. Repeatable. Matches\n"
+		"                    become alerts and the `rule` group-by field (rules/README.md).\n"
+		"  --strict          a rule that is skipped or invalid fails the start.\n"
 		"  --workers N       worker lcores (default 1). Single-queue ports (pcap, memif) get a\n"
 		"                    distributor lcore that spreads flows over the workers.\n"
 		"  --out PATH|-      JSON-lines output (default weir-out.jsonl; - = stdout, summary\n"
@@ -81,7 +89,9 @@ struct cli {
 	const char *profile;
 	const char *pcaps[WEIR_MAX_PORTS];
 	const char *ports[WEIR_MAX_PORTS];
-	unsigned n_pcaps, n_ports;
+	unsigned n_pcaps, n_ports, n_rules;
+	const char *rules[WEIR_MAX_RULE_FILES];
+	bool strict;
 	long workers;
 	double duration;
 	const char *out, *eal, *layer;
@@ -91,7 +101,7 @@ struct cli {
 static int parse_run_args(int argc, char **argv, struct cli *c)
 {
 	enum { O_CONFIG = 256, O_PCAP, O_PORT, O_PROFILE, O_WORKERS, O_OUT, O_EAL, O_LAYER,
-	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_HELP };
+	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_HELP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"pcap", required_argument, NULL, O_PCAP},
@@ -104,6 +114,8 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		{"sample", no_argument, NULL, O_SAMPLE},
 		{"no-summary", no_argument, NULL, O_NO_SUMMARY},
 		{"duration", required_argument, NULL, O_DURATION},
+		{"rules", required_argument, NULL, O_RULES},
+		{"strict", no_argument, NULL, O_STRICT},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -140,6 +152,14 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 				return -1;
 			}
 			break;
+		case O_RULES:
+			if (c->n_rules >= WEIR_MAX_RULE_FILES) {
+				fprintf(stderr, "weir: at most %d rule files\n", WEIR_MAX_RULE_FILES);
+				return -1;
+			}
+			c->rules[c->n_rules++] = optarg;
+			break;
+		case O_STRICT: c->strict = true; break;
 		case O_DURATION:
 			c->duration = strtod(optarg, &end);
 			if (*end || !(c->duration > 0) || c->duration > 1e7) {
@@ -191,6 +211,11 @@ static int build_config(struct weir_config *cfg, const struct cli *c)
 		return -1;
 	if (c->no_summary)
 		cfg->summary = false;
+	if (c->strict)
+		cfg->rules_strict = true;
+	for (unsigned i = 0; i < c->n_rules; i++)
+		if (weir_config_add_rules(cfg, c->rules[i], err, sizeof(err)) < 0)
+			goto bad;
 	if (c->layer) {
 		if (strcmp(c->layer, "outer") == 0)
 			cfg->layer = WEIR_PKT_OUTER;
@@ -272,6 +297,13 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rules") == 0) {
+		if (argc >= 3 && strcmp(argv[2], "check") == 0)
+			return weir_rules_check_main(argc - 2, argv + 2);
+		fprintf(stderr, "usage: weir rules check [--strict] [--quiet] [--cache-dir DIR] FILE...\n");
+		return argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)
+			       ? 0 : EXIT_USAGE;
+	}
 	fprintf(stderr, "weir: unknown command '%s' (see 'weir --help')\n", argv[1]);
 	return EXIT_USAGE;
 }

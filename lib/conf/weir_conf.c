@@ -386,7 +386,7 @@ static int read_query_name(struct weir_yctx *y, const struct weir_ynode *n, void
  * One entry of queries:
  *   name        [A-Za-z0-9_-]+, unique, required
  *   group_by    list of fields (src_ip, dst_ip, src_port, dst_port, proto,
- *               l4_proto, vlan, ip_version, tcp_flags), at most
+ *               l4_proto, vlan, ip_version, tcp_flags, rule), at most
  *               WEIR_MAX_GROUP_BY, no repeats; [] = one global group.
  *               Default []
  *   window      {type: tumbling, size: DURATION}; default 60 s tumbling
@@ -950,6 +950,101 @@ static int read_ports(struct weir_yctx *y, const struct weir_ynode *n, void *bas
 	return 0;
 }
 
+/* ---- matching and flows ------------------------------------------------------- */
+
+int weir_config_add_rules(struct weir_config *c, const char *path, char *err, size_t errlen)
+{
+	if (c->n_rules == WEIR_MAX_RULE_FILES) {
+		snprintf(err, errlen, "%s: too many rule files (at most %d)", path, WEIR_MAX_RULE_FILES);
+		return -1;
+	}
+	if (snprintf(c->rules[c->n_rules], WEIR_PATH_MAX, "%s", path) >= WEIR_PATH_MAX) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	c->n_rules++;
+	return 0;
+}
+
+/* rules: [FILE, ...]: added to those given with --rules. */
+static int read_rules(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct weir_config *c = base;
+	char err[WEIR_PATH_MAX + 64];
+
+	if (weir_yexpect(y, n, WEIR_YSEQ))
+		return -1;
+	WEIR_YFOREACH(it, n) {
+		char path[WEIR_PATH_MAX];
+		if (weir_yread_str(y, it, path, sizeof(path)))
+			return -1;
+		if (weir_config_add_rules(c, path, err, sizeof(err)))
+			return weir_yerr(y, it->line, "%s", err);
+	}
+	return 0;
+}
+
+static const struct weir_yname flows_modes[] = {
+	{ "auto", WEIR_FLOWS_AUTO },
+	{ "on", WEIR_FLOWS_ON },
+	{ "off", WEIR_FLOWS_OFF },
+	{ NULL, 0 },
+};
+
+#define FC struct weir_flows_conf
+/*
+ *   flows:
+ *     timeouts:      idle time after which a flow ends, by class, 1s..24h:
+ *       tcp_new          SYN seen, not yet established               30s
+ *       tcp_established                                              1h
+ *       tcp_closing      after FIN or RST                            30s
+ *       udp                                                          2m
+ *       other                                                        1m
+ */
+static const struct knob timeout_knobs[] = {
+	KNOB(K_DURATION, "tcp_new", FC, timeout_ns[WEIR_FT_TCP_NEW], NS_PER_S, 24 * 3600 * NS_PER_S),
+	KNOB(K_DURATION, "tcp_established", FC, timeout_ns[WEIR_FT_TCP_ESTABLISHED], NS_PER_S,
+	     24 * 3600 * NS_PER_S),
+	KNOB(K_DURATION, "tcp_closing", FC, timeout_ns[WEIR_FT_TCP_CLOSING], NS_PER_S,
+	     24 * 3600 * NS_PER_S),
+	KNOB(K_DURATION, "udp", FC, timeout_ns[WEIR_FT_UDP], NS_PER_S, 24 * 3600 * NS_PER_S),
+	KNOB(K_DURATION, "other", FC, timeout_ns[WEIR_FT_OTHER], NS_PER_S, 24 * 3600 * NS_PER_S),
+	KNOB_END,
+};
+
+static int read_timeouts(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	return knobs_apply(y, n, timeout_knobs, base, NULL);
+}
+
+/*
+ *   flows:
+ *     mode        auto | on | off: flow tracking; auto = on when rules are
+ *                 loaded or records are wanted                        auto
+ *     capacity    flows per worker, 1k..64M (k/M suffixes); a new flow in
+ *                 a full table evicts the least recently seen         1M
+ *     records     write {"type":"flow"} when a flow ends              false
+ *     streams     Hyperscan stream states per worker (stream-mode
+ *                 rules; one per flow direction with payload)         64k
+ *     ooo_slots   held out-of-order TCP segments per worker, 0..65535 4096
+ *     timeouts    see timeout_knobs
+ */
+static const struct knob flows_knobs[] = {
+	KNOB_ENUM("mode", FC, mode, flows_modes),
+	KNOB(K_SIZE, "capacity", FC, capacity, 1024, 64u << 20),
+	KNOB(K_BOOL, "records", FC, records, 0, 0),
+	KNOB(K_SIZE, "streams", FC, streams, 16, 16u << 20),
+	KNOB(K_UINT, "ooo_slots", FC, ooo_slots, 0, 65535),
+	KNOB_FN("timeouts", read_timeouts),
+	KNOB_END,
+};
+#undef FC
+
+static int read_flows(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	return knobs_apply(y, n, flows_knobs, &((struct weir_config *)base)->flows, NULL);
+}
+
 /* ---- the config file --------------------------------------------------------- */
 
 static const struct weir_yname layers[] = {
@@ -979,6 +1074,15 @@ static const struct weir_yname layers[] = {
  *                    --pcap/--port add more                        none
  *   queries          list of queries (see query_knobs); replaces
  *                    the built-in hostpairs/protocols/totals       built-in
+ *   rules            list of rule files (Suricata .rules, native
+ *                    .yaml, Hyperscan ID:/regex/flags); --rules
+ *                    adds more                                     none
+ *   rules_strict     a skipped or invalid rule fails the start     false
+ *   rules_cache      directory caching compiled Hyperscan
+ *                    databases ("" = no cache)                     ""
+ *   alert_limit      alerts per rule per flow before further ones
+ *                    are suppressed (counted), 0 = no limit        10
+ *   flows            flow tracking (see flows_knobs)
  */
 static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "workers", CF, workers, 1, WEIR_MAX_WORKERS),
@@ -993,6 +1097,11 @@ static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "summary_top", CF, summary_top, 0, 1000),
 	KNOB_FN("ports", read_ports),
 	KNOB_FN("queries", read_queries),
+	KNOB_FN("rules", read_rules),
+	KNOB(K_BOOL, "rules_strict", CF, rules_strict, 0, 0),
+	KNOB(K_STR, "rules_cache", CF, rules_cache, 0, 0),
+	KNOB(K_UINT, "alert_limit", CF, alert_limit, 0, 1u << 30),
+	KNOB_FN("flows", read_flows),
 	KNOB_END,
 };
 #undef CF
@@ -1024,6 +1133,15 @@ void weir_config_defaults(struct weir_config *c)
 	c->ring_size = 4096;
 	c->summary = true;
 	c->summary_top = 5;
+	c->alert_limit = 10;
+	c->flows.capacity = 1u << 20;
+	c->flows.streams = 1u << 16;
+	c->flows.ooo_slots = 4096;
+	c->flows.timeout_ns[WEIR_FT_TCP_NEW] = 30 * NS_PER_S;
+	c->flows.timeout_ns[WEIR_FT_TCP_ESTABLISHED] = 3600 * NS_PER_S;
+	c->flows.timeout_ns[WEIR_FT_TCP_CLOSING] = 30 * NS_PER_S;
+	c->flows.timeout_ns[WEIR_FT_UDP] = 120 * NS_PER_S;
+	c->flows.timeout_ns[WEIR_FT_OTHER] = 60 * NS_PER_S;
 	c->n_queries = sizeof(default_queries) / sizeof(default_queries[0]);
 	memcpy(c->queries, default_queries, sizeof(default_queries));
 }

@@ -25,6 +25,7 @@
 #define WEIR_MAX_WORKERS   64
 #define WEIR_NAME_MAX      64
 #define WEIR_PATH_MAX      1024
+#define WEIR_MAX_RULE_FILES 32
 
 /* Group-by fields: enum name, config name, encoded key bytes. */
 #define WEIR_FIELD_LIST(X)             \
@@ -36,7 +37,8 @@
 	X(L4_PROTO,   "l4_proto",   1)   \
 	X(VLAN,       "vlan",       2)   \
 	X(IP_VERSION, "ip_version", 1)   \
-	X(TCP_FLAGS,  "tcp_flags",  1)
+	X(TCP_FLAGS,  "tcp_flags",  1)   \
+	X(RULE,       "rule",       4)
 
 enum weir_field {
 #define WEIR_X(e, s, n) WEIR_FIELD_##e,
@@ -103,6 +105,20 @@ struct weir_port_conf {
 	int line;
 };
 
+/* Flow tracking (lib/flow) and what rides on it. */
+enum weir_flows_mode { WEIR_FLOWS_AUTO = 0, WEIR_FLOWS_ON, WEIR_FLOWS_OFF };
+enum weir_flow_timeout_class { WEIR_FT_TCP_NEW, WEIR_FT_TCP_ESTABLISHED, WEIR_FT_TCP_CLOSING,
+			       WEIR_FT_UDP, WEIR_FT_OTHER, WEIR_FT__COUNT };
+
+struct weir_flows_conf {
+	enum weir_flows_mode mode;    /* auto: on when rules are loaded or records wanted */
+	uint32_t capacity;            /* flows per worker; default 1M */
+	bool records;                 /* emit {"type":"flow"} when a flow ends; default false */
+	uint64_t timeout_ns[WEIR_FT__COUNT];
+	uint32_t streams;             /* Hyperscan stream states per worker; default 64k */
+	uint32_t ooo_slots;           /* held out-of-order TCP segment slots per worker; default 4096 */
+};
+
 struct weir_config {
 	char path[WEIR_PATH_MAX];     /* "" = built-in defaults */
 	unsigned workers;             /* worker lcores; default 1 */
@@ -119,7 +135,17 @@ struct weir_config {
 	struct weir_query_conf queries[WEIR_MAX_QUERIES];
 	unsigned n_ports;
 	struct weir_port_conf ports[WEIR_MAX_PORTS];
+	/* payload matching */
+	unsigned n_rules;
+	char rules[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX]; /* rule files, loaded in order */
+	bool rules_strict;            /* a skipped or invalid rule fails the start */
+	char rules_cache[WEIR_PATH_MAX]; /* compiled-database cache dir; "" = none */
+	uint32_t alert_limit;         /* alerts per rule per flow, then suppressed (0 = no limit) */
+	struct weir_flows_conf flows;
 };
+
+/* Add a rule file (the CLI's --rules). 0 or -1 with err filled. */
+int weir_config_add_rules(struct weir_config *c, const char *path, char *err, size_t errlen);
 
 /* Built-in defaults: no ports, the bundled queries (hostpairs, protocols, totals). */
 void weir_config_defaults(struct weir_config *c);

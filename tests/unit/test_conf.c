@@ -580,7 +580,7 @@ Test(config_errors, unknown_field)
 {
 	load_fails("bad-field.yaml", "3: query 'hostpairs': unknown group_by field 'src_mac' "
 		   "(known: src_ip, dst_ip, src_port, dst_port, proto, l4_proto, vlan, ip_version, "
-		   "tcp_flags)");
+		   "tcp_flags, rule)");
 }
 
 Test(config_errors, unknown_aggregate)

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# perf/bench-rx.sh: weir's rx + parse + hostpairs rate against dpdk-testpmd rxonly,
+# measured in one run on the same replay (see perf/README.md).
+#
+#   A = dpdk-testpmd --forward-mode=rxonly, one forwarding core
+#   B = weir run --workers 1, the hostpairs query only
+#
+# both on net_pcap infinite_rx=1 of ndpi-mix.pcap with records cut to 2,048 bytes.
+# Runs A B once as warm-up (ignored), then A B A B ... for --rounds rounds, and
+# reports the median Mpps of each and the ratio weir/testpmd. Writes
+# perf/results/bench-rx-<time>.csv (every run) and appends a line to
+# perf/results/bench-rx-summary.csv.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DATA=${WEIR_SHARED_DATA:-$ROOT/../shared/data}
+PCAP=$DATA/pcaps/ndpi-mix.pcap
+ROUNDS=3
+DURATION=5
+WARMUP=2
+SNAPLEN=2048
+MIN_RATIO=
+RESULTS=$ROOT/perf/results
+WEIR=${WEIR_BIN:-}
+TESTPMD=${TESTPMD:-dpdk-testpmd}
+
+usage() {
+	cat <<EOF
+usage: perf/bench-rx.sh [--rounds N] [--duration S] [--pcap FILE] [--weir BIN]
+                        [--results DIR] [--min-ratio R]
+  --rounds N     measured A/B rounds after the warm-up round (default $ROUNDS)
+  --duration S   measured seconds per run (default $DURATION; warm-up runs: $WARMUP)
+  --pcap FILE    capture to replay (default \$WEIR_SHARED_DATA or ../shared/data:
+                 pcaps/ndpi-mix.pcap); records are cut to $SNAPLEN bytes first
+  --weir BIN     weir binary (default \$WEIR_BIN, else build-perf/app/weir, else build/app/weir)
+  --results DIR  where the CSVs go (default perf/results)
+  --min-ratio R  exit 1 when weir/testpmd is below R (default: report only)
+Environment: TESTPMD (default dpdk-testpmd).
+EOF
+}
+
+die() { echo "bench-rx: $*" >&2; exit 1; }
+skip() { echo "bench-rx: SKIP: $*"; exit 0; }
+is_num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) ROUNDS=${2:-}; shift 2 ;;
+	--duration) DURATION=${2:-}; shift 2 ;;
+	--pcap) PCAP=${2:-}; shift 2 ;;
+	--weir) WEIR=${2:-}; shift 2 ;;
+	--results) RESULTS=${2:-}; shift 2 ;;
+	--min-ratio) MIN_RATIO=${2:-}; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds: '$ROUNDS' is not a positive integer"
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration: '$DURATION' is not a whole number of seconds >= 1"
+[ -z "$MIN_RATIO" ] || is_num "$MIN_RATIO" || die "--min-ratio: '$MIN_RATIO' is not a number"
+
+# ---- prerequisites ---------------------------------------------------------------
+[ -d "$DATA" ] || [ "$PCAP" != "$DATA/pcaps/ndpi-mix.pcap" ] ||
+	skip "$DATA is absent (the shared benchmark data is only on developer and CI machines)"
+[ -r "$PCAP" ] || skip "$PCAP is absent or unreadable"
+command -v "$TESTPMD" > /dev/null || die "$TESTPMD not found (Debian: apt-get install dpdk)"
+command -v editcap > /dev/null || die "editcap not found (Debian: apt-get install wireshark-common)"
+if [ -z "$WEIR" ]; then
+	for b in "$ROOT/build-perf/app/weir" "$ROOT/build/app/weir"; do
+		[ -x "$b" ] && { WEIR=$b; break; }
+	done
+fi
+[ -n "$WEIR" ] && [ -x "$WEIR" ] ||
+	die "no weir binary: build one (cd $ROOT && meson setup build-perf --buildtype=release && ninja -C build-perf) or give --weir"
+[ "$(id -u)" = 0 ] || echo "bench-rx: warning: not root; the EAL may fail to use hugepages" >&2
+
+# Hugepages: testpmd gets --in-memory on hugepages like weir does by itself; without
+# enough free ones both would fall back to --no-huge, which is ~2x slower and not the
+# figure this benchmark is about.
+huge_free_mb=$(awk '/^HugePages_Free:/ {f=$2} /^Hugepagesize:/ {s=$2} END {print int(f*s/1024)}' /proc/meminfo)
+[ "${huge_free_mb:-0}" -ge 1024 ] ||
+	die "only ${huge_free_mb:-0} MiB of free hugepages, 1024 needed (as root: echo 1024 > /proc/sys/vm/nr_hugepages)"
+
+# ---- clean-up: everything we start is stopped by its PID ---------------------------
+TMP=$(mktemp -d /tmp/weir-bench-rx.XXXXXX)
+CHILD=
+stop_child() { # SIGINT, then SIGKILL after 15 s; always reaped
+	local pid=$1 i
+	kill -0 "$pid" 2> /dev/null || { wait "$pid" 2> /dev/null; return; }
+	kill -INT "$pid" 2> /dev/null
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2> /dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2> /dev/null && { echo "bench-rx: pid $pid ignores SIGINT, killing it" >&2; kill -KILL "$pid"; }
+	wait "$pid" 2> /dev/null
+}
+cleanup() {
+	[ -n "$CHILD" ] && stop_child "$CHILD"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo "bench-rx: interrupted" >&2; exit 130' INT TERM
+
+# ---- the replay: records cut to 2,048 bytes (infinite_rx refuses bigger ones) --------
+CUT=$TMP/cut.pcap
+editcap -s "$SNAPLEN" "$PCAP" "$CUT" || die "editcap failed on $PCAP"
+RECORDS=$(capinfos -M -c "$CUT" 2> /dev/null | awk -F': *' '/Number of packets/ {print $2+0}')
+[[ ${RECORDS:-} =~ ^[0-9]+$ ]] && [ "$RECORDS" -gt 0 ] || RECORDS=200000
+# testpmd preloads the whole file into its pool, plus rx ring, per-lcore caches, bursts.
+TP_MBUFS=$(((RECORDS + 1024 + 2 * 512 + 4096 + 8191) / 8192 * 8192))
+
+cat > "$TMP/hostpairs.yaml" << 'Y'
+queries:
+  - name: hostpairs
+    group_by: [src_ip, dst_ip, proto]
+    window: {type: tumbling, size: 60s}
+    aggregates: [packets, bytes, ip_bytes]
+Y
+
+# ---- A: testpmd -----------------------------------------------------------------------
+# Rx-pps is printed every second ("since last show"; the first print is 0). Stop it once
+# it has printed 2 + seconds samples and average the last `seconds` of them: start-up
+# (EAL, mempool, preload) and the first second are left out.
+# Both runners leave "mpps packets seconds" in RES (not printed: a $(...) subshell would
+# hide the child's PID from the clean-up trap).
+RES=
+run_testpmd() { # seconds log
+	local secs=$1 log=$2 need=$(($1 + 2)) t0
+	"$TESTPMD" -l 0,1 --no-pci --in-memory --no-telemetry --log-level=lib.eal:error \
+		--vdev "net_pcap0,rx_pcap=$CUT,infinite_rx=1" -- \
+		--forward-mode=rxonly --stats-period=1 --total-num-mbufs="$TP_MBUFS" \
+		< /dev/null > "$log" 2>&1 &
+	CHILD=$!
+	t0=$SECONDS
+	while kill -0 "$CHILD" 2> /dev/null && [ "$(grep -c 'Rx-pps:' "$log")" -lt "$need" ]; do
+		[ $((SECONDS - t0)) -lt $((need + 60)) ] || break
+		sleep 0.2
+	done
+	stop_child "$CHILD"
+	CHILD=
+	RES=$(grep 'Rx-pps:' "$log" | awk -v need="$need" -v n="$secs" '
+		{ v[NR] = $2 }
+		END {
+			if (NR < need) exit 1
+			for (i = NR - n + 1; i <= NR; i++) s += v[i]
+			printf "%.4f %d %d\n", s / n / 1e6, s, n
+		}')
+}
+
+# ---- B: weir --------------------------------------------------------------------------
+# --duration counts from the end of EAL start-up, so the port's preload (~1-2 s) is in
+# it: give 2 s more. The rate is weir's own: processed / elapsed_s (launch to end).
+run_weir() { # seconds out log
+	local secs=$1 out=$2 log=$3 line
+	WEIR_DEBUG_EAL=1 "$WEIR" run --config "$TMP/hostpairs.yaml" \
+		--port "net_pcap0,rx_pcap=$CUT,infinite_rx=1" --profile pcap-infinite \
+		--workers 1 --duration $((secs + 2)) --no-summary --out "$out" \
+		< /dev/null > "$log" 2>&1 &
+	CHILD=$!
+	local t0=$SECONDS
+	while kill -0 "$CHILD" 2> /dev/null; do
+		[ $((SECONDS - t0)) -lt $((secs + 60)) ] || { echo "bench-rx: weir overran, stopping it" >&2; break; }
+		sleep 0.2
+	done
+	stop_child "$CHILD"
+	CHILD=
+	# weir adds --no-pci and --in-memory (or --file-prefix with --no-huge) itself: check.
+	grep -q -- '--no-pci' "$log" && grep -Eq -- '--in-memory|--file-prefix' "$log" ||
+		{ echo "bench-rx: weir's EAL arguments lack --no-pci/--in-memory:" >&2; head -3 "$log" >&2; return 1; }
+	line=$(grep '"type":"stats"' "$out" | tail -1)
+	[ -n "$line" ] || return 1
+	local mpps processed elapsed
+	mpps=$(sed -n 's/.*"mpps":\([0-9.e+-]*\).*/\1/p' <<< "$line")
+	processed=$(sed -n 's/^{"type":"stats","rx":[0-9]*,"processed":\([0-9]*\).*/\1/p' <<< "$line")
+	elapsed=$(sed -n 's/.*"elapsed_s":\([0-9.e+-]*\).*/\1/p' <<< "$line")
+	[ -n "$mpps" ] && [ -n "$processed" ] && [ -n "$elapsed" ] || return 1
+	RES=$(printf '%.4f %s %.3f' "$mpps" "$processed" "$elapsed")
+}
+
+# ---- the rounds -------------------------------------------------------------------
+mkdir -p "$RESULTS" || die "cannot create $RESULTS"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+CSV=$RESULTS/bench-rx-$STAMP.csv
+MACHINE=$(echo "$(hostname -s) $(nproc)cpu $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" | tr ',' ';')
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- lib app pmd-config 2> /dev/null || COMMIT="$COMMIT+dirty"
+echo "date,machine,commit,round,tool,mpps,packets,seconds" > "$CSV"
+
+echo "bench-rx: $(basename "$PCAP") cut to $SNAPLEN B ($RECORDS records), weir=$WEIR"
+echo "bench-rx: warm-up + $ROUNDS rounds of ${DURATION}s, A=testpmd B=weir; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+tp_rates=() weir_rates=()
+for ((r = 0; r <= ROUNDS; r++)); do
+	secs=$DURATION label=$r
+	[ "$r" -eq 0 ] && { secs=$WARMUP; label=warmup; }
+	run_testpmd "$secs" "$TMP/testpmd-$r.log" || {
+		tail -20 "$TMP/testpmd-$r.log" >&2
+		die "testpmd round $label failed (log above)"
+	}
+	read -r mpps pkts s <<< "$RES"
+	echo "$STAMP,$MACHINE,$COMMIT,$label,testpmd,$mpps,$pkts,$s" >> "$CSV"
+	printf '  round %-6s testpmd %8.3f Mpps\n' "$label" "$mpps"
+	[ "$r" -gt 0 ] && tp_rates+=("$mpps")
+
+	run_weir "$secs" "$TMP/weir-$r.jsonl" "$TMP/weir-$r.log" || {
+		tail -20 "$TMP/weir-$r.log" >&2
+		die "weir round $label failed (log above)"
+	}
+	read -r mpps pkts s <<< "$RES"
+	echo "$STAMP,$MACHINE,$COMMIT,$label,weir,$mpps,$pkts,$s" >> "$CSV"
+	printf '  round %-6s weir    %8.3f Mpps\n' "$label" "$mpps"
+	[ "$r" -gt 0 ] && weir_rates+=("$mpps")
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+tp=$(median "${tp_rates[@]}")
+wr=$(median "${weir_rates[@]}")
+ratio=$(awk -v a="$wr" -v b="$tp" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')
+
+SUMMARY=$RESULTS/bench-rx-summary.csv
+[ -s "$SUMMARY" ] || echo "date,machine,commit,rounds,seconds,testpmd_mpps,weir_mpps,ratio" > "$SUMMARY"
+echo "$STAMP,$MACHINE,$COMMIT,$ROUNDS,$DURATION,$tp,$wr,$ratio" >> "$SUMMARY"
+
+echo
+printf '| %-22s | %-12s | %-12s | %-14s |\n' "date (UTC)" "testpmd Mpps" "weir Mpps" "weir/testpmd"
+printf '|%s|%s|%s|%s|\n' "------------------------" "--------------" "--------------" "----------------"
+printf '| %-22s | %12.3f | %12.3f | %14s |\n' "$STAMP" "$tp" "$wr" "${ratio}x"
+echo "machine: $MACHINE, commit $COMMIT; medians of $ROUNDS rounds; every run: $CSV"
+if [ -n "$MIN_RATIO" ] && awk -v r="$ratio" -v m="$MIN_RATIO" 'BEGIN {exit !(r < m)}'; then
+	echo "bench-rx: weir/testpmd $ratio is below $MIN_RATIO"
+	exit 1
+fi
+exit 0

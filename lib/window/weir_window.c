@@ -36,13 +36,18 @@ static uint32_t table_slots(uint32_t max_keys)
 	return rte_align32pow2(max_keys * 2);
 }
 
+/*
+ * Entries start on a cache line (the slack is in the size), so that an
+ * entry of 8 words (a v4/v6 host pair and three sums) is one line: one miss
+ * per upsert, not two.
+ */
 size_t weir_table_size(const struct weir_query *q, uint32_t max_keys)
 {
 	uint32_t slots = table_slots(max_keys);
 	size_t stride = q->key_words + q->n_aggs;
 
 	return RTE_ALIGN(sizeof(struct weir_table), 8) + RTE_ALIGN((size_t)slots * 4, 8) +
-	       (size_t)slots * stride * 8 + RTE_ALIGN((size_t)max_keys * 4, 8);
+	       RTE_CACHE_LINE_SIZE + (size_t)slots * stride * 8 + RTE_ALIGN((size_t)max_keys * 4, 8);
 }
 
 struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32_t max_keys)
@@ -59,6 +64,7 @@ struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32
 	t->stride = q->key_words + q->n_aggs;
 	t->hashes = (uint32_t *)p;
 	p += RTE_ALIGN((size_t)slots * 4, 8);
+	p = RTE_PTR_ALIGN_CEIL(p, RTE_CACHE_LINE_SIZE);
 	t->entries = (uint64_t *)p;
 	p += (size_t)slots * t->stride * 8;
 	t->used = (uint32_t *)p;
@@ -386,32 +392,25 @@ static struct weir_table *open_new_shard(struct weir_window_worker *w, unsigned 
 	return t;
 }
 
+/* Table-driven rather than a switch per aggregate: one load and one add each. */
 static inline void add_aggs(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p)
 {
-	for (unsigned j = 0; j < q->n_aggs; j++) {
-		switch (q->conf.aggs[j]) {
-		case WEIR_AGG_PACKETS:
-			a[j] += 1;
-			break;
-		case WEIR_AGG_BYTES:
-			a[j] += p->pkt_len;
-			break;
-		case WEIR_AGG_IP_BYTES:
-			a[j] += p->ip_bytes;
-			break;
-		case WEIR_AGG_PAYLOAD_BYTES:
-			a[j] += p->payload_len;
-			break;
-		default:
-			break;
-		}
-	}
+	const uint64_t v[WEIR_AGG__COUNT] = {
+		[WEIR_AGG_PACKETS] = 1,
+		[WEIR_AGG_BYTES] = p->pkt_len,
+		[WEIR_AGG_IP_BYTES] = p->ip_bytes,
+		[WEIR_AGG_PAYLOAD_BYTES] = p->payload_len,
+	};
+
+	for (unsigned j = 0; j < q->n_aggs; j++)
+		a[j] += v[q->conf.aggs[j]];
 }
 
 struct burst_state {
 	struct weir_key keys[BURST_MAX];
 	struct weir_table *tab[BURST_MAX];
 	uint32_t hash[BURST_MAX];
+	bool has_key[BURST_MAX];
 };
 
 /* Second half of a query's burst: upsert packets [lo, hi) into their shards. */
@@ -433,9 +432,12 @@ static void upsert_range(struct query_shards *qs, const struct weir_query *q,
 }
 
 /*
- * One query over a burst: keys, hashes and shards first (prefetching the
- * slots), then the upserts. Opening a shard may seal others, so packets
- * already resolved are upserted before that happens.
+ * One query over a burst, in three passes: keys; then windows and hashes
+ * (prefetching the slot and its entry); then the upserts. Hashing in a pass
+ * of its own reads each key after its byte-sized stores have retired (read
+ * at once, the 8-byte loads cannot be forwarded from them and stall).
+ * Opening a shard may seal others, so packets already resolved are upserted
+ * before that happens.
  */
 static void update_query(struct weir_window_worker *w, unsigned qi,
 			 const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n)
@@ -444,32 +446,47 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 	struct query_shards *qs = &w->q[qi];
 	uint64_t size = q->conf.size_ns;
 	struct burst_state b;
+	struct weir_table *cur = NULL; /* shard of the previous packet's window */
 	unsigned lo = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		b.tab[i] = NULL;
-		if (unlikely(!weir_key_extract(q, pkts[i], &b.keys[i]))) {
+		b.has_key[i] = weir_key_extract(q, pkts[i], &b.keys[i]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (unlikely(!b.has_key[i])) {
 			qs->qdrop[WEIR_QDROP_NO_KEY]++;
 			continue;
 		}
-		uint64_t start = ts[i] - ts[i] % size;
-		struct weir_table *t = open_shard(qs, start);
-		if (unlikely(!t)) {
-			if (start + size <= w->wm) {
-				qs->qdrop[WEIR_QDROP_LATE]++;
-				continue;
-			}
-			upsert_range(qs, q, &b, pkts, lo, i);
-			lo = i;
-			t = open_new_shard(w, qi, start);
-			if (!t) {
-				qs->qdrop[WEIR_QDROP_LATE]++;
-				continue;
+		/*
+		 * A burst nearly always falls in one window: the division and the
+		 * shard search only when a packet leaves the previous one's window
+		 * (unsigned: a ts before it wraps to a huge difference).
+		 */
+		if (unlikely(!cur || ts[i] - cur->window_start >= size)) {
+			uint64_t start = ts[i] - ts[i] % size;
+			cur = open_shard(qs, start);
+			if (!cur) {
+				if (start + size <= w->wm) {
+					qs->qdrop[WEIR_QDROP_LATE]++;
+					continue;
+				}
+				upsert_range(qs, q, &b, pkts, lo, i);
+				lo = i;
+				/* may seal shards: nothing resolved before i refers to them now */
+				cur = open_new_shard(w, qi, start);
+				if (!cur) {
+					qs->qdrop[WEIR_QDROP_LATE]++;
+					continue;
+				}
 			}
 		}
-		b.tab[i] = t;
-		b.hash[i] = weir_key_hash(&b.keys[i], q->key_words);
-		rte_prefetch0(&t->hashes[b.hash[i] & t->mask]);
+		uint32_t h = weir_key_hash(&b.keys[i], q->key_words);
+		uint32_t s = h & cur->mask;
+		b.tab[i] = cur;
+		b.hash[i] = h;
+		rte_prefetch0(&cur->hashes[s]);
+		rte_prefetch0(&cur->entries[(size_t)s * cur->stride]);
 	}
 	upsert_range(qs, q, &b, pkts, lo, n);
 }

@@ -153,24 +153,32 @@ static uint64_t wall_now(const struct pipeline *pl)
 
 /*
  * Event time in ns: the port's rx timestamp (pcap time) when it has one,
- * else the receive time. Written back into the timestamp field, in ns, so
- * a worker behind the distributor reads it with load_ts().
+ * else the receive time.
  */
 static void stamp_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned n, uint64_t *ts)
 {
 	uint64_t now = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t *f = RTE_MBUF_DYNFIELD(m[i], weir_ts_offset, uint64_t *);
 		if (likely(m[i]->ol_flags & weir_ts_flag)) {
-			ts[i] = *f * pl->ts_mult[m[i]->port];
+			ts[i] = *RTE_MBUF_DYNFIELD(m[i], weir_ts_offset, uint64_t *) *
+				pl->ts_mult[m[i]->port];
 		} else {
 			if (!now)
 				now = wall_now(pl);
 			ts[i] = now;
 		}
-		*f = ts[i];
 	}
+}
+
+/*
+ * A worker behind the distributor finds the event time in ns in the
+ * timestamp field (store_ts overwrites the driver's value). Direct workers
+ * keep it in a local array and leave the mbuf alone.
+ */
+static inline void store_ts(struct rte_mbuf *m, uint64_t ts)
+{
+	*RTE_MBUF_DYNFIELD(m, weir_ts_offset, uint64_t *) = ts;
 }
 
 static void load_ts(struct rte_mbuf **m, unsigned n, uint64_t *ts)
@@ -380,6 +388,7 @@ static void distribute_burst(struct pipeline *pl, struct distributor *d, struct 
 	stamp_burst(pl, m, n, ts);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned wk = pick_worker(weir_mbuf_pkt(m[i]), pl->n_workers);
+		store_ts(m[i], ts[i]);
 		d->bucket[wk][cnt[wk]++] = m[i];
 		if (ts[i] > max_ts)
 			max_ts = ts[i];

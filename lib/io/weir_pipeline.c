@@ -138,10 +138,12 @@ static void parse_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned
 			len = RTE_MIN(mb->pkt_len, (uint32_t)HDR_MAX);
 			d = rte_pktmbuf_read(mb, 0, len, head);
 		}
-		struct weir_pkt *p = weir_mbuf_pkt(mb);
-		weir_pkt_parse(d, len, mb->pkt_len, (enum weir_linktype)pl->linktype[mb->port],
-			       pl->cfg->layer, p);
-		c->malformed[p->malformed]++;
+		int mal = weir_pkt_parse(d, len, mb->pkt_len,
+					 (enum weir_linktype)pl->linktype[mb->port], pl->cfg->layer,
+					 weir_mbuf_pkt(mb));
+		/* "none" is never reported: no read-modify-write on every packet */
+		if (unlikely(mal))
+			c->malformed[mal]++;
 	}
 }
 

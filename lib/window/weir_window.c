@@ -92,7 +92,9 @@ static inline bool key_equal(const uint64_t *a, const struct weir_key *k, unsign
 	return diff == 0;
 }
 
-uint64_t *weir_table_upsert(struct weir_table *t, const struct weir_key *k, uint32_t h)
+/* Inlined into the data path's loop; weir_table_upsert is the same for other callers. */
+static __rte_always_inline uint64_t *table_upsert(struct weir_table *t, const struct weir_key *k,
+						  uint32_t h)
 {
 	uint32_t tag = h | 1, s = h & t->mask;
 
@@ -111,6 +113,11 @@ uint64_t *weir_table_upsert(struct weir_table *t, const struct weir_key *k, uint
 		}
 		s = (s + 1) & t->mask;
 	}
+}
+
+uint64_t *weir_table_upsert(struct weir_table *t, const struct weir_key *k, uint32_t h)
+{
+	return table_upsert(t, k, h);
 }
 
 const struct weir_key *weir_table_key(const struct weir_table *t, uint32_t i)
@@ -421,7 +428,7 @@ static void upsert_range(struct query_shards *qs, const struct weir_query *q,
 	for (unsigned i = lo; i < hi; i++) {
 		if (!b->tab[i])
 			continue;
-		uint64_t *a = weir_table_upsert(b->tab[i], &b->keys[i], b->hash[i]);
+		uint64_t *a = table_upsert(b->tab[i], &b->keys[i], b->hash[i]);
 		if (unlikely(!a)) {
 			b->tab[i]->overflow++;
 			qs->qdrop[WEIR_QDROP_OVERFLOW]++;

@@ -11,8 +11,11 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include "weir_flow.h"
+#include "weir_inspect.h"
 #include "weir_io.h"
 #include "weir_port.h"
+#include "weir_window.h"
 
 #define MAX_ARGS 128
 
@@ -80,6 +83,34 @@ static uint64_t hugepages_free_bytes(void)
 	return free_pages * size_kb * 1024;
 }
 
+/*
+ * Hugepage memory a run needs: mempools, window shards, flow tables and
+ * stream states (an upper bound; allocation happens once at start).
+ */
+static uint64_t memory_estimate(const struct weir_config *cfg)
+{
+	uint64_t sum = weir_ports_memory_estimate(cfg);
+	char err[256];
+
+	for (unsigned i = 0; i < cfg->n_queries; i++) {
+		struct weir_query q;
+		if (weir_query_compile(&q, &cfg->queries[i], i, err, sizeof(err)) == 0)
+			sum += (uint64_t)weir_table_size(&q, cfg->queries[i].max_keys) *
+			       WEIR_WINDOW_SHARDS * cfg->workers;
+	}
+	if (weir_inspect_wanted(cfg)) {
+		struct weir_flow_conf fc;
+		weir_flow_conf_default(&fc);
+		fc.capacity = cfg->flows.capacity;
+		if (cfg->flows.ooo_slots)
+			fc.ooo_slots = cfg->flows.ooo_slots;
+		/* stream states: our 24-byte handle plus Hyperscan's state (a few hundred bytes) */
+		sum += (weir_flow_table_memory(&fc) + (uint64_t)cfg->flows.streams * 2 * 512 +
+			((uint64_t)1 << 20)) * cfg->workers;
+	}
+	return sum;
+}
+
 int weir_needs_distributor(const struct weir_config *cfg)
 {
 	if (cfg->workers <= 1)
@@ -119,7 +150,7 @@ int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, s
 {
 	static struct argv_buf a;
 	unsigned n_lcores = 1 + cfg->workers + (weir_needs_distributor(cfg) ? 1 : 0);
-	uint64_t need = weir_ports_memory_estimate(cfg) + ((uint64_t)256 << 20);
+	uint64_t need = memory_estimate(cfg) + ((uint64_t)256 << 20);
 	char buf[128];
 	int rc = 0;
 

@@ -35,7 +35,9 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "weir_inspect.h"
 #include "weir_io.h"
+#include "weir_match.h"
 #include "weir_out.h"
 #include "weir_port.h"
 #include "weir_window.h"
@@ -44,6 +46,7 @@
 #define PREFETCH_AHEAD 4
 #define HDR_MAX 512        /* bytes of a chained frame's head linearised for parsing */
 #define MAX_RXQ 64         /* rx queues one poller serves */
+#define RECORD_RING 8192   /* alert/flow records in flight per worker */
 #define EOF_IDLE_S 2       /* a finite port silent this long is done even if short of records */
 
 const char *weir_drop_name(enum weir_drop d)
@@ -87,9 +90,12 @@ struct worker {
 	struct poller po;                  /* direct mode */
 	struct rte_ring *ring;             /* distributor mode */
 	struct weir_window_worker *win;
+	struct weir_inspect *inspect;      /* flows and matching; NULL when not wanted */
+	struct rte_ring *records;          /* alerts and flow records to the main lcore */
 	struct counters c;
 	uint64_t max_ts_pub;               /* event time reached, for idle peers */
 	uint32_t done;
+	struct weir_burst_rules rules;     /* what the burst matched, for `rule` queries */
 } __rte_cache_aligned;
 
 struct distributor {
@@ -117,7 +123,11 @@ struct pipeline {
 	uint64_t delay;
 	uint64_t tsc_hz, tsc0, wall0;
 	uint64_t windows_emitted;
+	uint64_t records_written;      /* alerts and flow records */
 	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
+	struct weir_ruleset *ruleset;
+	struct weir_match *match;      /* NULL without rules */
+	struct weir_json rec_json;
 };
 
 /* ---- stages ------------------------------------------------------------------ */
@@ -272,11 +282,15 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 		pk[i] = weir_mbuf_pkt(m[i]);
 		w->c.bytes += m[i]->pkt_len;
 	}
-	weir_window_update_burst(w->win, pk, ts, n);
+	if (w->inspect)
+		weir_inspect_burst(w->inspect, m, pk, ts, n, &w->rules);
+	weir_window_update_burst(w->win, pk, ts, n, w->inspect ? &w->rules : NULL);
 	w->c.processed += n;
 	rte_pktmbuf_free_bulk(m, n);
 
 	uint64_t mx = weir_window_max_ts(w->win);
+	if (w->inspect)
+		weir_inspect_expire(w->inspect, mx);
 	if (mx > w->pl->delay)
 		weir_window_advance(w->win, mx - w->pl->delay);
 	__atomic_store_n(&w->max_ts_pub, mx, __ATOMIC_RELAXED);
@@ -352,6 +366,8 @@ static int worker_main(void *arg)
 		worker_ring_loop(w);
 	else
 		worker_poll_loop(w);
+	if (w->inspect)
+		weir_inspect_flush(w->inspect);
 	weir_window_advance(w->win, UINT64_MAX);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return 0;
@@ -460,6 +476,54 @@ static void assign_queues(struct pipeline *pl)
 		}
 }
 
+/* Per worker: the record ring to the main lcore and the inspection stage. */
+static int create_inspect(struct pipeline *pl, struct worker *w, char *err, size_t errlen)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "weir_rec%u", w->id);
+	w->records = rte_ring_create_elem(name, sizeof(struct weir_record), RECORD_RING, SOCKET_ID_ANY,
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!w->records) {
+		snprintf(err, errlen, "cannot create record ring: %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	w->inspect = weir_inspect_create(pl->cfg, pl->match, w->id, w->records, err, errlen);
+	return w->inspect ? 0 : -1;
+}
+
+/*
+ * Rules: load every file (problems reported on stderr with file:line, the
+ * valid rules kept unless strict), then compile, off the data path.
+ */
+static int load_rules(struct pipeline *pl, char *err, size_t errlen)
+{
+	const struct weir_config *cfg = pl->cfg;
+	struct weir_rules_opts ro = {.strict = cfg->rules_strict, .diag = stderr};
+
+	if (!cfg->n_rules)
+		return 0;
+	pl->ruleset = weir_ruleset_new(&ro);
+	if (!pl->ruleset) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->n_rules; i++)
+		if (weir_ruleset_load(pl->ruleset, cfg->rules[i], WEIR_RULES_AUTO) < 0) {
+			snprintf(err, errlen, "%s: rules not loaded (see above)", cfg->rules[i]);
+			return -1;
+		}
+	if (weir_ruleset_count(pl->ruleset) == 0) {
+		snprintf(err, errlen, "no rule loaded from %u file%s", cfg->n_rules,
+			 cfg->n_rules == 1 ? "" : "s");
+		return -1;
+	}
+	struct weir_match_opts mo = {.cache_dir = cfg->rules_cache[0] ? cfg->rules_cache : NULL,
+				     .diag = stderr, .strict = cfg->rules_strict};
+	pl->match = weir_match_compile(pl->ruleset, &mo, err, errlen);
+	return pl->match ? 0 : -1;
+}
+
 static int create_workers(struct pipeline *pl, char *err, size_t errlen)
 {
 	pl->n_workers = pl->cfg->workers;
@@ -477,6 +541,8 @@ static int create_workers(struct pipeline *pl, char *err, size_t errlen)
 		w->id = i;
 		w->pl = pl;
 		w->win = weir_window_worker_get(pl->win, i);
+		if (weir_inspect_wanted(pl->cfg) && create_inspect(pl, w, err, errlen) < 0)
+			return -1;
 		if (pl->dist) {
 			char name[RTE_RING_NAMESIZE];
 			snprintf(name, sizeof(name), "weir_w%u", i);
@@ -528,6 +594,28 @@ static void emit_window(void *ctx, const struct weir_query *q, uint64_t start, u
 	pl->windows_emitted++;
 }
 
+/* Alerts and flow records from the workers, as JSON lines. Returns how many. */
+static unsigned drain_records(struct pipeline *pl)
+{
+	struct weir_record r[32];
+	unsigned total = 0, n;
+
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		if (!pl->workers[i].records)
+			continue;
+		while ((n = rte_ring_sc_dequeue_burst_elem(pl->workers[i].records, r, sizeof(r[0]),
+							   RTE_DIM(r), NULL)) > 0) {
+			for (unsigned k = 0; k < n; k++) {
+				weir_record_json(&pl->rec_json, &r[k], pl->match);
+				weir_out_record(pl->out, &pl->rec_json);
+			}
+			total += n;
+		}
+	}
+	pl->records_written += total;
+	return total;
+}
+
 static bool workers_done(const struct pipeline *pl)
 {
 	for (unsigned i = 0; i < pl->n_workers; i++)
@@ -539,10 +627,11 @@ static bool workers_done(const struct pipeline *pl)
 static void merge_until_done(struct pipeline *pl)
 {
 	while (!workers_done(pl))
-		if (weir_window_merge_poll(pl->win, emit_window, pl) == 0)
+		if (weir_window_merge_poll(pl->win, emit_window, pl) + drain_records(pl) == 0)
 			usleep(200); /* workers wait on us for shards: stay close */
 	rte_eal_mp_wait_lcore();
 	pl->tsc_end = rte_rdtsc();
+	drain_records(pl);
 	weir_window_merge_poll(pl->win, emit_window, pl);
 }
 
@@ -620,6 +709,61 @@ static void json_queries(struct pipeline *pl, struct weir_json *j)
 	weir_json_end(j);
 }
 
+/* Sum of a per-worker counter over the workers that inspect. */
+#define SUM_WORKERS(pl, expr)                                            \
+	({                                                                 \
+		uint64_t sum_ = 0;                                         \
+		for (unsigned wi_ = 0; wi_ < (pl)->n_workers; wi_++) {     \
+			const struct weir_inspect *in = (pl)->workers[wi_].inspect; \
+			if (in)                                            \
+				sum_ += (expr);                            \
+		}                                                          \
+		sum_;                                                      \
+	})
+
+static void json_rules(struct pipeline *pl, struct weir_json *j)
+{
+	const struct weir_match_info *mi = weir_match_info(pl->match);
+	char id[16];
+
+	weir_json_begin(j, "rules");
+	for (unsigned r = 0; r < mi->n_rules; r++) {
+		uint64_t pk = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].packets);
+		uint64_t al = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].alerts);
+		uint64_t mt = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].matches);
+		uint64_t su = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].suppressed);
+		snprintf(id, sizeof(id), "%u", weir_match_rule(pl->match, r)->id);
+		weir_json_begin(j, id);
+		weir_json_u64(j, "packets", pk);
+		weir_json_u64(j, "matches", mt);
+		weir_json_u64(j, "alerts", al);
+		weir_json_u64(j, "suppressed", su);
+		weir_json_end(j);
+	}
+	weir_json_end(j);
+}
+
+/* Flow, matching and per-rule counters, summed over the workers. */
+static void json_inspect(struct pipeline *pl, struct weir_json *j)
+{
+	if (!pl->workers[0].inspect)
+		return;
+	weir_json_begin(j, "inspect");
+	for (unsigned c = 0; c < WEIR_INSPECT__COUNT; c++)
+		weir_json_u64(j, weir_inspect_counter_name(c), SUM_WORKERS(pl, weir_inspect_counter(in, c)));
+	weir_json_u64(j, "records", pl->records_written);
+	weir_json_end(j);
+	if (weir_inspect_flows(pl->workers[0].inspect)) {
+		weir_json_begin(j, "flows");
+		for (unsigned c = 0; c < WEIR_FLOW_CNT__COUNT; c++)
+			weir_json_u64(j, weir_flow_counter_name(c),
+				      SUM_WORKERS(pl, weir_flow_counter(weir_inspect_flows(in), c)));
+		weir_json_end(j);
+	}
+	if (pl->match)
+		json_rules(pl, j);
+}
+
 static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f)
 {
 	fprintf(f, "\n== totals ==\n  rx %" PRIu64 "  processed %" PRIu64 "  dropped %" PRIu64
@@ -678,6 +822,7 @@ static void write_stats(struct pipeline *pl)
 	}
 	json_ports(pl, &j);
 	json_queries(pl, &j);
+	json_inspect(pl, &j);
 	weir_json_end(&j);
 	weir_out_record(pl->out, &j);
 	weir_json_free(&j);
@@ -690,8 +835,14 @@ static void pipeline_free(struct pipeline *pl)
 	for (unsigned i = 0; i < pl->n_ports; i++)
 		weir_port_close(&pl->ports[i]);
 	if (pl->workers)
-		for (unsigned i = 0; i < pl->n_workers; i++)
+		for (unsigned i = 0; i < pl->n_workers; i++) {
 			rte_ring_free(pl->workers[i].ring);
+			weir_inspect_free(pl->workers[i].inspect);
+			rte_ring_free(pl->workers[i].records);
+		}
+	weir_match_free(pl->match);
+	weir_ruleset_free(pl->ruleset);
+	weir_json_free(&pl->rec_json);
 	rte_free(pl->workers);
 	rte_free(pl->dist);
 	weir_window_set_free(pl->win);
@@ -720,6 +871,7 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	}
 	pl->cfg = cfg;
 	pl->stop = stop;
+	weir_json_init(&pl->rec_json);
 	pl->delay = cfg->watermark_delay_ns;
 	clock_init(pl);
 	if (cfg->n_ports == 0) {
@@ -730,6 +882,10 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	if (weir_ts_register(err, sizeof(err)) < 0)
 		goto fail;
 	if (open_ports(pl, err, sizeof(err)) < 0) {
+		status = 2;
+		goto fail;
+	}
+	if (load_rules(pl, err, sizeof(err)) < 0) {
 		status = 2;
 		goto fail;
 	}

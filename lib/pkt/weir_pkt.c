@@ -799,7 +799,10 @@ int weir_pkt_parse(const uint8_t *data, uint32_t len, uint32_t pkt_len, enum wei
 	mal = link_walk(data, hlen, (int)link, p, &off, &et);
 	if (mal == M(NONE)) {
 		p->ethertype = et;
-		mal = net_walk(data, hlen, len, off, et, pkt_len > len ? pkt_len : len, layer, p);
+		/* Payload runs to the frame's captured end, past the head we were given
+		 * when the frame is chained (the caller reads the rest from the segments). */
+		uint32_t cap = pkt_len > len ? pkt_len : len;
+		mal = net_walk(data, hlen, cap, off, et, cap, layer, p);
 	}
 	p->malformed = (uint8_t)mal;
 	return mal;

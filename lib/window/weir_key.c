@@ -44,6 +44,10 @@ int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, ui
 		}
 	}
 	q->ipver_off = -1;
+	q->rule_off = -1;
+	for (unsigned i = 0; i < c->n_group_by; i++)
+		if (c->group_by[i] == WEIR_FIELD_RULE)
+			q->rule_off = (int8_t)q->field_off[i];
 	if (has_ip)
 		q->ipver_off = (int8_t)off++;
 	if (off > sizeof(struct weir_key)) {
@@ -123,6 +127,8 @@ bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p, stru
 				return false;
 			*dst = p->tcp_flags;
 			break;
+		case WEIR_FIELD_RULE:
+			break; /* not in the packet: the window stage writes each matched rule */
 		default:
 			return false;
 		}
@@ -137,12 +143,17 @@ uint64_t weir_key_field_uint(const struct weir_query *q, const struct weir_key *
 	const uint8_t *src = (const uint8_t *)k->w + q->field_off[i];
 	uint16_t v16;
 
+	uint32_t v32;
+
 	switch (field_size[q->conf.group_by[i]]) {
 	case 1:
 		return *src;
 	case 2:
 		memcpy(&v16, src, 2);
 		return v16;
+	case 4:
+		memcpy(&v32, src, 4);
+		return v32;
 	default:
 		return 0;
 	}

@@ -17,7 +17,7 @@
 
 #include "weir_window.h"
 
-#define BURST_MAX 512
+#define BURST_MAX WEIR_BURST_MAX
 
 const char *weir_qdrop_name(enum weir_qdrop r)
 {
@@ -498,20 +498,60 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 	upsert_range(qs, q, &b, pkts, lo, n);
 }
 
-void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
-			      const uint64_t *ts, unsigned n)
+/*
+ * A `rule`-keyed query: each packet counts once per rule it matched, so
+ * keys are built per (packet, rule) and upserted at once; bursts carry few
+ * matches, so this path keeps it simple rather than batched.
+ */
+static void update_query_rules(struct weir_window_worker *w, unsigned qi,
+			       const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n,
+			       const struct weir_burst_rules *rules)
 {
-	while (n > BURST_MAX) {
-		weir_window_update_burst(w, pkts, ts, BURST_MAX);
-		pkts += BURST_MAX;
-		ts += BURST_MAX;
-		n -= BURST_MAX;
+	const struct weir_query *q = &w->set->q[qi];
+	struct query_shards *qs = &w->q[qi];
+	uint64_t size = q->conf.size_ns;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct weir_key k;
+		unsigned lo = rules ? rules->off[i] : 0, hi = rules ? rules->off[i + 1] : 0;
+		if (lo == hi || !weir_key_extract(q, pkts[i], &k)) {
+			qs->qdrop[WEIR_QDROP_NO_KEY]++;
+			continue;
+		}
+		uint64_t start = ts[i] - ts[i] % size;
+		struct weir_table *t = open_shard(qs, start);
+		if (!t && start + size > w->wm)
+			t = open_new_shard(w, qi, start);
+		if (!t) {
+			qs->qdrop[WEIR_QDROP_LATE]++;
+			continue;
+		}
+		for (unsigned r = lo; r < hi; r++) {
+			memcpy((uint8_t *)k.w + q->rule_off, &rules->ids[r], 4);
+			uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, q->key_words));
+			if (unlikely(!a)) {
+				t->overflow++;
+				qs->qdrop[WEIR_QDROP_OVERFLOW]++;
+				continue;
+			}
+			add_aggs(a, q, pkts[i]);
+		}
 	}
+}
+
+void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
+			      const uint64_t *ts, unsigned n, const struct weir_burst_rules *rules)
+{
+	RTE_ASSERT(n <= WEIR_BURST_MAX);
 	for (unsigned i = 0; i < n; i++)
 		if (ts[i] > w->max_ts)
 			w->max_ts = ts[i];
-	for (unsigned qi = 0; qi < w->set->n_queries; qi++)
-		update_query(w, qi, pkts, ts, n);
+	for (unsigned qi = 0; qi < w->set->n_queries; qi++) {
+		if (unlikely(w->set->q[qi].rule_off >= 0))
+			update_query_rules(w, qi, pkts, ts, n, rules);
+		else
+			update_query(w, qi, pkts, ts, n);
+	}
 }
 
 uint64_t weir_window_max_ts(const struct weir_window_worker *w)

@@ -25,6 +25,19 @@
 #define WEIR_KEY_WORDS 6 /* 48 bytes: largest key (src_ip+dst_ip+ports+...) fits */
 #define WEIR_WINDOW_SHARDS 4 /* shards per query per worker: open windows + in flight */
 
+#define WEIR_BURST_MAX 512        /* packets one burst call takes */
+#define WEIR_BURST_RULES_MAX 2048 /* matched (packet, rule) pairs one burst carries */
+
+/*
+ * The rules each packet of a burst matched, for queries grouped by `rule`:
+ * packet i matched ids[off[i]] .. ids[off[i + 1] - 1] (distinct rule ids).
+ */
+struct weir_burst_rules {
+	uint32_t n;
+	uint16_t off[WEIR_BURST_MAX + 1];
+	uint32_t ids[WEIR_BURST_RULES_MAX];
+};
+
 /* Per-query counters of packets the query could not count. */
 #define WEIR_QDROP_LIST(X)                      \
 	X(NO_KEY,   "no_key")   /* packet lacks a group-by field */   \
@@ -50,6 +63,7 @@ struct weir_query {
 	unsigned key_words;                    /* words of struct weir_key in use */
 	uint8_t field_off[WEIR_MAX_GROUP_BY];  /* byte offset of each group_by field */
 	int8_t ipver_off;                      /* hidden ip_version byte (for formatting), -1 none */
+	int8_t rule_off;                       /* where the matched rule's id goes, -1 none */
 	unsigned n_aggs;
 	uint32_t id;                           /* index in the query set */
 };
@@ -120,10 +134,13 @@ struct weir_window_worker *weir_window_worker_get(struct weir_window_set *s, uns
 
 /*
  * Data path: count a burst of parsed packets with their event times (ns)
- * into every query's open windows. Packets are not modified.
+ * into every query's open windows. Packets are not modified. rules: what
+ * each packet matched, for `rule`-keyed queries (NULL: nothing matched); a
+ * packet that matched k rules counts once in each of the k groups, one
+ * that matched none is not counted there (no_key).
  */
 void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
-			      const uint64_t *ts, unsigned n);
+			      const uint64_t *ts, unsigned n, const struct weir_burst_rules *rules);
 
 /*
  * Data path: advance this worker's watermark to `wm` (ns; never moves back):

@@ -282,7 +282,7 @@ static struct weir_config *one_query_config(uint64_t size, uint32_t max_keys)
 static void feed(struct weir_window_worker *w, struct weir_pkt *p, uint64_t ts)
 {
 	const struct weir_pkt *pp = p;
-	weir_window_update_burst(w, &pp, &ts, 1);
+	weir_window_update_burst(w, &pp, &ts, 1, NULL);
 }
 
 Test(window, tumbling_boundaries_one_worker, .init = eal_up, .fini = eal_down)

@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Inspection stage: flows, block and stream matching, alerts.
+ *
+ * Per burst: (1) flow lookup for the whole burst (weir_flow prefetches);
+ * (2) per packet with payload: a block scan against the packet-mode rules
+ * of its scope, and for flows a stream scan of the bytes that are now in
+ * order (TCP through weir_flow's segment ordering, other protocols packet by
+ * packet); (3) the union of the rules matched goes to the window stage, and
+ * every alert-action rule to the main lcore as an alert record, at most
+ * alert_limit per rule and flow.
+ *
+ * Payload definition: the analysis layer's L4 payload (TCP, UDP, SCTP,
+ * ICMP...) as weir_pkt_parse found it: behind any VLAN/QinQ/MPLS/PPPoE
+ * stack, IPv4 options and IPv6 extension headers walked, clamped to the
+ * captured bytes and the IP length; non-first fragments have no payload.
+ * With analysis_layer: inner, the payload of the innermost tunnelled packet.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "weir_inspect.h"
+
+#define NO_STREAM ((void *)1) /* direction has no stream rule (or no state left) */
+#define LIMIT_SLOTS 65536     /* (flow, rule) alert counters per worker, direct mapped */
+#define PAYLOAD_MAX 65536
+
+const char *weir_inspect_counter_name(enum weir_inspect_counter c)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s) [WEIR_INSPECT_##e] = s,
+		WEIR_INSPECT_COUNTER_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return c < WEIR_INSPECT__COUNT ? names[c] : "?";
+}
+
+/* Alerts sent for one (flow, rule): collisions reset the count, so the limit is exact
+ * while fewer than LIMIT_SLOTS pairs alert at once and lenient beyond. */
+struct limit_slot {
+	uint64_t flow_id;
+	uint32_t rule;
+	uint32_t count;
+};
+
+struct weir_inspect {
+	const struct weir_config *cfg;
+	const struct weir_match *match;
+	struct weir_match_worker *mw;
+	struct weir_flow_table *flows;
+	struct rte_ring *records;
+	unsigned worker;
+	bool stream_rules;
+	/* stream states per flow direction: a preallocated stack */
+	struct weir_match_stream *streams;
+	uint32_t *stream_free;
+	uint32_t n_stream_free;
+	struct limit_slot *limits;
+	struct weir_rule_counters *rc;     /* per rule (dense index) */
+	uint64_t cnt[WEIR_INSPECT__COUNT];
+	uint8_t payload[PAYLOAD_MAX];      /* chained frames are linearised here */
+	struct weir_tcp_delivery delivery;
+};
+
+bool weir_inspect_wanted(const struct weir_config *cfg)
+{
+	if (cfg->flows.mode == WEIR_FLOWS_ON)
+		return true;
+	if (cfg->flows.mode == WEIR_FLOWS_OFF)
+		return cfg->n_rules > 0;
+	return cfg->n_rules > 0 || cfg->flows.records;
+}
+
+static bool flows_wanted(const struct weir_config *cfg)
+{
+	return cfg->flows.mode == WEIR_FLOWS_ON ||
+	       (cfg->flows.mode == WEIR_FLOWS_AUTO && (cfg->n_rules > 0 || cfg->flows.records));
+}
+
+/* ---- records to the main lcore ---------------------------------------------------- */
+
+static void send_record(struct weir_inspect *in, struct weir_record *r, enum weir_inspect_counter lost)
+{
+	r->worker = in->worker;
+	if (rte_ring_sp_enqueue_elem(in->records, r, sizeof(*r)) != 0)
+		in->cnt[lost]++;
+}
+
+static void fill_tuple(struct weir_alert_rec *a, const struct weir_pkt *p)
+{
+	a->ip_version = p->ip_version;
+	a->proto = p->l4_proto;
+	a->src_port = (p->flags & WEIR_PKT_F_PORTS) ? p->src_port : 0;
+	a->dst_port = (p->flags & WEIR_PKT_F_PORTS) ? p->dst_port : 0;
+	memcpy(a->src_ip, p->src_ip, 16);
+	memcpy(a->dst_ip, p->dst_ip, 16);
+}
+
+static bool under_limit(struct weir_inspect *in, uint64_t flow_id, uint32_t rule)
+{
+	uint32_t limit = in->cfg->alert_limit;
+
+	if (!limit)
+		return true;
+	uint32_t h = rte_hash_crc_8byte(flow_id, rule) & (LIMIT_SLOTS - 1);
+	struct limit_slot *s = &in->limits[h];
+	if (s->flow_id != flow_id || s->rule != rule)
+		*s = (struct limit_slot){flow_id, rule, 0};
+	return ++s->count <= limit;
+}
+
+/* One matched rule of one packet: counters, alert (rate limited). */
+static void on_hit(struct weir_inspect *in, const struct weir_match_hit *h, const struct weir_pkt *p,
+		   uint64_t ts, const struct weir_flow *f, unsigned dir, bool stream)
+{
+	const struct weir_rule *r = weir_match_rule(in->match, h->rule);
+	struct weir_rule_counters *c = &in->rc[h->rule];
+
+	c->matches += h->matches;
+	if (r->action != WEIR_ACTION_ALERT && r->action != WEIR_ACTION_DROP)
+		return;
+	if (!under_limit(in, f ? f->id : 0, h->rule)) {
+		c->suppressed++;
+		return;
+	}
+	struct weir_record rec = {.kind = WEIR_REC_ALERT};
+	struct weir_alert_rec *a = &rec.alert;
+	a->ts = ts;
+	a->flow_id = f ? f->id : 0;
+	a->rule_idx = h->rule;
+	a->matches = h->matches;
+	a->to_server = f ? (uint8_t)weir_flow_to_server(f, dir) : 2;
+	a->stream = stream;
+	if (p)
+		fill_tuple(a, p);
+	c->alerts++;
+	send_record(in, &rec, WEIR_INSPECT_ALERTS_LOST);
+}
+
+/* ---- flows ending ------------------------------------------------------------------- */
+
+static void close_stream(struct weir_inspect *in, struct weir_flow *f, unsigned dir)
+{
+	struct weir_match_stream *s = f->stream[dir];
+	struct weir_match_result res;
+
+	if (!s || s == NO_STREAM)
+		return;
+	struct weir_match_pkt mp = {.l4_proto = f->key.proto};
+	if (weir_match_stream_close(in->mw, s, &mp, &res) > 0)
+		for (unsigned i = 0; i < res.n_hits; i++)
+			on_hit(in, &res.hit[i], NULL, f->last_ts, f, dir, true);
+	in->stream_free[in->n_stream_free++] = (uint32_t)(s - in->streams);
+	f->stream[dir] = NULL;
+}
+
+static void on_flow_end(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+			enum weir_flow_end reason)
+{
+	struct weir_inspect *in = ctx;
+
+	(void)t;
+	for (unsigned dir = 0; dir < 2; dir++)
+		close_stream(in, f, dir);
+	if (!in->cfg->flows.records)
+		return;
+	struct weir_record rec = {.kind = WEIR_REC_FLOW};
+	weir_flow_describe(f, &rec.flow.info);
+	rec.flow.end = (uint8_t)reason;
+	send_record(in, &rec, WEIR_INSPECT_FLOWS_LOST);
+}
+
+/* ---- scanning ------------------------------------------------------------------------ */
+
+static const uint8_t *payload_of(struct weir_inspect *in, struct rte_mbuf *m, const struct weir_pkt *p)
+{
+	if (likely(rte_pktmbuf_data_len(m) >= (uint32_t)p->payload_off + p->payload_len))
+		return rte_pktmbuf_mtod_offset(m, const uint8_t *, p->payload_off);
+	uint32_t len = RTE_MIN(p->payload_len, (uint32_t)PAYLOAD_MAX);
+	return rte_pktmbuf_read(m, p->payload_off, len, in->payload);
+}
+
+static uint8_t flow_flags(const struct weir_flow *f, unsigned dir)
+{
+	if (!f)
+		return 0;
+	return WEIR_MATCH_F_FLOW |
+	       (weir_flow_to_server(f, dir) ? WEIR_MATCH_F_TO_SERVER : WEIR_MATCH_F_TO_CLIENT) |
+	       (f->state == WEIR_FLOW_ESTABLISHED ? WEIR_MATCH_F_ESTABLISHED : 0);
+}
+
+/* The direction's stream, opened on its first payload; NULL when it has none. */
+static struct weir_match_stream *stream_of(struct weir_inspect *in, struct weir_flow *f, unsigned dir,
+					   const struct weir_match_pkt *mp)
+{
+	if (f->stream[dir])
+		return f->stream[dir] == NO_STREAM ? NULL : f->stream[dir];
+	if (!in->n_stream_free) {
+		in->cnt[WEIR_INSPECT_NO_STREAM]++;
+		f->stream[dir] = NO_STREAM;
+		return NULL;
+	}
+	struct weir_match_stream *s = &in->streams[in->stream_free[in->n_stream_free - 1]];
+	int rc = weir_match_stream_open(in->mw, mp, s);
+	if (rc != 0) {
+		if (rc < 0)
+			in->cnt[WEIR_INSPECT_NO_STREAM]++;
+		f->stream[dir] = NO_STREAM;
+		return NULL;
+	}
+	in->n_stream_free--;
+	f->stream[dir] = s;
+	return s;
+}
+
+/* Add res's rules to the packet's list (distinct), counting each once per packet. */
+static void collect(struct weir_inspect *in, const struct weir_match_result *res,
+		    const struct weir_pkt *p, uint64_t ts, const struct weir_flow *f, unsigned dir,
+		    bool stream, struct weir_burst_rules *out, unsigned first)
+{
+	in->cnt[WEIR_INSPECT_HITS_DROPPED] += res->hits_dropped;
+	for (unsigned h = 0; h < res->n_hits; h++) {
+		const struct weir_match_hit *hit = &res->hit[h];
+		bool seen = false;
+		for (unsigned k = first; k < out->n && !seen; k++)
+			seen = out->ids[k] == hit->id;
+		on_hit(in, hit, p, ts, f, dir, stream);
+		if (seen)
+			continue;
+		in->rc[hit->rule].packets++;
+		if (out->n < WEIR_BURST_RULES_MAX)
+			out->ids[out->n++] = hit->id;
+		else
+			in->cnt[WEIR_INSPECT_HITS_DROPPED]++;
+	}
+}
+
+static void scan_stream(struct weir_inspect *in, struct weir_flow *f, unsigned dir,
+			const struct weir_match_pkt *mp, const struct weir_pkt *p,
+			const uint8_t *frame, const uint8_t *data, uint64_t ts,
+			struct weir_burst_rules *out, unsigned first)
+{
+	struct weir_match_stream *s = stream_of(in, f, dir, mp);
+	struct weir_match_result res;
+
+	if (!s)
+		return;
+	if (p->l4_proto != 6) {
+		in->cnt[WEIR_INSPECT_STREAM_BYTES] += p->payload_len;
+		if (weir_match_stream_scan(in->mw, s, mp, data, p->payload_len, &res) < 0)
+			in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
+		else
+			collect(in, &res, p, ts, f, dir, true, out, first);
+		return;
+	}
+	/* TCP: only the bytes now in order, each byte once. */
+	struct weir_tcp_delivery *d = &in->delivery;
+	weir_flow_tcp_segment(in->flows, f, dir, weir_flow_tcp_seq(frame, p), p->tcp_flags, data,
+			      p->payload_len, d);
+	for (unsigned i = 0; i < d->n; i++) {
+		in->cnt[WEIR_INSPECT_STREAM_BYTES] += d->r[i].len;
+		if (weir_match_stream_scan(in->mw, s, mp, d->r[i].data, d->r[i].len, &res) < 0)
+			in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
+		else
+			collect(in, &res, p, ts, f, dir, true, out, first);
+	}
+}
+
+static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struct weir_pkt *p,
+			uint64_t ts, struct weir_flow *f, unsigned dir, struct weir_burst_rules *out)
+{
+	unsigned first = out->n;
+	struct weir_match_result res;
+
+	if (!in->mw || !p->payload_len || !p->payload_off)
+		return;
+	const uint8_t *data = payload_of(in, m, p);
+	struct weir_match_pkt mp = weir_match_pkt_of(p, flow_flags(f, dir));
+	in->cnt[WEIR_INSPECT_SCANNED]++;
+	in->cnt[WEIR_INSPECT_SCANNED_BYTES] += p->payload_len;
+	if (weir_match_scan(in->mw, &mp, data, p->payload_len, &res) < 0)
+		in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
+	else
+		collect(in, &res, p, ts, f, dir, false, out, first);
+	/* Stream ordering needs the whole TCP segment in one piece. */
+	if (f && in->stream_rules && (p->payload_len <= PAYLOAD_MAX || p->l4_proto != 6))
+		scan_stream(in, f, dir, &mp, p, rte_pktmbuf_mtod(m, const uint8_t *), data, ts, out,
+			    first);
+}
+
+void weir_inspect_burst(struct weir_inspect *in, struct rte_mbuf **m,
+			const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n,
+			struct weir_burst_rules *rules)
+{
+	struct weir_flow *flows[WEIR_BURST_MAX];
+	uint8_t dir[WEIR_BURST_MAX];
+
+	if (in->flows)
+		weir_flow_lookup_burst(in->flows, pkts, ts, n, flows, dir);
+	rules->n = 0;
+	for (unsigned i = 0; i < n; i++) {
+		rules->off[i] = (uint16_t)rules->n;
+		inspect_one(in, m[i], pkts[i], ts[i], in->flows ? flows[i] : NULL,
+			    in->flows ? dir[i] : 0, rules);
+	}
+	rules->off[n] = (uint16_t)rules->n;
+}
+
+void weir_inspect_expire(struct weir_inspect *in, uint64_t now)
+{
+	if (in->flows)
+		weir_flow_expire(in->flows, now, 64, on_flow_end, in);
+}
+
+void weir_inspect_flush(struct weir_inspect *in)
+{
+	if (in->flows)
+		weir_flow_flush(in->flows, on_flow_end, in);
+}
+
+/* ---- set-up ---------------------------------------------------------------------------- */
+
+static int create_flows(struct weir_inspect *in, char *err, size_t errlen)
+{
+	const struct weir_flows_conf *fc = &in->cfg->flows;
+	struct weir_flow_conf c;
+
+	weir_flow_conf_default(&c);
+	c.capacity = fc->capacity;
+	for (unsigned k = 0; k < WEIR_FT__COUNT && k < WEIR_FLOW_TO__COUNT; k++)
+		c.timeout_ns[k] = fc->timeout_ns[k];
+	if (fc->ooo_slots)
+		c.ooo_slots = fc->ooo_slots;
+	c.worker = (uint16_t)in->worker;
+	c.on_end = on_flow_end;
+	c.on_end_ctx = in;
+	in->flows = weir_flow_table_create(&c, err, errlen);
+	return in->flows ? 0 : -1;
+}
+
+static int create_matching(struct weir_inspect *in, char *err, size_t errlen)
+{
+	const struct weir_match_info *mi = weir_match_info(in->match);
+	uint32_t n = in->cfg->flows.streams;
+
+	in->stream_rules = mi->n_db_stream > 0 && in->flows;
+	in->mw = weir_match_worker_new(in->match, in->stream_rules ? n * mi->max_streams_per_dir : 0,
+				       err, errlen);
+	if (!in->mw)
+		return -1;
+	in->rc = rte_zmalloc("weir_rule_cnt", sizeof(*in->rc) * (mi->n_rules ? mi->n_rules : 1), 64);
+	in->limits = rte_zmalloc("weir_limits", sizeof(*in->limits) * LIMIT_SLOTS, 64);
+	if (in->stream_rules) {
+		in->streams = rte_zmalloc("weir_streams", sizeof(*in->streams) * n, 64);
+		in->stream_free = rte_malloc("weir_stream_free", sizeof(*in->stream_free) * n, 64);
+	}
+	if (!in->rc || !in->limits || (in->stream_rules && (!in->streams || !in->stream_free))) {
+		snprintf(err, errlen, "cannot allocate matching state");
+		return -1;
+	}
+	for (uint32_t i = 0; in->stream_rules && i < n; i++)
+		in->stream_free[i] = n - 1 - i;
+	in->n_stream_free = in->stream_rules ? n : 0;
+	return 0;
+}
+
+struct weir_inspect *weir_inspect_create(const struct weir_config *cfg,
+					 const struct weir_match *match, unsigned worker,
+					 struct rte_ring *records, char *err, size_t errlen)
+{
+	struct weir_inspect *in = rte_zmalloc("weir_inspect", sizeof(*in), 64);
+
+	if (!in) {
+		snprintf(err, errlen, "cannot allocate the inspection stage");
+		return NULL;
+	}
+	in->cfg = cfg;
+	in->match = match;
+	in->worker = worker;
+	in->records = records;
+	if ((flows_wanted(cfg) && create_flows(in, err, errlen) < 0) ||
+	    (match && create_matching(in, err, errlen) < 0)) {
+		weir_inspect_free(in);
+		return NULL;
+	}
+	return in;
+}
+
+void weir_inspect_free(struct weir_inspect *in)
+{
+	if (!in)
+		return;
+	weir_flow_table_free(in->flows);
+	weir_match_worker_free(in->mw);
+	rte_free(in->rc);
+	rte_free(in->limits);
+	rte_free(in->streams);
+	rte_free(in->stream_free);
+	rte_free(in);
+}
+
+uint64_t weir_inspect_counter(const struct weir_inspect *in, enum weir_inspect_counter c)
+{
+	return in->cnt[c];
+}
+
+const struct weir_rule_counters *weir_inspect_rule_counters(const struct weir_inspect *in)
+{
+	return in->rc;
+}
+
+const struct weir_flow_table *weir_inspect_flows(const struct weir_inspect *in)
+{
+	return in->flows;
+}

@@ -25,7 +25,7 @@
 #include "weir_inspect.h"
 
 #define NO_STREAM ((void *)1) /* direction has no stream rule (or no state left) */
-#define LIMIT_SLOTS 65536     /* (flow, rule) alert counters per worker, direct mapped */
+#define LIMIT_SLOTS 65536     /* (flow, rule) alert counters per worker */
 #define PAYLOAD_MAX 65536
 
 const char *weir_inspect_counter_name(enum weir_inspect_counter c)
@@ -38,12 +38,17 @@ const char *weir_inspect_counter_name(enum weir_inspect_counter c)
 	return c < WEIR_INSPECT__COUNT ? names[c] : "?";
 }
 
-/* Alerts sent for one (flow, rule): collisions reset the count, so the limit is exact
- * while fewer than LIMIT_SLOTS pairs alert at once and lenient beyond. */
+/*
+ * Alerts sent per (flow, rule): buckets of 4 slots (one cache line). A pair
+ * missing from its full bucket takes the slot of the oldest flow there
+ * (flow ids grow), most likely one that has ended; the limit is exact until
+ * more than 4 live pairs share a bucket.
+ */
+#define LIMIT_WAYS 4
 struct limit_slot {
 	uint64_t flow_id;
 	uint32_t rule;
-	uint32_t count;
+	uint32_t count;           /* 0: free */
 };
 
 struct weir_inspect {
@@ -105,11 +110,18 @@ static bool under_limit(struct weir_inspect *in, uint64_t flow_id, uint32_t rule
 
 	if (!limit)
 		return true;
-	uint32_t h = rte_hash_crc_8byte(flow_id, rule) & (LIMIT_SLOTS - 1);
-	struct limit_slot *s = &in->limits[h];
-	if (s->flow_id != flow_id || s->rule != rule)
-		*s = (struct limit_slot){flow_id, rule, 0};
-	return ++s->count <= limit;
+	/* CRC is linear (crc(f, r) collides for every f ^ r alike): mix instead */
+	uint64_t x = (flow_id ^ (uint64_t)rule << 40) * 0x9e3779b97f4a7c15ull;
+	uint32_t b = (uint32_t)(x >> 32) & (LIMIT_SLOTS / LIMIT_WAYS - 1);
+	struct limit_slot *s = &in->limits[b * LIMIT_WAYS], *victim = s;
+	for (unsigned i = 0; i < LIMIT_WAYS; i++) {
+		if (s[i].count && s[i].flow_id == flow_id && s[i].rule == rule)
+			return ++s[i].count <= limit;
+		if (!s[i].count || (victim->count && s[i].flow_id < victim->flow_id))
+			victim = &s[i];
+	}
+	*victim = (struct limit_slot){flow_id, rule, 1};
+	return 1 <= limit;
 }
 
 /* One matched rule of one packet: counters, alert (rate limited). */
@@ -275,8 +287,18 @@ static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struc
 	unsigned first = out->n;
 	struct weir_match_result res;
 
-	if (!in->mw || !p->payload_len || !p->payload_off)
+	if (!in->mw)
 		return;
+	if (!p->payload_len || !p->payload_off) {
+		/* A SYN anchors the direction's sequence, so data arriving out of order
+		 * right after the handshake is held rather than taken as the start. */
+		if (f && in->stream_rules && p->l4_proto == 6 && (p->tcp_flags & 0x02) &&
+		    (p->flags & WEIR_PKT_F_L4))
+			weir_flow_tcp_segment(in->flows, f, dir,
+					      weir_flow_tcp_seq(rte_pktmbuf_mtod(m, const uint8_t *), p),
+					      p->tcp_flags, NULL, 0, &in->delivery);
+		return;
+	}
 	const uint8_t *data = payload_of(in, m, p);
 	struct weir_match_pkt mp = weir_match_pkt_of(p, flow_flags(f, dir));
 	in->cnt[WEIR_INSPECT_SCANNED]++;

@@ -1079,7 +1079,8 @@ static const struct weir_yname layers[] = {
  *                    adds more                                     none
  *   rules_strict     a skipped or invalid rule fails the start     false
  *   rules_cache      directory caching compiled Hyperscan
- *                    databases ("" = no cache)                     ""
+ *                    databases: a path, "off", or "auto" =
+ *                    $XDG_CACHE_HOME/weir/hs (~/.cache/weir/hs)   auto
  *   alert_limit      alerts per rule per flow before further ones
  *                    are suppressed (counted), 0 = no limit        10
  *   flows            flow tracking (see flows_knobs)
@@ -1134,6 +1135,7 @@ void weir_config_defaults(struct weir_config *c)
 	c->summary = true;
 	c->summary_top = 5;
 	c->alert_limit = 10;
+	snprintf(c->rules_cache, sizeof(c->rules_cache), "auto");
 	c->flows.capacity = 1u << 20;
 	c->flows.streams = 1u << 16;
 	c->flows.ooo_slots = 4096;

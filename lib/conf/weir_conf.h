@@ -139,7 +139,7 @@ struct weir_config {
 	unsigned n_rules;
 	char rules[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX]; /* rule files, loaded in order */
 	bool rules_strict;            /* a skipped or invalid rule fails the start */
-	char rules_cache[WEIR_PATH_MAX]; /* compiled-database cache dir; "" = none */
+	char rules_cache[WEIR_PATH_MAX]; /* compiled-database cache: a dir, "off", "auto" (default) */
 	uint32_t alert_limit;         /* alerts per rule per flow, then suppressed (0 = no limit) */
 	struct weir_flows_conf flows;
 };

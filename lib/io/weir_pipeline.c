@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -492,6 +493,37 @@ static int create_inspect(struct pipeline *pl, struct worker *w, char *err, size
 	return w->inspect ? 0 : -1;
 }
 
+/* mkdir -p; failures are left to the cache, which then just does not cache. */
+static void make_dirs(char *path)
+{
+	for (char *p = path + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(path, 0700);
+			*p = '/';
+		}
+	mkdir(path, 0700);
+}
+
+/* The compiled-database cache: rules_cache, "auto" under the user's cache dir, or none. */
+static const char *rules_cache_dir(const struct weir_config *cfg, char *buf, size_t len)
+{
+	const char *c = cfg->rules_cache, *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (!c[0] || strcmp(c, "off") == 0)
+		return NULL;
+	if (strcmp(c, "auto") != 0)
+		snprintf(buf, len, "%s", c);
+	else if (base && base[0] == '/')
+		snprintf(buf, len, "%s/weir/hs", base);
+	else if (home && home[0] == '/')
+		snprintf(buf, len, "%s/.cache/weir/hs", home);
+	else
+		return NULL;
+	make_dirs(buf);
+	return buf;
+}
+
 /*
  * Rules: load every file (problems reported on stderr with file:line, the
  * valid rules kept unless strict), then compile, off the data path.
@@ -518,7 +550,8 @@ static int load_rules(struct pipeline *pl, char *err, size_t errlen)
 			 cfg->n_rules == 1 ? "" : "s");
 		return -1;
 	}
-	struct weir_match_opts mo = {.cache_dir = cfg->rules_cache[0] ? cfg->rules_cache : NULL,
+	char cache[WEIR_PATH_MAX];
+	struct weir_match_opts mo = {.cache_dir = rules_cache_dir(cfg, cache, sizeof(cache)),
 				     .diag = stderr, .strict = cfg->rules_strict};
 	pl->match = weir_match_compile(pl->ruleset, &mo, err, errlen);
 	return pl->match ? 0 : -1;
@@ -764,6 +797,35 @@ static void json_inspect(struct pipeline *pl, struct weir_json *j)
 		json_rules(pl, j);
 }
 
+/* Rules that matched most packets, for people. */
+static void rules_summary(struct pipeline *pl, FILE *f)
+{
+	const struct weir_match_info *mi = weir_match_info(pl->match);
+	uint64_t best[5] = {0}, alerts = 0, suppressed = 0;
+	unsigned idx[5] = {0};
+
+	for (unsigned r = 0; r < mi->n_rules; r++) {
+		uint64_t pk = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].packets);
+		alerts += SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].alerts);
+		suppressed += SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].suppressed);
+		for (unsigned k = 0; k < 5; k++)
+			if (pk > best[k]) {
+				memmove(best + k + 1, best + k, (4 - k) * sizeof(best[0]));
+				memmove(idx + k + 1, idx + k, (4 - k) * sizeof(idx[0]));
+				best[k] = pk;
+				idx[k] = r;
+				break;
+			}
+	}
+	fprintf(f, "  rules: %u loaded, %" PRIu64 " alerts, %" PRIu64 " suppressed by alert_limit\n",
+		mi->n_rules, alerts, suppressed);
+	for (unsigned k = 0; k < 5 && best[k]; k++) {
+		const struct weir_rule *r = weir_match_rule(pl->match, idx[k]);
+		const char *what = r->msg[0] || !r->n_parts ? r->msg : r->parts[0].expr;
+		fprintf(f, "    rule %-8u %8" PRIu64 " packets  %.70s\n", r->id, best[k], what);
+	}
+}
+
 static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f)
 {
 	fprintf(f, "\n== totals ==\n  rx %" PRIu64 "  processed %" PRIu64 "  dropped %" PRIu64
@@ -781,6 +843,8 @@ static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f
 		if (t->malformed[r] && ++shown)
 			fprintf(f, " %s=%" PRIu64, weir_pkt_malformed_name(r), t->malformed[r]);
 	fprintf(f, "%s\n", shown ? "" : " none");
+	if (pl->match)
+		rules_summary(pl, f);
 	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
 		fprintf(f, "  query %s:", weir_window_set_query(pl->win, qi)->conf.name);
 		for (unsigned r = 0; r < WEIR_QDROP__COUNT; r++)

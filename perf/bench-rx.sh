@@ -185,7 +185,7 @@ CSV=$RESULTS/bench-rx-$STAMP.csv
 MACHINE=$(echo "$(hostname -s) $(nproc)cpu $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" | tr ',' ';')
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD -- lib app pmd-config 2> /dev/null || COMMIT="$COMMIT+dirty"
-echo "date,machine,commit,round,tool,mpps,packets,seconds" > "$CSV"
+echo "date,machine,commit,weir,round,tool,mpps,packets,seconds" > "$CSV"
 
 echo "bench-rx: $(basename "$PCAP") cut to $SNAPLEN B ($RECORDS records), weir=$WEIR"
 echo "bench-rx: warm-up + $ROUNDS rounds of ${DURATION}s, A=testpmd B=weir; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -198,7 +198,7 @@ for ((r = 0; r <= ROUNDS; r++)); do
 		die "testpmd round $label failed (log above)"
 	}
 	read -r mpps pkts s <<< "$RES"
-	echo "$STAMP,$MACHINE,$COMMIT,$label,testpmd,$mpps,$pkts,$s" >> "$CSV"
+	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$label,testpmd,$mpps,$pkts,$s" >> "$CSV"
 	printf '  round %-6s testpmd %8.3f Mpps\n' "$label" "$mpps"
 	[ "$r" -gt 0 ] && tp_rates+=("$mpps")
 
@@ -207,7 +207,7 @@ for ((r = 0; r <= ROUNDS; r++)); do
 		die "weir round $label failed (log above)"
 	}
 	read -r mpps pkts s <<< "$RES"
-	echo "$STAMP,$MACHINE,$COMMIT,$label,weir,$mpps,$pkts,$s" >> "$CSV"
+	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$label,weir,$mpps,$pkts,$s" >> "$CSV"
 	printf '  round %-6s weir    %8.3f Mpps\n' "$label" "$mpps"
 	[ "$r" -gt 0 ] && weir_rates+=("$mpps")
 done
@@ -218,14 +218,15 @@ wr=$(median "${weir_rates[@]}")
 ratio=$(awk -v a="$wr" -v b="$tp" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')
 
 SUMMARY=$RESULTS/bench-rx-summary.csv
-[ -s "$SUMMARY" ] || echo "date,machine,commit,rounds,seconds,testpmd_mpps,weir_mpps,ratio" > "$SUMMARY"
-echo "$STAMP,$MACHINE,$COMMIT,$ROUNDS,$DURATION,$tp,$wr,$ratio" >> "$SUMMARY"
+[ -s "$SUMMARY" ] || echo "date,machine,commit,weir,rounds,seconds,testpmd_mpps,weir_mpps,ratio" > "$SUMMARY"
+echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$ROUNDS,$DURATION,$tp,$wr,$ratio" >> "$SUMMARY"
 
 echo
 printf '| %-22s | %-12s | %-12s | %-14s |\n' "date (UTC)" "testpmd Mpps" "weir Mpps" "weir/testpmd"
 printf '|%s|%s|%s|%s|\n' "------------------------" "--------------" "--------------" "----------------"
 printf '| %-22s | %12.3f | %12.3f | %14s |\n' "$STAMP" "$tp" "$wr" "${ratio}x"
-echo "machine: $MACHINE, commit $COMMIT; medians of $ROUNDS rounds; every run: $CSV"
+echo "machine: $MACHINE; tree at $COMMIT; weir: $WEIR"
+echo "medians of $ROUNDS rounds of ${DURATION}s; every run: $CSV"
 if [ -n "$MIN_RATIO" ] && awk -v r="$ratio" -v m="$MIN_RATIO" 'BEGIN {exit !(r < m)}'; then
 	echo "bench-rx: weir/testpmd $ratio is below $MIN_RATIO"
 	exit 1

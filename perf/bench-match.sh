@@ -17,19 +17,14 @@
 # perf/results/bench-match-summary.csv.
 set -uo pipefail
 
+BENCH=bench-match
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DATA=${WEIR_SHARED_DATA:-$ROOT/../shared/data}
-PCAP=$DATA/pcaps/ndpi-mix.pcap
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
+set_common_defaults   # DATA PCAP ROUNDS DURATION WARMUP SNAPLEN MIN_RATIO RESULTS WEIR
 PATTERNS=$DATA/patterns/bench-102.txt
 ETOPEN=$DATA/rules/et-open
-ROUNDS=3
-DURATION=5
-WARMUP=2
-SNAPLEN=2048
-MIN_RATIO=
 COMPILE=1
-RESULTS=$ROOT/perf/results
-WEIR=${WEIR_BIN:-}
 SCAN=${BENCH_SCAN_BIN:-}
 CPU=1
 MAX_OTHERS=0.25
@@ -57,77 +52,36 @@ usage: perf/bench-match.sh [--rounds N] [--duration S] [--pcap FILE] [--patterns
 EOF
 }
 
-die() { echo "bench-match: $*" >&2; exit 1; }
-skip() { echo "bench-match: SKIP: $*"; exit 0; }
-is_num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
-
 while [ $# -gt 0 ]; do
 	case $1 in
-	--rounds) ROUNDS=${2:-}; shift 2 ;;
-	--duration) DURATION=${2:-}; shift 2 ;;
-	--pcap) PCAP=${2:-}; shift 2 ;;
 	--patterns) PATTERNS=${2:-}; shift 2 ;;
-	--weir) WEIR=${2:-}; shift 2 ;;
 	--scan) SCAN=${2:-}; shift 2 ;;
-	--results) RESULTS=${2:-}; shift 2 ;;
-	--min-ratio) MIN_RATIO=${2:-}; shift 2 ;;
 	--no-compile) COMPILE=0; shift ;;
 	--max-others) MAX_OTHERS=${2:-}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
+	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift 2 ;;
 	esac
 done
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds: '$ROUNDS' is not a positive integer"
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration: '$DURATION' is not a whole number of seconds >= 1"
-[ -z "$MIN_RATIO" ] || is_num "$MIN_RATIO" || die "--min-ratio: '$MIN_RATIO' is not a number"
+check_common_options
 is_num "$MAX_OTHERS" || die "--max-others: '$MAX_OTHERS' is not a number"
 
 # ---- prerequisites ---------------------------------------------------------------
-[ -d "$DATA" ] || [ "$PCAP" != "$DATA/pcaps/ndpi-mix.pcap" ] ||
-	skip "$DATA is absent (the shared benchmark data is only on developer and CI machines)"
-[ -r "$PCAP" ] || skip "$PCAP is absent or unreadable"
+require_capture
 [ -r "$PATTERNS" ] || skip "$PATTERNS is absent or unreadable"
 command -v editcap > /dev/null || skip "editcap not found (Debian: apt-get install wireshark-common)"
 command -v python3 > /dev/null || die "python3 not found (reads weir's stats JSON)"
-if [ -z "$WEIR" ]; then
-	for b in "$ROOT/build-perf/app/weir" "$ROOT/build/app/weir"; do
-		[ -x "$b" ] && { WEIR=$b; break; }
-	done
-fi
-[ -n "$WEIR" ] && [ -x "$WEIR" ] ||
-	die "no weir binary: build one (cd $ROOT && meson setup build-perf --buildtype=release && ninja -C build-perf) or give --weir"
+find_weir
 [ -n "$SCAN" ] || SCAN=$(cd "$(dirname "$WEIR")/.." && pwd)/perf/bench-scan
 [ -x "$SCAN" ] || die "no bench-scan binary at $SCAN: ninja -C $(dirname "$(dirname "$WEIR")") (or give --scan)"
-[ "$(id -u)" = 0 ] || echo "bench-match: warning: not root; the EAL may fail to use hugepages" >&2
+warn_unless_root
 # bench-scan runs on the CPU of weir's worker lcore (weir: --lcores 0@0,1@1 on 2 CPUs).
 [ "$(nproc)" -gt "$CPU" ] || CPU=0
 
 # weir's pcap-infinite pool (262144 mbufs of ~2.3 KB) needs about 600 MiB of hugepages;
 # without enough it falls back to --no-huge, which is not the figure this is about.
-huge_free_mb=$(awk '/^HugePages_Free:/ {f=$2} /^Hugepagesize:/ {s=$2} END {print int(f*s/1024)}' /proc/meminfo)
-[ "${huge_free_mb:-0}" -ge 1024 ] ||
-	die "only ${huge_free_mb:-0} MiB of free hugepages, 1024 needed (as root: echo 1024 > /proc/sys/vm/nr_hugepages)"
+require_hugepages 1024
 
-# ---- clean-up: everything we start is stopped by its PID ---------------------------
-TMP=$(mktemp -d /tmp/weir-bench-match.XXXXXX)
-CHILD=
-stop_child() { # SIGINT, then SIGKILL after 15 s; always reaped
-	local pid=$1 i
-	kill -0 "$pid" 2> /dev/null || { wait "$pid" 2> /dev/null; return; }
-	kill -INT "$pid" 2> /dev/null
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2> /dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2> /dev/null && { echo "bench-match: pid $pid ignores SIGINT, killing it" >&2; kill -KILL "$pid"; }
-	wait "$pid" 2> /dev/null
-}
-cleanup() {
-	[ -n "$CHILD" ] && stop_child "$CHILD"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "bench-match: interrupted" >&2; exit 130' INT TERM
+start_cleanup   # TMP, CHILD; the child is stopped by its PID however we end
 
 # Run a command in the background (so the trap can stop it by PID) and wait for it,
 # with a wall-clock limit. Status in WAIT_RC.
@@ -188,10 +142,7 @@ run_bg() { # limit_s log cmd...
 }
 
 # ---- the replay: records cut to 2,048 bytes (infinite_rx refuses bigger ones) --------
-CUT=$TMP/cut.pcap
-editcap -s "$SNAPLEN" "$PCAP" "$CUT" || die "editcap failed on $PCAP"
-RECORDS=$(capinfos -M -c "$CUT" 2> /dev/null | awk -F': *' '/Number of packets/ {print $2+0}')
-[[ ${RECORDS:-} =~ ^[0-9]+$ ]] && [ "$RECORDS" -gt 0 ] || RECORDS=0
+cut_capture 0   # CUT, RECORDS (0 when capinfos cannot count them)
 
 # One cheap query (a global packet count), the compiled-database cache in $TMP.
 cat > "$TMP/weir.yaml" << Y
@@ -261,9 +212,7 @@ run_weir() { # rules seconds out log
 		--port "net_pcap0,rx_pcap=$CUT,infinite_rx=1" --profile pcap-infinite \
 		--rules "$rules" --workers 1 --duration $((secs + 2)) --no-summary --out "$out"
 	[ "$WAIT_RC" = 0 ] || return 1
-	# weir adds --no-pci and --in-memory (or --file-prefix with --no-huge) itself: check.
-	grep -q -- '--no-pci' "$log" && grep -Eq -- '--in-memory|--file-prefix' "$log" ||
-		{ echo "bench-match: weir's EAL arguments lack --no-pci/--in-memory:" >&2; head -3 "$log" >&2; return 1; }
+	check_weir_eal_args "$log" || return 1
 	local r
 	r=$(python3 - "$out" "$RECORDS" << 'PY'
 import json, sys
@@ -321,17 +270,12 @@ rules_check() { # cache log files...
 }
 
 # ---- the rounds -------------------------------------------------------------------
-mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-CSV=$RESULTS/bench-match-$STAMP.csv
-MACHINE=$(echo "$(hostname -s) $(nproc)cpu $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" | tr ',' ';')
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD -- lib app pmd-config perf/bench-scan.c 2> /dev/null || COMMIT="$COMMIT+dirty"
+describe_run lib app pmd-config perf/bench-scan.c   # STAMP, CSV, MACHINE, COMMIT
 echo "date,machine,commit,round,run,payload_pps,payload_gbps,payloads,seconds,pkt_mpps,stream_gbps,others_cpu,note" > "$CSV"
 
 echo "bench-match: $(basename "$PCAP") cut to $SNAPLEN B ($RECORDS records), rules $(basename "$PATTERNS")"
 echo "bench-match: weir=$WEIR scan=$SCAN (pinned to CPU $CPU)"
-echo "bench-match: warm-up + $ROUNDS rounds of ${DURATION}s, A=bench-scan (raw, weir_match) B=weir block C=weir stream; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench-match: warm-up + $ROUNDS rounds of ${DURATION}s, A=bench-scan (raw, weir_match) B=weir block C=weir stream; load average $(load_average)"
 a_raw=() a_wm=() b_pps=() c_pps=()
 a_raw_g=() a_wm_g=() b_g=() c_g=() b_m=() c_m=() c_sg=()
 WARNINGS=()
@@ -406,8 +350,6 @@ for r in "${all_rounds[@]}"; do
 	read -r p g m sg <<< "${ROUND[$r,c]}"; c_pps+=("$p"); c_g+=("$g"); c_m+=("$m"); c_sg+=("$sg")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}'; }
 m_araw=$(median "${a_raw[@]}") m_awm=$(median "${a_wm[@]}") m_b=$(median "${b_pps[@]}") m_c=$(median "${c_pps[@]}")
 g_araw=$(median "${a_raw_g[@]}") g_awm=$(median "${a_wm_g[@]}") g_b=$(median "${b_g[@]}") g_c=$(median "${c_g[@]}")
 mp_b=$(median "${b_m[@]}") mp_c=$(median "${c_m[@]}") sg_c=$(median "${c_sg[@]}")
@@ -437,9 +379,8 @@ if [ "$COMPILE" = 1 ]; then
 	done
 fi
 
-SUMMARY=$RESULTS/bench-match-summary.csv
-[ -s "$SUMMARY" ] || echo "date,machine,commit,rounds,seconds,raw_pps,weir_match_pps,block_pps,stream_pps,block_over_raw,stream_over_raw" > "$SUMMARY"
-echo "$STAMP,$MACHINE,$COMMIT,$ROUNDS,$DURATION,$m_araw,$m_awm,$m_b,$m_c,$r_b,$r_c" >> "$SUMMARY"
+append_summary "date,machine,commit,rounds,seconds,raw_pps,weir_match_pps,block_pps,stream_pps,block_over_raw,stream_over_raw" \
+	"$STAMP,$MACHINE,$COMMIT,$ROUNDS,$DURATION,$m_araw,$m_awm,$m_b,$m_c,$r_b,$r_c"
 
 echo
 echo "payloads: bench-scan $A_PAYLOADS per pass of the file; weir ${B_PPP:-?} (block), ${C_PPP:-?} (stream) per pass (scanned / (processed / $RECORDS records))"

@@ -12,16 +12,11 @@
 # perf/results/bench-rx-summary.csv.
 set -uo pipefail
 
+BENCH=bench-rx
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DATA=${WEIR_SHARED_DATA:-$ROOT/../shared/data}
-PCAP=$DATA/pcaps/ndpi-mix.pcap
-ROUNDS=3
-DURATION=5
-WARMUP=2
-SNAPLEN=2048
-MIN_RATIO=
-RESULTS=$ROOT/perf/results
-WEIR=${WEIR_BIN:-}
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
+set_common_defaults   # DATA PCAP ROUNDS DURATION WARMUP SNAPLEN MIN_RATIO RESULTS WEIR
 TESTPMD=${TESTPMD:-dpdk-testpmd}
 
 usage() {
@@ -39,74 +34,28 @@ Environment: TESTPMD (default dpdk-testpmd).
 EOF
 }
 
-die() { echo "bench-rx: $*" >&2; exit 1; }
-skip() { echo "bench-rx: SKIP: $*"; exit 0; }
-is_num() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
-
 while [ $# -gt 0 ]; do
 	case $1 in
-	--rounds) ROUNDS=${2:-}; shift 2 ;;
-	--duration) DURATION=${2:-}; shift 2 ;;
-	--pcap) PCAP=${2:-}; shift 2 ;;
-	--weir) WEIR=${2:-}; shift 2 ;;
-	--results) RESULTS=${2:-}; shift 2 ;;
-	--min-ratio) MIN_RATIO=${2:-}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
+	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift 2 ;;
 	esac
 done
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds: '$ROUNDS' is not a positive integer"
-[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "--duration: '$DURATION' is not a whole number of seconds >= 1"
-[ -z "$MIN_RATIO" ] || is_num "$MIN_RATIO" || die "--min-ratio: '$MIN_RATIO' is not a number"
+check_common_options
 
 # ---- prerequisites ---------------------------------------------------------------
-[ -d "$DATA" ] || [ "$PCAP" != "$DATA/pcaps/ndpi-mix.pcap" ] ||
-	skip "$DATA is absent (the shared benchmark data is only on developer and CI machines)"
-[ -r "$PCAP" ] || skip "$PCAP is absent or unreadable"
+require_capture
 command -v "$TESTPMD" > /dev/null || die "$TESTPMD not found (Debian: apt-get install dpdk)"
 command -v editcap > /dev/null || die "editcap not found (Debian: apt-get install wireshark-common)"
-if [ -z "$WEIR" ]; then
-	for b in "$ROOT/build-perf/app/weir" "$ROOT/build/app/weir"; do
-		[ -x "$b" ] && { WEIR=$b; break; }
-	done
-fi
-[ -n "$WEIR" ] && [ -x "$WEIR" ] ||
-	die "no weir binary: build one (cd $ROOT && meson setup build-perf --buildtype=release && ninja -C build-perf) or give --weir"
-[ "$(id -u)" = 0 ] || echo "bench-rx: warning: not root; the EAL may fail to use hugepages" >&2
+find_weir
+warn_unless_root
 
-# Hugepages: testpmd gets --in-memory on hugepages like weir does by itself; without
-# enough free ones both would fall back to --no-huge, which is ~2x slower and not the
-# figure this benchmark is about.
-huge_free_mb=$(awk '/^HugePages_Free:/ {f=$2} /^Hugepagesize:/ {s=$2} END {print int(f*s/1024)}' /proc/meminfo)
-[ "${huge_free_mb:-0}" -ge 1024 ] ||
-	die "only ${huge_free_mb:-0} MiB of free hugepages, 1024 needed (as root: echo 1024 > /proc/sys/vm/nr_hugepages)"
+# Hugepages: testpmd gets --in-memory on hugepages like weir does by itself.
+require_hugepages 1024
 
-# ---- clean-up: everything we start is stopped by its PID ---------------------------
-TMP=$(mktemp -d /tmp/weir-bench-rx.XXXXXX)
-CHILD=
-stop_child() { # SIGINT, then SIGKILL after 15 s; always reaped
-	local pid=$1 i
-	kill -0 "$pid" 2> /dev/null || { wait "$pid" 2> /dev/null; return; }
-	kill -INT "$pid" 2> /dev/null
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$pid" 2> /dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2> /dev/null && { echo "bench-rx: pid $pid ignores SIGINT, killing it" >&2; kill -KILL "$pid"; }
-	wait "$pid" 2> /dev/null
-}
-cleanup() {
-	[ -n "$CHILD" ] && stop_child "$CHILD"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "bench-rx: interrupted" >&2; exit 130' INT TERM
+start_cleanup   # TMP, CHILD; the child is stopped by its PID however we end
 
 # ---- the replay: records cut to 2,048 bytes (infinite_rx refuses bigger ones) --------
-CUT=$TMP/cut.pcap
-editcap -s "$SNAPLEN" "$PCAP" "$CUT" || die "editcap failed on $PCAP"
-RECORDS=$(capinfos -M -c "$CUT" 2> /dev/null | awk -F': *' '/Number of packets/ {print $2+0}')
-[[ ${RECORDS:-} =~ ^[0-9]+$ ]] && [ "$RECORDS" -gt 0 ] || RECORDS=200000
+cut_capture 200000   # CUT, RECORDS (200000 when capinfos cannot count them)
 # testpmd preloads the whole file into its pool, plus rx ring, per-lcore caches, bursts.
 TP_MBUFS=$(((RECORDS + 1024 + 2 * 512 + 4096 + 8191) / 8192 * 8192))
 
@@ -166,9 +115,7 @@ run_weir() { # seconds out log
 	done
 	stop_child "$CHILD"
 	CHILD=
-	# weir adds --no-pci and --in-memory (or --file-prefix with --no-huge) itself: check.
-	grep -q -- '--no-pci' "$log" && grep -Eq -- '--in-memory|--file-prefix' "$log" ||
-		{ echo "bench-rx: weir's EAL arguments lack --no-pci/--in-memory:" >&2; head -3 "$log" >&2; return 1; }
+	check_weir_eal_args "$log" || return 1
 	line=$(grep '"type":"stats"' "$out" | tail -1)
 	[ -n "$line" ] || return 1
 	local mpps processed elapsed
@@ -180,16 +127,18 @@ run_weir() { # seconds out log
 }
 
 # ---- the rounds -------------------------------------------------------------------
-mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-CSV=$RESULTS/bench-rx-$STAMP.csv
-MACHINE=$(echo "$(hostname -s) $(nproc)cpu $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" | tr ',' ';')
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD -- lib app pmd-config 2> /dev/null || COMMIT="$COMMIT+dirty"
+describe_run lib app pmd-config   # STAMP, CSV, MACHINE, COMMIT
 echo "date,machine,commit,weir,round,tool,mpps,packets,seconds" > "$CSV"
 
 echo "bench-rx: $(basename "$PCAP") cut to $SNAPLEN B ($RECORDS records), weir=$WEIR"
-echo "bench-rx: warm-up + $ROUNDS rounds of ${DURATION}s, A=testpmd B=weir; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench-rx: warm-up + $ROUNDS rounds of ${DURATION}s, A=testpmd B=weir; load average $(load_average)"
+# One measured run (RES from run_testpmd or run_weir): its CSV row and its line on
+# screen; leaves its rate in mpps.
+report_run() { # label tool
+	read -r mpps pkts s <<< "$RES"
+	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$1,$2,$mpps,$pkts,$s" >> "$CSV"
+	printf '  round %-6s %-7s %8.3f Mpps\n' "$1" "$2" "$mpps"
+}
 tp_rates=() weir_rates=()
 for ((r = 0; r <= ROUNDS; r++)); do
 	secs=$DURATION label=$r
@@ -198,41 +147,34 @@ for ((r = 0; r <= ROUNDS; r++)); do
 		tail -20 "$TMP/testpmd-$r.log" >&2
 		die "testpmd round $label failed (log above)"
 	}
-	read -r mpps pkts s <<< "$RES"
-	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$label,testpmd,$mpps,$pkts,$s" >> "$CSV"
-	printf '  round %-6s testpmd %8.3f Mpps\n' "$label" "$mpps"
+	report_run "$label" testpmd
 	[ "$r" -gt 0 ] && tp_rates+=("$mpps")
 
 	run_weir "$secs" "$TMP/weir-$r.jsonl" "$TMP/weir-$r.log" || {
 		tail -20 "$TMP/weir-$r.log" >&2
 		die "weir round $label failed (log above)"
 	}
-	read -r mpps pkts s <<< "$RES"
-	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$label,weir,$mpps,$pkts,$s" >> "$CSV"
-	printf '  round %-6s weir    %8.3f Mpps\n' "$label" "$mpps"
+	report_run "$label" weir
 	[ "$r" -gt 0 ] && weir_rates+=("$mpps")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 best() { printf '%s\n' "$@" | sort -g | tail -1; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}'; }
 tp=$(median "${tp_rates[@]}")
 wr=$(median "${weir_rates[@]}")
-ratio=$(div "$wr" "$tp")
+ratio=$(ratio "$wr" "$tp")
 # Best of the rounds: what each reached when nothing else held the CPUs back.
 tp_best=$(best "${tp_rates[@]}")
 wr_best=$(best "${weir_rates[@]}")
 
-SUMMARY=$RESULTS/bench-rx-summary.csv
-[ -s "$SUMMARY" ] || echo "date,machine,commit,weir,rounds,seconds,testpmd_mpps,weir_mpps,ratio" > "$SUMMARY"
-echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$ROUNDS,$DURATION,$tp,$wr,$ratio" >> "$SUMMARY"
+append_summary "date,machine,commit,weir,rounds,seconds,testpmd_mpps,weir_mpps,ratio" \
+	"$STAMP,$MACHINE,$COMMIT,$WEIR,$ROUNDS,$DURATION,$tp,$wr,$ratio"
 
 echo
 printf '| %-22s | %-12s | %-12s | %-14s |\n' "date (UTC)" "testpmd Mpps" "weir Mpps" "weir/testpmd"
 printf '|%s|%s|%s|%s|\n' "------------------------" "--------------" "--------------" "----------------"
 printf '| %-22s | %12.3f | %12.3f | %14s |\n' "$STAMP" "$tp" "$wr" "${ratio}x"
-printf '| %-22s | %12.3f | %12.3f | %14s |\n' "  (best of $ROUNDS)" "$tp_best" "$wr_best" "$(div "$wr_best" "$tp_best")x"
-echo "machine: $MACHINE; tree at $COMMIT; weir: $WEIR; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-22s | %12.3f | %12.3f | %14s |\n' "  (best of $ROUNDS)" "$tp_best" "$wr_best" "$(ratio "$wr_best" "$tp_best")x"
+echo "machine: $MACHINE; tree at $COMMIT; weir: $WEIR; load average now $(load_average)"
 echo "medians of $ROUNDS rounds of ${DURATION}s; every run: $CSV"
 if [ -n "$MIN_RATIO" ] && awk -v r="$ratio" -v m="$MIN_RATIO" 'BEGIN {exit !(r < m)}'; then
 	echo "bench-rx: weir/testpmd $ratio is below $MIN_RATIO"

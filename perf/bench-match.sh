@@ -54,12 +54,12 @@ EOF
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--patterns) PATTERNS=${2:-}; shift 2 ;;
-	--scan) SCAN=${2:-}; shift 2 ;;
+	--patterns) PATTERNS=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
+	--scan) SCAN=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
 	--no-compile) COMPILE=0; shift ;;
-	--max-others) MAX_OTHERS=${2:-}; shift 2 ;;
+	--max-others) MAX_OTHERS=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
 	-h | --help) usage; exit 0 ;;
-	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift 2 ;;
+	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift $(($# < 2 ? $# : 2)) ;;
 	esac
 done
 check_common_options

@@ -37,7 +37,7 @@ EOF
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
-	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift 2 ;;
+	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift $(($# < 2 ? $# : 2)) ;;
 	esac
 done
 check_common_options

@@ -300,6 +300,9 @@ int main(int argc, char **argv)
 	rte_hash_free(b.h);
 	rte_free(b.stats);
 	free((void *)r.flows);
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	rmdir(dir); /* --file-prefix leaves an empty runtime folder */
 	return 0;
 }

@@ -32,7 +32,11 @@ static void eal_up(void)
 
 static void eal_down(void)
 {
+	char dir[1024];
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	rmdir(dir); /* --file-prefix leaves an empty runtime folder */
 }
 
 /* ---- packets ------------------------------------------------------------------------ */

@@ -19,7 +19,7 @@ build: deps $(BUILD)/build.ninja
 # weir's main job on the bundled capture with the bundled queries.
 sample: build
 	@.ci/hugepages.sh
-	$(BUILD)/app/weir run --sample --out weir-sample.jsonl
+	$(BUILD)/app/weir run --sample --rules rules/basic.rules --out weir-sample.jsonl
 
 # Everything: unit and integration tests, then the unit tests under ASan+UBSan.
 test: build

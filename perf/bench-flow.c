@@ -187,7 +187,7 @@ static uint64_t timed(struct run *r, int weir, enum pattern pat, unsigned long c
 		}
 		uint64_t t0 = rte_rdtsc();
 		if (weir)
-			weir_flow_lookup_burst(r->t, pp, ts, n, fo, dir);
+			weir_flow_lookup_burst(r->t, pp, ts, n, fo, dir, NULL);
 		else
 			base_burst(r->b, burst, n, now, pat == SEQUENTIAL);
 		cycles += rte_rdtsc() - t0;

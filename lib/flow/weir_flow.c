@@ -867,7 +867,7 @@ static inline void prefetch_candidates(const struct weir_flow_table *t, const st
 
 static unsigned lookup_chunk(struct weir_flow_table *t, const struct weir_pkt *const *pkts,
 			     const uint64_t *ts, unsigned n, struct weir_flow **flows_out,
-			     uint8_t *dir_out)
+			     uint8_t *dir_out, uint8_t *state_out)
 {
 	struct weir_flow_key keys[BURST_MAX];
 	struct home homes[BURST_MAX];
@@ -896,20 +896,23 @@ static unsigned lookup_chunk(struct weir_flow_table *t, const struct weir_pkt *c
 			continue;
 		flows_out[i] = find_or_create(t, &keys[i], &homes[i], pkts[i], dir_out[i], ts[i]);
 		found += flows_out[i] != NULL;
+		/* a later packet of the burst may close the flow: keep this packet's view */
+		if (state_out && flows_out[i])
+			state_out[i] = flows_out[i]->state;
 	}
 	return found;
 }
 
 unsigned weir_flow_lookup_burst(struct weir_flow_table *t, const struct weir_pkt *const *pkts,
 				const uint64_t *ts, unsigned n, struct weir_flow **flows_out,
-				uint8_t *dir_out)
+				uint8_t *dir_out, uint8_t *state_out)
 {
 	unsigned found = 0;
 
 	call_start(t, t->conf.on_end, t->conf.on_end_ctx);
 	for (unsigned off = 0; off < n; off += BURST_MAX)
 		found += lookup_chunk(t, pkts + off, ts + off, RTE_MIN(n - off, (unsigned)BURST_MAX),
-				      flows_out + off, dir_out + off);
+				      flows_out + off, dir_out + off, state_out ? state_out + off : NULL);
 	/* Only now: every chunk's flows are protected from eviction by later chunks. */
 	for (unsigned i = 0; i < n; i++)
 		if (flows_out[i])

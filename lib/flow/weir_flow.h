@@ -281,10 +281,12 @@ void weir_flow_table_free(struct weir_flow_table *t);
  * counted into its flow (packets, bytes, TCP flags, state). Three passes
  * over the burst: key + hash + prefetch bucket, prefetch candidate entries,
  * then compare and update. Returns the number of packets with a flow.
+ * state_out (may be NULL): the flow's state (enum weir_flow_state) right
+ * after each packet, since a later packet of the same burst may change it.
  */
 unsigned weir_flow_lookup_burst(struct weir_flow_table *t, const struct weir_pkt *const *pkts,
 				const uint64_t *ts, unsigned n, struct weir_flow **flows_out,
-				uint8_t *dir_out);
+				uint8_t *dir_out, uint8_t *state_out);
 
 /*
  * End flows idle for their class's timeout at event time now, calling

@@ -195,13 +195,14 @@ static const uint8_t *payload_of(struct weir_inspect *in, struct rte_mbuf *m, co
 	return rte_pktmbuf_read(m, p->payload_off, len, in->payload);
 }
 
-static uint8_t flow_flags(const struct weir_flow *f, unsigned dir)
+/* state: the flow's state right after this packet (the flow may have moved on in the burst). */
+static uint8_t flow_flags(const struct weir_flow *f, unsigned dir, uint8_t state)
 {
 	if (!f)
 		return 0;
 	return WEIR_MATCH_F_FLOW |
 	       (weir_flow_to_server(f, dir) ? WEIR_MATCH_F_TO_SERVER : WEIR_MATCH_F_TO_CLIENT) |
-	       (f->state == WEIR_FLOW_ESTABLISHED ? WEIR_MATCH_F_ESTABLISHED : 0);
+	       (state == WEIR_FLOW_ESTABLISHED ? WEIR_MATCH_F_ESTABLISHED : 0);
 }
 
 /* The direction's stream, opened on its first payload; NULL when it has none. */
@@ -282,7 +283,8 @@ static void scan_stream(struct weir_inspect *in, struct weir_flow *f, unsigned d
 }
 
 static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struct weir_pkt *p,
-			uint64_t ts, struct weir_flow *f, unsigned dir, struct weir_burst_rules *out)
+			uint64_t ts, struct weir_flow *f, unsigned dir, uint8_t state,
+			struct weir_burst_rules *out)
 {
 	unsigned first = out->n;
 	struct weir_match_result res;
@@ -300,7 +302,7 @@ static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struc
 		return;
 	}
 	const uint8_t *data = payload_of(in, m, p);
-	struct weir_match_pkt mp = weir_match_pkt_of(p, flow_flags(f, dir));
+	struct weir_match_pkt mp = weir_match_pkt_of(p, flow_flags(f, dir, state));
 	in->cnt[WEIR_INSPECT_SCANNED]++;
 	in->cnt[WEIR_INSPECT_SCANNED_BYTES] += p->payload_len;
 	if (weir_match_scan(in->mw, &mp, data, p->payload_len, &res) < 0)
@@ -318,15 +320,15 @@ void weir_inspect_burst(struct weir_inspect *in, struct rte_mbuf **m,
 			struct weir_burst_rules *rules)
 {
 	struct weir_flow *flows[WEIR_BURST_MAX];
-	uint8_t dir[WEIR_BURST_MAX];
+	uint8_t dir[WEIR_BURST_MAX], state[WEIR_BURST_MAX];
 
 	if (in->flows)
-		weir_flow_lookup_burst(in->flows, pkts, ts, n, flows, dir);
+		weir_flow_lookup_burst(in->flows, pkts, ts, n, flows, dir, state);
 	rules->n = 0;
 	for (unsigned i = 0; i < n; i++) {
 		rules->off[i] = (uint16_t)rules->n;
 		inspect_one(in, m[i], pkts[i], ts[i], in->flows ? flows[i] : NULL,
-			    in->flows ? dir[i] : 0, rules);
+			    in->flows ? dir[i] : 0, in->flows ? state[i] : 0, rules);
 	}
 	rules->off[n] = (uint16_t)rules->n;
 }

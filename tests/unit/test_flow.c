@@ -127,7 +127,7 @@ static struct weir_flow *look(struct weir_flow_table *t, const struct weir_pkt *
 	struct weir_flow *f[1];
 	uint8_t d[1];
 
-	weir_flow_lookup_burst(t, pp, &ts, 1, f, d);
+	weir_flow_lookup_burst(t, pp, &ts, 1, f, d, NULL);
 	if (dir)
 		*dir = d[0];
 	return f[0];
@@ -295,7 +295,7 @@ Test(flow, untracked_packets_counted_by_reason, .init = eal_up, .fini = eal_down
 	echo = pk("10.0.0.1", 8, "10.0.0.2", 0, 1, 0);  /* ICMP echo request: type 8 */
 	reply = pk("10.0.0.2", 0, "10.0.0.1", 0, 1, 0); /* echo reply: type 0 */
 
-	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 6, f, d), 3);
+	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 6, f, d, NULL), 3);
 	cr_assert_null(f[0]);
 	cr_assert_null(f[1]);
 	cr_assert_not_null(f[2]);
@@ -325,7 +325,7 @@ Test(flow, same_new_key_twice_in_one_burst, .init = eal_up, .fini = eal_down)
 	struct weir_flow *f[3];
 	uint8_t d[3];
 
-	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 3, f, d), 3);
+	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 3, f, d, NULL), 3);
 	cr_assert_eq(f[0], f[1]);
 	cr_assert_eq(f[0], f[2]);
 	cr_assert_eq(f[0]->pkts[0], 2);
@@ -462,7 +462,7 @@ Test(flow, new_syn_on_a_closed_flow_starts_a_new_flow, .init = eal_up, .fini = e
 	struct weir_flow *f[3];
 	uint8_t d[3];
 
-	weir_flow_lookup_burst(t, pp, ts, 3, f, d);
+	weir_flow_lookup_burst(t, pp, ts, 3, f, d, NULL);
 	cr_assert_eq(f[0], f[1]);
 	cr_assert_neq(f[2], f[0], "the old flow stays valid for the burst");
 	cr_assert_eq(f[0]->state, WEIR_FLOW_CLOSED);
@@ -686,7 +686,7 @@ Test(flow, flows_of_the_current_burst_are_never_evicted, .init = eal_up, .fini =
 		pp[i] = &p[i];
 		ts[i] = T0 + i;
 	}
-	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 10, f, d), 8);
+	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 10, f, d, NULL), 8);
 	cr_assert_null(f[8]);
 	cr_assert_null(f[9]);
 	cr_assert_eq(e.n, 0);

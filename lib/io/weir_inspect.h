@@ -59,7 +59,7 @@ struct weir_rule_counters {
 };
 
 #define WEIR_INSPECT_COUNTER_LIST(X)                                            \
-	X(SCANNED,        "scanned")        /* packets with payload block-scanned */ \
+	X(SCANNED,        "scanned")        /* packets with payload inspected */     \
 	X(SCANNED_BYTES,  "scanned_bytes")                                          \
 	X(STREAM_BYTES,   "stream_bytes")   /* bytes given to stream scans */       \
 	X(NO_STREAM,      "no_stream")      /* stream states exhausted */          \

@@ -14,6 +14,8 @@
 
 #include "weir_flow.h"
 
+#include "test_eal.h"
+
 #define SEC WEIR_FLOW_SEC
 #define T0 (1700000000ull * SEC)
 #define FIN 0x01
@@ -21,23 +23,6 @@
 #define RST 0x04
 #define ACK 0x10
 
-static void eal_up(void)
-{
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=weirflow%d", (int)getpid());
-	char *argv[] = {"test", "--no-pci", "--no-huge", "-m", "256", "--no-shconf",
-			"--no-telemetry", "--log-level=lib.eal:error", prefix, NULL};
-	cr_assert_geq(rte_eal_init(9, argv), 0, "EAL init");
-}
-
-static void eal_down(void)
-{
-	char dir[1024];
-
-	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	rmdir(dir); /* --file-prefix leaves an empty runtime folder */
-}
 
 /* ---- packets ------------------------------------------------------------------------ */
 

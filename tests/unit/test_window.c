@@ -14,25 +14,10 @@
 
 #include "weir_window.h"
 
+#include "test_eal.h"
+
 #define SEC 1000000000ull
 
-static void eal_up(void)
-{
-	char prefix[64];
-	snprintf(prefix, sizeof(prefix), "--file-prefix=weirtest%d", (int)getpid());
-	char *argv[] = {"test", "--no-pci", "--no-huge", "-m", "256", "--no-shconf",
-			"--no-telemetry", "--log-level=lib.eal:error", prefix, NULL};
-	cr_assert_geq(rte_eal_init(9, argv), 0, "EAL init");
-}
-
-static void eal_down(void)
-{
-	char dir[1024];
-
-	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
-	rte_eal_cleanup();
-	rmdir(dir); /* --file-prefix leaves an empty runtime folder */
-}
 
 static struct weir_pkt v4(const char *src, const char *dst, uint8_t proto, uint16_t sp, uint16_t dp,
 			  uint32_t len)

@@ -28,6 +28,16 @@ trap cleanup EXIT
 cpu=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
 sock="$TMP/memif.sock" # memif uses the abstract namespace by default: a unique name, no file
 
+# Up to 10 s for a UNIX socket of process PID in STATE (listening | connected).
+wait_socket() { # state pid
+  local opt="-xp state connected"; [ "$1" = listening ] && opt=-xlp
+  for _ in $(seq 100); do
+    ss $opt 2>/dev/null | grep -q "pid=$2," && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 run_case() { # workers
   local w=$1
   local out="$TMP/memif$w.jsonl" tpout="$TMP/testpmd$w.out"
@@ -35,9 +45,7 @@ run_case() { # workers
   "$WEIR_BIN" run --port "net_memif0,role=server,socket=$sock.$w" --workers "$w" \
     --out "$out" --no-summary 2> "$TMP/weir$w.err" &
   weir_pid=$!
-  # Wait for the server's listening socket.
-  for _ in $(seq 100); do ss -xlp 2>/dev/null | grep -q "pid=$weir_pid," && break; sleep 0.1; done
-  if ! ss -xlp 2>/dev/null | grep -q "pid=$weir_pid,"; then
+  if ! wait_socket listening $weir_pid; then
     fail "workers=$w: weir did not listen on the memif socket: $(tail -3 "$TMP/weir$w.err")"; return
   fi
   # --stats-period keeps non-interactive testpmd running until SIGINT (without it, testpmd exits
@@ -48,8 +56,7 @@ run_case() { # workers
     > "$tpout" 2>&1 < /dev/null &
   tp_pid=$!
   # Connected once weir's end of the socket is established; then let traffic flow 1.5 s.
-  for _ in $(seq 100); do ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," && break; sleep 0.1; done
-  ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," || fail "workers=$w: testpmd never connected"
+  wait_socket connected $weir_pid || fail "workers=$w: testpmd never connected"
   sleep 1.5
   kill -INT $tp_pid; wait $tp_pid; local tprc=$?; tp_pid=""
   sleep 0.3
@@ -102,12 +109,10 @@ client_case() {
     --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
     > "$tpout" 2>&1 < /dev/null &
   tp_pid=$!
-  for _ in $(seq 100); do ss -xlp 2>/dev/null | grep -q "pid=$tp_pid," && break; sleep 0.1; done
-  ss -xlp 2>/dev/null | grep -q "pid=$tp_pid," || { fail "client: testpmd did not listen"; return; }
+  wait_socket listening $tp_pid || { fail "client: testpmd did not listen"; return; }
   "$WEIR_BIN" run --port "net_memif0,socket=$sock.c" --out "$out" --no-summary 2> "$TMP/weir-c.err" &
   weir_pid=$!
-  for _ in $(seq 100); do ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," && break; sleep 0.1; done
-  ss -xp state connected 2>/dev/null | grep -q "pid=$weir_pid," || fail "client: weir never connected"
+  wait_socket connected $weir_pid || fail "client: weir never connected"
   sleep 1.5
   kill -TERM $weir_pid; wait $weir_pid; local rc=$?; weir_pid=""
   sleep 0.3

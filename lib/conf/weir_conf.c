@@ -74,9 +74,290 @@ const char *weir_agg_name(enum weir_agg a)
 	return (unsigned)a < WEIR_AGG__COUNT ? agg_names[a] : "?";
 }
 
-int weir_agg_parse(const char *name)
+bool weir_field_numeric(enum weir_field f)
 {
-	return name_index(agg_names, WEIR_AGG__COUNT, name);
+	switch (f) {
+	case WEIR_FIELD_SRC_PORT: case WEIR_FIELD_DST_PORT: case WEIR_FIELD_PROTO:
+	case WEIR_FIELD_L4_PROTO: case WEIR_FIELD_VLAN: case WEIR_FIELD_IP_VERSION:
+	case WEIR_FIELD_TCP_FLAGS: case WEIR_FIELD_LENGTH: case WEIR_FIELD_IP_LEN:
+	case WEIR_FIELD_PAYLOAD_LEN: case WEIR_FIELD_TTL: case WEIR_FIELD_TCP_WINDOW:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const char *skip_space(const char *p)
+{
+	while (isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* Copy an identifier ([a-z0-9_]) at p into buf; returns the end. */
+static const char *read_ident(const char *p, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while ((isalnum((unsigned char)*p) || *p == '_') && n + 1 < len)
+		buf[n++] = *p++;
+	buf[n] = '\0';
+	return p;
+}
+
+/*
+ * packets | bytes | ip_bytes | payload_bytes | first_ts | last_ts |
+ * flag_counts | sum|min|max|avg|quantiles(NUMERIC_FIELD) | distinct(FIELD) |
+ * topk(FIELD, K) with K in 1..100.
+ */
+int weir_agg_conf_parse(const char *text, struct weir_agg_conf *a, char *err, size_t errlen)
+{
+	char kind[32], field[32];
+	const char *p = read_ident(skip_space(text), kind, sizeof(kind));
+	int k = name_index(agg_names, WEIR_AGG__COUNT, kind), f = -1;
+	unsigned long param = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (k < 0) {
+		snprintf(err, errlen, "unknown aggregate '%s' (known: packets, bytes, ip_bytes, "
+			 "payload_bytes, sum(F), min(F), max(F), avg(F), distinct(F), topk(F, K), "
+			 "quantiles(F), first_ts, last_ts, flag_counts)", text);
+		return -1;
+	}
+	bool takes_field = k >= WEIR_AGG_SUM && k <= WEIR_AGG_QUANTILES;
+	p = skip_space(p);
+	if (!takes_field) {
+		if (*p) {
+			snprintf(err, errlen, "aggregate '%s' takes no argument", text);
+			return -1;
+		}
+	} else {
+		if (*p != '(') {
+			snprintf(err, errlen, "aggregate '%s' needs a field: %s(FIELD%s)", text, kind,
+				 k == WEIR_AGG_TOPK ? ", K" : "");
+			return -1;
+		}
+		p = read_ident(skip_space(p + 1), field, sizeof(field));
+		f = weir_field_parse(field);
+		if (f < 0) {
+			snprintf(err, errlen, "aggregate '%s': unknown field '%s'", text, field);
+			return -1;
+		}
+		p = skip_space(p);
+		if (k == WEIR_AGG_TOPK) {
+			char *end;
+			if (*p != ',') {
+				snprintf(err, errlen, "aggregate '%s': topk needs K: topk(%s, 5)", text,
+					 field);
+				return -1;
+			}
+			param = strtoul(skip_space(p + 1), &end, 10);
+			if (end == skip_space(p + 1) || param < 1 || param > 100) {
+				snprintf(err, errlen, "aggregate '%s': K must be 1..100", text);
+				return -1;
+			}
+			p = skip_space(end);
+		}
+		if (*p != ')' || *skip_space(p + 1)) {
+			snprintf(err, errlen, "aggregate '%s': expected ')' at the end", text);
+			return -1;
+		}
+		bool numeric = k != WEIR_AGG_DISTINCT && k != WEIR_AGG_TOPK;
+		if (numeric && !weir_field_numeric((enum weir_field)f)) {
+			snprintf(err, errlen, "aggregate '%s': %s needs a numeric field, not '%s'", text,
+				 kind, field);
+			return -1;
+		}
+	}
+	a->kind = (enum weir_agg)k;
+	a->field = f < 0 ? WEIR_FIELD_SRC_IP : (enum weir_field)f;
+	a->param = (uint16_t)param;
+	if (k == WEIR_AGG_TOPK)
+		snprintf(a->name, sizeof(a->name), "topk(%s,%lu)", field, param);
+	else if (takes_field)
+		snprintf(a->name, sizeof(a->name), "%s(%s)", kind, field);
+	else
+		snprintf(a->name, sizeof(a->name), "%s", kind);
+	return 0;
+}
+
+/* ---- having ------------------------------------------------------------------ */
+
+struct hv_parser {
+	const char *s, *p;
+	const struct weir_query_conf *q;
+	struct weir_having *h;
+	char *err;
+	size_t errlen;
+};
+
+static int hv_fail(struct hv_parser *hp, const char *what)
+{
+	snprintf(hp->err, hp->errlen, "having: column %d: %s", (int)(hp->p - hp->s) + 1, what);
+	return -1;
+}
+
+static int hv_push(struct hv_parser *hp, uint8_t op, uint8_t agg, uint8_t sub, double num)
+{
+	if (hp->h->n == WEIR_HAVING_MAX)
+		return hv_fail(hp, "expression too long");
+	hp->h->node[hp->h->n].op = op;
+	hp->h->node[hp->h->n].agg = agg;
+	hp->h->node[hp->h->n].sub = sub;
+	hp->h->node[hp->h->n].num = num;
+	hp->h->n++;
+	return 0;
+}
+
+static bool hv_word(struct hv_parser *hp, const char *w)
+{
+	size_t n = strlen(w);
+	const char *p = skip_space(hp->p);
+
+	if (strncmp(p, w, n) != 0 || isalnum((unsigned char)p[n]) || p[n] == '_')
+		return false;
+	hp->p = p + n;
+	return true;
+}
+
+static bool hv_sym(struct hv_parser *hp, const char *w)
+{
+	const char *p = skip_space(hp->p);
+
+	if (strncmp(p, w, strlen(w)) != 0)
+		return false;
+	hp->p = p + strlen(w);
+	return true;
+}
+
+/* A number or an aggregate (its canonical text; quantiles(F).p50/.p90/.p99). */
+static int hv_operand(struct hv_parser *hp)
+{
+	const char *p = skip_space(hp->p);
+	char *end;
+	double v = strtod(p, &end);
+
+	if (end != p && (isdigit((unsigned char)*p) || *p == '.' || *p == '-')) {
+		hp->p = end;
+		return hv_push(hp, WEIR_HV_NUM, 0, 0, v);
+	}
+	/* the aggregate's text runs to its closing parenthesis, or is one word */
+	const char *q = p;
+	while (isalnum((unsigned char)*q) || *q == '_')
+		q++;
+	if (*q == '(') {
+		while (*q && *q != ')')
+			q++;
+		if (*q == ')')
+			q++;
+	}
+	if (q == p) {
+		hp->p = p;
+		return hv_fail(hp, "expected a number or an aggregate");
+	}
+	char text[64];
+	struct weir_agg_conf a;
+	char aerr[256];
+	snprintf(text, sizeof(text), "%.*s", (int)(q - p), p);
+	if (weir_agg_conf_parse(text, &a, aerr, sizeof(aerr)) < 0 && strncmp(text, "topk", 4) != 0) {
+		hp->p = p;
+		return hv_fail(hp, aerr);
+	}
+	int sub = 0;
+	if (*q == '.') {
+		static const char *const subs[] = {"p50", "p90", "p99"};
+		char w[8];
+		const char *e = read_ident(q + 1, w, sizeof(w));
+		sub = name_index(subs, 3, w);
+		if (sub < 0 || a.kind != WEIR_AGG_QUANTILES) {
+			hp->p = q;
+			return hv_fail(hp, "only quantiles(F) take .p50, .p90 or .p99");
+		}
+		q = e;
+	} else if (a.kind == WEIR_AGG_QUANTILES) {
+		sub = 0; /* the median unless told */
+	}
+	for (unsigned i = 0; i < hp->q->n_aggs; i++) {
+		if (strcmp(hp->q->aggs[i].name, a.name) != 0)
+			continue;
+		if (a.kind == WEIR_AGG_TOPK) {
+			hp->p = p;
+			return hv_fail(hp, "topk is a list, not a number; having cannot compare it");
+		}
+		hp->p = q;
+		return hv_push(hp, WEIR_HV_AGG, (uint8_t)i, (uint8_t)sub, 0);
+	}
+	char have[512] = "";
+	size_t used = 0;
+	for (unsigned i = 0; i < hp->q->n_aggs && used < sizeof(have); i++)
+		used += (size_t)snprintf(have + used, sizeof(have) - used, "%s%s", i ? ", " : "",
+					 hp->q->aggs[i].name);
+	snprintf(hp->err, hp->errlen, "having: aggregate '%s' is not one of the query's (%s)",
+		 text, have);
+	return -1;
+}
+
+static int hv_or(struct hv_parser *hp);
+
+static int hv_unary(struct hv_parser *hp)
+{
+	if (hv_word(hp, "not") || hv_sym(hp, "!"))
+		return hv_unary(hp) || hv_push(hp, WEIR_HV_NOT, 0, 0, 0);
+	if (hv_sym(hp, "(")) {
+		if (hv_or(hp))
+			return -1;
+		if (!hv_sym(hp, ")"))
+			return hv_fail(hp, "expected ')'");
+		return 0;
+	}
+	static const struct { const char *s; uint8_t op; } cmp[] = {
+		{">=", WEIR_HV_GE}, {"<=", WEIR_HV_LE}, {"==", WEIR_HV_EQ}, {"!=", WEIR_HV_NE},
+		{">", WEIR_HV_GT}, {"<", WEIR_HV_LT},
+	};
+	if (hv_operand(hp))
+		return -1;
+	for (size_t i = 0; i < sizeof(cmp) / sizeof(cmp[0]); i++)
+		if (hv_sym(hp, cmp[i].s))
+			return hv_operand(hp) || hv_push(hp, cmp[i].op, 0, 0, 0);
+	return hv_fail(hp, "expected a comparison (>, >=, <, <=, ==, !=)");
+}
+
+static int hv_and(struct hv_parser *hp)
+{
+	if (hv_unary(hp))
+		return -1;
+	while (hv_word(hp, "and") || hv_sym(hp, "&&"))
+		if (hv_unary(hp) || hv_push(hp, WEIR_HV_AND, 0, 0, 0))
+			return -1;
+	return 0;
+}
+
+static int hv_or(struct hv_parser *hp)
+{
+	if (hv_and(hp))
+		return -1;
+	while (hv_word(hp, "or") || hv_sym(hp, "||"))
+		if (hv_and(hp) || hv_push(hp, WEIR_HV_OR, 0, 0, 0))
+			return -1;
+	return 0;
+}
+
+int weir_having_parse(const char *text, const struct weir_query_conf *q, struct weir_having *h,
+		      char *err, size_t errlen)
+{
+	struct hv_parser hp = { text, text, q, h, err, errlen };
+
+	memset(h, 0, sizeof(*h));
+	if (strlen(text) >= sizeof(h->text)) {
+		snprintf(err, errlen, "having: longer than %zu characters", sizeof(h->text) - 1);
+		return -1;
+	}
+	if (hv_or(&hp))
+		return -1;
+	if (*skip_space(hp.p))
+		return hv_fail(&hp, "unexpected text");
+	snprintf(h->text, sizeof(h->text), "%s", text);
+	return 0;
 }
 
 /* ---- durations -------------------------------------------------------------- */
@@ -258,110 +539,225 @@ static void query_defaults(struct weir_query_conf *q)
 	memset(q, 0, sizeof(*q));
 	q->window = WEIR_WINDOW_TUMBLING;
 	q->size_ns = 60 * NS_PER_S;
-	q->max_keys = 65536;
+	q->max_keys = 0; /* set after the aggregates are known */
 }
 
-/* A sequence of distinct names from `names`, at most `max` of them. */
-struct name_list {
-	const char *what;            /* "group_by field", for messages */
-	const char *const *names;
-	unsigned count;
-	unsigned max;
-	const char *limit;           /* the macro that sets max */
-};
-
-static int read_name_list(struct weir_yctx *y, const struct weir_ynode *n,
-			  const struct name_list *l, int *out, unsigned *n_out)
+/*
+ * group_by: a list of fields; src_ip/dst_ip may keep only a prefix:
+ * src_ip/24 (IPv4 /24, IPv6 /64), src_ip/24/48 (IPv4 /24, IPv6 /48).
+ */
+static int read_group_by(struct weir_yctx *y, const struct weir_ynode *n, void *base)
 {
+	struct weir_query_conf *q = base;
 	unsigned cnt = 0;
 
 	if (weir_yexpect(y, n, WEIR_YSEQ))
 		return -1;
 	WEIR_YFOREACH(it, n) {
-		int v;
+		char name[32];
+		unsigned p4 = 0, p6 = 0;
+		int f;
 
 		if (weir_yexpect(y, it, WEIR_YSCALAR))
 			return -1;
-		v = name_index(l->names, l->count, it->str);
-		if (v < 0) {
-			char known[256] = "";
+		const char *slash = strchr(it->str, '/');
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(slash ? (size_t)(slash - it->str) : strlen(it->str)), it->str);
+		f = weir_field_parse(name);
+		if (f < 0) {
+			char known[512] = "";
 			size_t used = 0;
-
-			for (unsigned i = 0; i < l->count && used < sizeof(known); i++)
-				used += (size_t)snprintf(known + used, sizeof(known) - used,
-							 "%s%s", i ? ", " : "", l->names[i]);
-			return weir_yerr(y, it->line, "unknown %s '%s' (known: %s)", l->what,
-					 it->str, known);
+			for (unsigned i = 0; i < WEIR_FIELD__COUNT && used < sizeof(known); i++)
+				used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+							 i ? ", " : "", field_names[i]);
+			return weir_yerr(y, it->line, "unknown group_by field '%s' (known: %s)", name,
+					 known);
+		}
+		if (slash) {
+			int used = 0;
+			if (f != WEIR_FIELD_SRC_IP && f != WEIR_FIELD_DST_IP)
+				return weir_yerr(y, it->line, "'%s': only src_ip and dst_ip take a prefix",
+						 it->str);
+			if (sscanf(slash, "/%u%n/%u%n", &p4, &used, &p6, &used) < 1 ||
+			    slash[used] != '\0' || p4 < 1 || p4 > 32 || (p6 && p6 > 128) ||
+			    (strchr(slash + 1, '/') && p6 < 1))
+				return weir_yerr(y, it->line,
+						 "'%s': expected %s/N (IPv4 1..32) or %s/N/M (IPv6 1..128)",
+						 it->str, name, name);
+			if (!p6)
+				p6 = 64;
 		}
 		for (unsigned i = 0; i < cnt; i++)
-			if (out[i] == v)
-				return weir_yerr(y, it->line, "duplicate %s '%s'", l->what, it->str);
-		if (cnt == l->max)
-			return weir_yerr(y, it->line, "too many %ss (at most %u, %s)", l->what,
-					 l->max, l->limit);
-		out[cnt++] = v;
+			if (q->group_by[i] == (enum weir_field)f)
+				return weir_yerr(y, it->line, "duplicate group_by field '%s'", name);
+		if (cnt == WEIR_MAX_GROUP_BY)
+			return weir_yerr(y, it->line, "too many group_by fields (at most %d)",
+					 WEIR_MAX_GROUP_BY);
+		q->group_by[cnt] = (enum weir_field)f;
+		q->prefix4[cnt] = (uint8_t)(p4 == 32 ? 0 : p4);
+		q->prefix6[cnt] = (uint8_t)(p6 == 128 ? 0 : p6);
+		cnt++;
 	}
-	*n_out = cnt;
-	return 0;
-}
-
-static int read_group_by(struct weir_yctx *y, const struct weir_ynode *n, void *base)
-{
-	static const struct name_list l = { "group_by field", field_names, WEIR_FIELD__COUNT,
-					    WEIR_MAX_GROUP_BY, "WEIR_MAX_GROUP_BY" };
-	struct weir_query_conf *q = base;
-	int v[WEIR_MAX_GROUP_BY];
-	unsigned cnt;
-
-	if (read_name_list(y, n, &l, v, &cnt))
-		return -1;
-	for (unsigned i = 0; i < cnt; i++)
-		q->group_by[i] = (enum weir_field)v[i];
 	q->n_group_by = cnt;
 	return 0;
 }
 
+static int paren_depth(const char *s)
+{
+	int d = 0;
+
+	for (; *s; s++)
+		d += (*s == '(') - (*s == ')');
+	return d;
+}
+
+/*
+ * A flow sequence splits "topk(dst_port, 5)" at its comma into two items:
+ * items are joined back while parentheses are open.
+ */
 static int read_aggregates(struct weir_yctx *y, const struct weir_ynode *n, void *base)
 {
-	static const struct name_list l = { "aggregate", agg_names, WEIR_AGG__COUNT,
-					    WEIR_MAX_AGGS, "WEIR_MAX_AGGS" };
 	struct weir_query_conf *q = base;
-	int v[WEIR_MAX_AGGS];
-	unsigned cnt;
+	unsigned cnt = 0;
+	char err[512], text[128] = "";
+	int line = 0;
 
-	if (read_name_list(y, n, &l, v, &cnt))
+	if (weir_yexpect(y, n, WEIR_YSEQ))
 		return -1;
+	WEIR_YFOREACH(it, n) {
+		if (weir_yexpect(y, it, WEIR_YSCALAR))
+			return -1;
+		if (!text[0])
+			line = it->line;
+		size_t used = strlen(text);
+		snprintf(text + used, sizeof(text) - used, "%s%s", used ? ", " : "", it->str);
+		if (paren_depth(text) > 0 && it->next)
+			continue;
+		if (cnt == WEIR_MAX_AGGS)
+			return weir_yerr(y, line, "too many aggregates (at most %d)", WEIR_MAX_AGGS);
+		if (weir_agg_conf_parse(text, &q->aggs[cnt], err, sizeof(err)) < 0)
+			return weir_yerr(y, line, "%s", err);
+		for (unsigned i = 0; i < cnt; i++)
+			if (strcmp(q->aggs[i].name, q->aggs[cnt].name) == 0)
+				return weir_yerr(y, line, "duplicate aggregate '%s'", text);
+		cnt++;
+		text[0] = '\0';
+	}
 	if (cnt == 0)
 		return weir_yerr(y, n->line, "aggregates: at least one is needed");
-	for (unsigned i = 0; i < cnt; i++)
-		q->aggs[i] = (enum weir_agg)v[i];
 	q->n_aggs = cnt;
 	return 0;
 }
 
 static const struct weir_yname window_types[] = {
 	{ "tumbling", WEIR_WINDOW_TUMBLING },
+	{ "sliding", WEIR_WINDOW_SLIDING },
+	{ "session", WEIR_WINDOW_SESSION },
 	{ NULL, 0 },
 };
 
+#define DAY_NS (24 * 3600 * NS_PER_S)
 /*
  *   window: {type: tumbling, size: 60s}
- *     type   tumbling (the only kind so far)               default tumbling
- *     size   window length, 1ns..24h; required in a window: default 60s
- *            when the whole window key is left out
+ *           {type: sliding, size: 60s, slide: 10s}
+ *           {type: session, gap: 30s, max: 10m}
+ *     type      tumbling | sliding | session                    tumbling
+ *     size      window length (tumbling, sliding), 1ns..24h      60s
+ *     slide     sliding: distance between window starts, <= size;
+ *               windows start at multiples of it since the epoch.
+ *               Packets are counted once, in panes of gcd(size, slide);
+ *               at most 4096 panes a window
+ *     gap       session: a key's session ends after this much
+ *               event time without packets, 1ns..24h; required
+ *     max       session: longest session, then a new one starts;
+ *               applied at pane (= gap) granularity                 unbounded
+ *     lateness  allowed lateness, 0..24h: packets up to this much
+ *               behind the watermark update their window, which
+ *               is emitted again with "late":true; later ones are
+ *               dropped and counted (late)                          0
  */
 static const struct knob window_knobs[] = {
 	KNOB_ENUM("type", struct weir_query_conf, window, window_types),
-	KNOB(K_DURATION, "size", struct weir_query_conf, size_ns, 1, 24 * 3600 * NS_PER_S),
+	KNOB(K_DURATION, "size", struct weir_query_conf, size_ns, 1, DAY_NS),
+	KNOB(K_DURATION, "slide", struct weir_query_conf, slide_ns, 1, DAY_NS),
+	KNOB(K_DURATION, "gap", struct weir_query_conf, gap_ns, 1, DAY_NS),
+	KNOB(K_DURATION, "max", struct weir_query_conf, max_ns, 1, 7 * DAY_NS),
+	KNOB(K_DURATION, "lateness", struct weir_query_conf, lateness_ns, 0, DAY_NS),
 	KNOB_END,
 };
 
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 static int read_window(struct weir_yctx *y, const struct weir_ynode *n, void *base)
 {
+	struct weir_query_conf *q = base;
+
 	if (knobs_apply(y, n, window_knobs, base, NULL))
 		return -1;
-	if (!weir_yget(n, "size"))
-		return weir_yerr(y, n->line, "window: needs a size (e.g. size: 60s)");
+	bool has_size = weir_yget(n, "size"), has_slide = weir_yget(n, "slide");
+	bool has_gap = weir_yget(n, "gap"), has_max = weir_yget(n, "max");
+	switch (q->window) {
+	case WEIR_WINDOW_TUMBLING:
+		if (!has_size)
+			return weir_yerr(y, n->line, "window: needs a size (e.g. size: 60s)");
+		if (has_slide || has_gap || has_max)
+			return weir_yerr(y, n->line, "window: slide, gap and max are not for tumbling windows");
+		break;
+	case WEIR_WINDOW_SLIDING:
+		if (!has_size || !has_slide)
+			return weir_yerr(y, n->line, "window: sliding needs size and slide (e.g. size: 60s, slide: 10s)");
+		if (has_gap || has_max)
+			return weir_yerr(y, n->line, "window: gap and max are for session windows");
+		if (q->slide_ns > q->size_ns)
+			return weir_yerr(y, n->line, "window: slide (%" PRIu64 " ns) is larger than size (%" PRIu64 " ns)",
+					 q->slide_ns, q->size_ns);
+		if (q->size_ns / gcd64(q->size_ns, q->slide_ns) > 4096)
+			return weir_yerr(y, n->line,
+					 "window: size/gcd(size, slide) = %" PRIu64 " panes; at most 4096",
+					 q->size_ns / gcd64(q->size_ns, q->slide_ns));
+		break;
+	case WEIR_WINDOW_SESSION:
+		if (!has_gap)
+			return weir_yerr(y, n->line, "window: session needs a gap (e.g. gap: 30s)");
+		if (has_size || has_slide)
+			return weir_yerr(y, n->line, "window: size and slide are not for session windows");
+		if (has_max && q->max_ns < q->gap_ns)
+			return weir_yerr(y, n->line, "window: max is shorter than gap");
+		q->size_ns = q->gap_ns;
+		break;
+	}
+	return 0;
+}
+
+/*
+ *   emit: {on: close, every: 5s}
+ *     on      close: final results when a window closes (the only one)
+ *     every   also partial results ("final":false) each time the
+ *             watermark passes a multiple of this, 1ms..24h          off
+ */
+static const struct weir_yname emit_ons[] = { { "close", 0 }, { NULL, 0 } };
+struct emit_conf { int on; uint64_t every; };
+static const struct knob emit_knobs[] = {
+	KNOB_ENUM("on", struct emit_conf, on, emit_ons),
+	KNOB(K_DURATION, "every", struct emit_conf, every, 1000000, DAY_NS),
+	KNOB_END,
+};
+
+static int read_emit(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct emit_conf e = { 0, 0 };
+
+	if (knobs_apply(y, n, emit_knobs, &e, NULL))
+		return -1;
+	((struct weir_query_conf *)base)->emit_every_ns = e.every;
 	return 0;
 }
 
@@ -385,28 +781,68 @@ static int read_query_name(struct weir_yctx *y, const struct weir_ynode *n, void
 /*
  * One entry of queries:
  *   name        [A-Za-z0-9_-]+, unique, required
- *   group_by    list of fields (src_ip, dst_ip, src_port, dst_port, proto,
- *               l4_proto, vlan, ip_version, tcp_flags, rule), at most
- *               WEIR_MAX_GROUP_BY, no repeats; [] = one global group.
- *               Default []
- *   window      {type: tumbling, size: DURATION}; default 60 s tumbling
- *   aggregates  list of packets, bytes, ip_bytes, payload_bytes; at least
- *               one, at most WEIR_MAX_AGGS, no repeats. Required
+ *   filter      tcpdump expression plus weir predicates (match(ID),
+ *               rule.severity >= N, flow.new, src_label == "x", ...;
+ *               see lib/filter/weir_filter.h); compiled at start.
+ *               Default: every packet
+ *   group_by    list of fields (see WEIR_FIELD_LIST; src_ip/24 keeps a
+ *               prefix), at most WEIR_MAX_GROUP_BY, no repeats; [] = one
+ *               global group. Default []
+ *   window      see window_knobs; default 60 s tumbling
+ *   aggregates  list (see weir_agg_conf_parse), at least one, at most
+ *               WEIR_MAX_AGGS, no repeats. Required
+ *   having      threshold over the aggregates, e.g.
+ *               "distinct(dst_port) > 100 and packets >= 10"; a true
+ *               row also raises an alert record. Default none
+ *   emit        see emit_knobs; default on close only
  *   max_keys    distinct keys per window per worker, 16..16M (k/M
- *               suffixes allowed); beyond it packets are counted as
- *               overflow. Default 65536
+ *               suffixes allowed); further keys are folded into one
+ *               "_other" row (counted as overflow) so totals stay
+ *               exact. Default 65536, or 4096 when the query has a
+ *               distinct/topk/quantiles aggregate (KiBs per key)
  */
 static const struct knob query_knobs[] = {
 	KNOB_FN("name", read_query_name),
+	KNOB(K_STR, "filter", struct weir_query_conf, filter, 0, 0),
 	KNOB_FN("group_by", read_group_by),
 	KNOB_FN("window", read_window),
 	KNOB_FN("aggregates", read_aggregates),
+	KNOB_FN("emit", read_emit),
 	KNOB(K_SIZE, "max_keys", struct weir_query_conf, max_keys, 16, 16u << 20),
 	KNOB_END,
 };
 
+static bool query_has_sketch(const struct weir_query_conf *q)
+{
+	for (unsigned i = 0; i < q->n_aggs; i++)
+		if (q->aggs[i].kind == WEIR_AGG_DISTINCT || q->aggs[i].kind == WEIR_AGG_TOPK ||
+		    q->aggs[i].kind == WEIR_AGG_QUANTILES)
+			return true;
+	return false;
+}
+
+/* After the knobs: what needs the whole query (having names aggregates). */
+static int finish_query(struct weir_yctx *y, const struct weir_ynode *map, struct weir_query_conf *q)
+{
+	const struct weir_ynode *hv = weir_yget(map, "having");
+	char err[768];
+
+	if (!weir_yget(map, "aggregates"))
+		return weir_yerr(y, map->line, "no aggregates (e.g. aggregates: [packets, bytes])");
+	if (hv) {
+		if (weir_yexpect(y, hv, WEIR_YSCALAR))
+			return -1;
+		if (weir_having_parse(hv->str, q, &q->having, err, sizeof(err)) < 0)
+			return weir_yerr(y, hv->line, "%s", err);
+	}
+	if (!q->max_keys)
+		q->max_keys = query_has_sketch(q) ? 4096 : 65536;
+	return 0;
+}
+
 static int read_query(struct weir_yctx *y, const struct weir_ynode *map, struct weir_config *c)
 {
+	static const char *const later[] = { "having", NULL };
 	struct weir_query_conf *q = &c->queries[c->n_queries];
 	const struct weir_ynode *name;
 	int rc;
@@ -426,9 +862,9 @@ static int read_query(struct weir_yctx *y, const struct weir_ynode *map, struct 
 			return weir_yerr(y, name->line, "duplicate query name '%s' (first at line %d)",
 					 q->name, c->queries[i].line);
 	weir_yctx_prefix(y, "query '%s': ", q->name);
-	rc = knobs_apply(y, map, query_knobs, q, NULL);
-	if (!rc && !weir_yget(map, "aggregates"))
-		rc = weir_yerr(y, map->line, "no aggregates (e.g. aggregates: [packets, bytes])");
+	rc = knobs_apply(y, map, query_knobs, q, later);
+	if (!rc)
+		rc = finish_query(y, map, q);
 	weir_yctx_prefix(y, "%s", "");
 	if (rc)
 		return -1;
@@ -1053,6 +1489,12 @@ static const struct weir_yname layers[] = {
 	{ NULL, 0 },
 };
 
+static const struct weir_yname time_kinds[] = {
+	{ "event", WEIR_TIME_EVENT },
+	{ "processing", WEIR_TIME_PROCESSING },
+	{ NULL, 0 },
+};
+
 #define CF struct weir_config
 /*
  * Top-level keys of the config file:
@@ -1061,6 +1503,8 @@ static const struct weir_yname layers[] = {
  *   eal              extra EAL arguments, appended as given        ""
  *   analysis_layer   outer | inner: which IP header of tunnelled
  *                    packets the queries see                       outer
+ *   time             event: windows follow packet timestamps (pcap
+ *                    or NIC); processing: the wall clock at rx      event
  *   watermark_delay  how late (event time) a packet may arrive and
  *                    still count in its window, 0..1h             2s
  *   idle_watermark   wall time after which an idle worker stops
@@ -1084,12 +1528,17 @@ static const struct weir_yname layers[] = {
  *   alert_limit      alerts per rule per flow before further ones
  *                    are suppressed (counted), 0 = no limit        10
  *   flows            flow tracking (see flows_knobs)
+ *   labels           CSV of CIDR,label lines: src_label/dst_label
+ *                    group-by fields and filter predicates          none
+ *   dns_capacity     addresses learned from DNS answers per worker,
+ *                    for dst_name (on when a query groups by it)    65536
  */
 static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "workers", CF, workers, 1, WEIR_MAX_WORKERS),
 	KNOB(K_STR, "out", CF, out, 0, 0),
 	KNOB(K_STR, "eal", CF, eal_args, 0, 0),
 	KNOB_ENUM("analysis_layer", CF, layer, layers),
+	KNOB_ENUM("time", CF, time, time_kinds),
 	KNOB(K_DURATION, "watermark_delay", CF, watermark_delay_ns, 0, 3600 * NS_PER_S),
 	KNOB(K_DURATION, "idle_watermark", CF, idle_watermark_ns, 1000000, 3600 * NS_PER_S),
 	KNOB(K_UINT, "burst", CF, burst, 1, 512),
@@ -1103,24 +1552,28 @@ static const struct knob config_knobs[] = {
 	KNOB(K_STR, "rules_cache", CF, rules_cache, 0, 0),
 	KNOB(K_UINT, "alert_limit", CF, alert_limit, 0, 1u << 30),
 	KNOB_FN("flows", read_flows),
+	KNOB(K_STR, "labels", CF, labels, 0, 0),
+	KNOB(K_SIZE, "dns_capacity", CF, dns_capacity, 16, 16u << 20),
 	KNOB_END,
 };
 #undef CF
 
 /* Built-in queries: what most users want to see first on a link. */
+#define AGG(k, n) { .kind = WEIR_AGG_##k, .name = n }
 #define BUILTIN .window = WEIR_WINDOW_TUMBLING, .size_ns = 60 * NS_PER_S, .max_keys = 65536
 static const struct weir_query_conf default_queries[] = {
 	{ .name = "hostpairs", BUILTIN,
 	  .n_group_by = 3, .group_by = { WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_IP, WEIR_FIELD_PROTO },
-	  .n_aggs = 3, .aggs = { WEIR_AGG_PACKETS, WEIR_AGG_BYTES, WEIR_AGG_IP_BYTES } },
+	  .n_aggs = 3, .aggs = { AGG(PACKETS, "packets"), AGG(BYTES, "bytes"), AGG(IP_BYTES, "ip_bytes") } },
 	{ .name = "protocols", BUILTIN,
 	  .n_group_by = 2, .group_by = { WEIR_FIELD_IP_VERSION, WEIR_FIELD_PROTO },
-	  .n_aggs = 3, .aggs = { WEIR_AGG_PACKETS, WEIR_AGG_BYTES, WEIR_AGG_IP_BYTES } },
+	  .n_aggs = 3, .aggs = { AGG(PACKETS, "packets"), AGG(BYTES, "bytes"), AGG(IP_BYTES, "ip_bytes") } },
 	{ .name = "totals", BUILTIN,
-	  .n_aggs = 4, .aggs = { WEIR_AGG_PACKETS, WEIR_AGG_BYTES, WEIR_AGG_IP_BYTES,
-				 WEIR_AGG_PAYLOAD_BYTES } },
+	  .n_aggs = 4, .aggs = { AGG(PACKETS, "packets"), AGG(BYTES, "bytes"), AGG(IP_BYTES, "ip_bytes"),
+				 AGG(PAYLOAD_BYTES, "payload_bytes") } },
 };
 #undef BUILTIN
+#undef AGG
 
 void weir_config_defaults(struct weir_config *c)
 {
@@ -1136,6 +1589,7 @@ void weir_config_defaults(struct weir_config *c)
 	c->summary_top = 5;
 	c->alert_limit = 10;
 	snprintf(c->rules_cache, sizeof(c->rules_cache), "auto");
+	c->dns_capacity = 1u << 16;
 	c->flows.capacity = 1u << 20;
 	c->flows.streams = 1u << 16;
 	c->flows.ooo_slots = 4096;

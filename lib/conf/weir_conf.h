@@ -27,18 +27,32 @@
 #define WEIR_PATH_MAX      1024
 #define WEIR_MAX_RULE_FILES 32
 
-/* Group-by fields: enum name, config name, encoded key bytes. */
-#define WEIR_FIELD_LIST(X)             \
-	X(SRC_IP,     "src_ip",     16)  \
-	X(DST_IP,     "dst_ip",     16)  \
-	X(SRC_PORT,   "src_port",   2)   \
-	X(DST_PORT,   "dst_port",   2)   \
-	X(PROTO,      "proto",      1)   \
-	X(L4_PROTO,   "l4_proto",   1)   \
-	X(VLAN,       "vlan",       2)   \
-	X(IP_VERSION, "ip_version", 1)   \
-	X(TCP_FLAGS,  "tcp_flags",  1)   \
-	X(RULE,       "rule",       4)
+/*
+ * Packet fields, for group_by and as aggregate arguments: enum name, config
+ * name, encoded key bytes. The first block comes from the parsed headers,
+ * the second from earlier pipeline stages (struct weir_burst_meta).
+ */
+#define WEIR_FIELD_LIST(X)               \
+	X(SRC_IP,      "src_ip",      16)  \
+	X(DST_IP,      "dst_ip",      16)  \
+	X(SRC_PORT,    "src_port",    2)   \
+	X(DST_PORT,    "dst_port",    2)   \
+	X(PROTO,       "proto",       1)   \
+	X(L4_PROTO,    "l4_proto",    1)   \
+	X(VLAN,        "vlan",        2)   \
+	X(IP_VERSION,  "ip_version",  1)   \
+	X(TCP_FLAGS,   "tcp_flags",   1)   \
+	X(LENGTH,      "length",      4)   \
+	X(IP_LEN,      "ip_len",      4)   \
+	X(PAYLOAD_LEN, "payload_len", 4)   \
+	X(TTL,         "ttl",         1)   \
+	X(TCP_WINDOW,  "tcp_window",  2)   \
+	X(RULE,        "rule",        4)   \
+	X(FLOW_ID,     "flow_id",     8)   \
+	X(DIRECTION,   "direction",   1)   \
+	X(SRC_LABEL,   "src_label",   4)   \
+	X(DST_LABEL,   "dst_label",   4)   \
+	X(DST_NAME,    "dst_name",    8)
 
 enum weir_field {
 #define WEIR_X(e, s, n) WEIR_FIELD_##e,
@@ -47,12 +61,27 @@ enum weir_field {
 	WEIR_FIELD__COUNT
 };
 
-/* Aggregates: enum name, config name. All are 64-bit sums in this version. */
+/*
+ * Aggregates: enum name, config name. The first four take no argument;
+ * sum/min/max/avg/quantiles take a numeric field, distinct/topk any field
+ * (topk also K: topk(dst_port, 5)); first_ts, last_ts and flag_counts
+ * (packets per TCP flag) take none.
+ */
 #define WEIR_AGG_LIST(X)                  \
 	X(PACKETS,       "packets")        \
 	X(BYTES,         "bytes")          \
 	X(IP_BYTES,      "ip_bytes")       \
-	X(PAYLOAD_BYTES, "payload_bytes")
+	X(PAYLOAD_BYTES, "payload_bytes")  \
+	X(SUM,           "sum")            \
+	X(MIN,           "min")            \
+	X(MAX,           "max")            \
+	X(AVG,           "avg")            \
+	X(DISTINCT,      "distinct")       \
+	X(TOPK,          "topk")           \
+	X(QUANTILES,     "quantiles")      \
+	X(FIRST_TS,      "first_ts")       \
+	X(LAST_TS,       "last_ts")        \
+	X(FLAG_COUNTS,   "flag_counts")
 
 enum weir_agg {
 #define WEIR_X(e, s) WEIR_AGG_##e,
@@ -61,23 +90,68 @@ enum weir_agg {
 	WEIR_AGG__COUNT
 };
 
-enum weir_window_type { WEIR_WINDOW_TUMBLING = 0 };
+/* One aggregate of a query, e.g. topk(dst_port, 5). */
+struct weir_agg_conf {
+	enum weir_agg kind;
+	enum weir_field field;       /* argument, when the kind takes one */
+	uint16_t param;              /* topk: K; distinct: HyperLogLog precision */
+	char name[80];               /* canonical text: the output key, what having names */
+};
+
+enum weir_window_type { WEIR_WINDOW_TUMBLING = 0, WEIR_WINDOW_SLIDING, WEIR_WINDOW_SESSION };
+enum weir_time { WEIR_TIME_EVENT = 0, WEIR_TIME_PROCESSING };
+
+/* having: a threshold expression over a query's aggregates, in postfix. */
+#define WEIR_HAVING_MAX 32
+enum weir_having_op {
+	WEIR_HV_NUM, WEIR_HV_AGG, WEIR_HV_LT, WEIR_HV_LE, WEIR_HV_GT, WEIR_HV_GE, WEIR_HV_EQ,
+	WEIR_HV_NE, WEIR_HV_AND, WEIR_HV_OR, WEIR_HV_NOT,
+};
+struct weir_having {
+	char text[256];               /* as written ("" = none) */
+	unsigned n;
+	struct {
+		uint8_t op;           /* enum weir_having_op */
+		uint8_t agg;          /* WEIR_HV_AGG: index in the query's aggregates */
+		uint8_t sub;          /* quantiles: 0 p50, 1 p90, 2 p99 */
+		double num;           /* WEIR_HV_NUM */
+	} node[WEIR_HAVING_MAX];
+};
 
 const char *weir_field_name(enum weir_field f);
 unsigned weir_field_size(enum weir_field f);
 int weir_field_parse(const char *name);          /* -1 if unknown */
+struct weir_query_conf;
 const char *weir_agg_name(enum weir_agg a);
-int weir_agg_parse(const char *name);            /* -1 if unknown */
+/* Parse "topk(dst_port, 5)" into *a. 0, or -1 with err filled. */
+int weir_agg_conf_parse(const char *text, struct weir_agg_conf *a, char *err, size_t errlen);
+/* Does the field take a value from every IP packet (usable in sum/min/max/avg/quantiles)? */
+bool weir_field_numeric(enum weir_field f);
+/*
+ * Parse a having expression against the query's aggregates (already read).
+ * 0, or -1 with err filled ("unknown aggregate 'x' (the query has: ...)").
+ */
+int weir_having_parse(const char *text, const struct weir_query_conf *q, struct weir_having *h,
+		      char *err, size_t errlen);
 
 struct weir_query_conf {
 	char name[WEIR_NAME_MAX];
+	char filter[512];            /* tcpdump + weir predicates; "" = every packet */
 	unsigned n_group_by;
 	enum weir_field group_by[WEIR_MAX_GROUP_BY];
+	uint8_t prefix4[WEIR_MAX_GROUP_BY]; /* src_ip/24: IPv4 prefix kept (0 = all 32 bits) */
+	uint8_t prefix6[WEIR_MAX_GROUP_BY]; /* src_ip/24/48: IPv6 prefix kept (0 = all 128) */
 	enum weir_window_type window;
-	uint64_t size_ns;            /* window length */
+	uint64_t size_ns;            /* window length (tumbling, sliding) */
+	uint64_t slide_ns;           /* sliding: distance between window starts */
+	uint64_t gap_ns;             /* session: inactivity that ends a session */
+	uint64_t max_ns;             /* session: longest session (0 = unbounded) */
+	uint64_t lateness_ns;        /* allowed lateness: late packets update and re-emit */
+	uint64_t emit_every_ns;      /* partial results every this much event time (0 = off) */
 	unsigned n_aggs;
-	enum weir_agg aggs[WEIR_MAX_AGGS];
-	uint32_t max_keys;           /* per window per worker; default 65536 */
+	struct weir_agg_conf aggs[WEIR_MAX_AGGS];
+	struct weir_having having;
+	uint32_t max_keys;           /* per window per worker; default 65536 (4096 with sketches) */
 	int line;                    /* where it was defined (0 = built in) */
 };
 
@@ -125,6 +199,7 @@ struct weir_config {
 	char out[WEIR_PATH_MAX];      /* JSON lines: path, or "-" for stdout; default "weir-out.jsonl" */
 	char eal_args[WEIR_PATH_MAX]; /* extra EAL arguments */
 	enum weir_pkt_layer layer;    /* analysis layer: outer (default) or inner */
+	enum weir_time time;          /* event (pcap/NIC timestamps, default) or processing time */
 	uint64_t watermark_delay_ns;  /* out-of-orderness bound; default 2 s */
 	uint64_t idle_watermark_ns;   /* idle worker advance after this much wall time; default 1 s */
 	unsigned burst;               /* rx burst size; default 64 */
@@ -142,6 +217,9 @@ struct weir_config {
 	char rules_cache[WEIR_PATH_MAX]; /* compiled-database cache: a dir, "off", "auto" (default) */
 	uint32_t alert_limit;         /* alerts per rule per flow, then suppressed (0 = no limit) */
 	struct weir_flows_conf flows;
+	/* enrichment */
+	char labels[WEIR_PATH_MAX];   /* CIDR,label CSV for src_label/dst_label ("" = none) */
+	uint32_t dns_capacity;        /* learned DNS answers per worker; default 65536 */
 };
 
 /* Add a rule file (the CLI's --rules). 0 or -1 with err filled. */

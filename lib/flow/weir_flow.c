@@ -807,6 +807,7 @@ static uint32_t flow_create(struct weir_flow_table *t, const struct home *h,
 	int from_server = k->proto == IPPROTO_TCP &&
 			  (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
 	set_client(f, dir ^ (unsigned)from_server);
+	f->flags |= WEIR_FLOW_F_NEW;
 	t->aux[i].held[0] = t->aux[i].held[1] = 0;
 	home_insert(h, b, way, i);
 	tq_append(t, flow_class(f), i);

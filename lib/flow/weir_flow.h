@@ -190,7 +190,9 @@ struct weir_flow_key {
 /* weir_flow.flags */
 #define WEIR_FLOW_F_CLIENT_HI 0x01 /* the client is the higher endpoint (it sends with dir 1) */
 #define WEIR_FLOW_F_SEQ(dir)  (0x02u << (dir)) /* next_seq[dir] is anchored */
+#define WEIR_FLOW_F_NEW       0x40 /* created and not yet seen by weir_flow_take_new() */
 #define WEIR_FLOW_F_BURST     0x80 /* internal: returned in the current burst */
+
 
 /*
  * One flow: 128 bytes, cache-line aligned. Arrays [2] are indexed by dir
@@ -214,6 +216,15 @@ struct weir_flow {
 	uint8_t state;          /* enum weir_flow_state */
 	uint8_t flags;          /* WEIR_FLOW_F_* */
 } __attribute__((aligned(64)));
+
+/* Did this packet's lookup create f? True once per flow: for its first packet. */
+static inline int weir_flow_take_new(struct weir_flow *f)
+{
+	int fresh = (f->flags & WEIR_FLOW_F_NEW) != 0;
+
+	f->flags &= (uint8_t)~WEIR_FLOW_F_NEW;
+	return fresh;
+}
 
 /* Endpoint index (0 lower, 1 higher) of the client. */
 static inline unsigned weir_flow_client(const struct weir_flow *f)

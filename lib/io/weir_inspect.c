@@ -70,19 +70,35 @@ struct weir_inspect {
 	struct weir_tcp_delivery delivery;
 };
 
-bool weir_inspect_wanted(const struct weir_config *cfg)
+/* Do queries use what flows tell: flow_id, direction, the flow.new predicate? */
+static bool queries_need_flows(const struct weir_config *cfg)
 {
-	if (cfg->flows.mode == WEIR_FLOWS_ON)
-		return true;
-	if (cfg->flows.mode == WEIR_FLOWS_OFF)
-		return cfg->n_rules > 0;
-	return cfg->n_rules > 0 || cfg->flows.records;
+	for (unsigned q = 0; q < cfg->n_queries; q++) {
+		const struct weir_query_conf *c = &cfg->queries[q];
+		if (strstr(c->filter, "flow.new"))
+			return true;
+		for (unsigned i = 0; i < c->n_group_by; i++)
+			if (c->group_by[i] == WEIR_FIELD_FLOW_ID || c->group_by[i] == WEIR_FIELD_DIRECTION)
+				return true;
+		for (unsigned i = 0; i < c->n_aggs; i++)
+			if (c->aggs[i].kind >= WEIR_AGG_SUM && c->aggs[i].kind <= WEIR_AGG_QUANTILES &&
+			    (c->aggs[i].field == WEIR_FIELD_FLOW_ID ||
+			     c->aggs[i].field == WEIR_FIELD_DIRECTION))
+				return true;
+	}
+	return false;
 }
 
 static bool flows_wanted(const struct weir_config *cfg)
 {
 	return cfg->flows.mode == WEIR_FLOWS_ON ||
-	       (cfg->flows.mode == WEIR_FLOWS_AUTO && (cfg->n_rules > 0 || cfg->flows.records));
+	       (cfg->flows.mode == WEIR_FLOWS_AUTO &&
+		(cfg->n_rules > 0 || cfg->flows.records || queries_need_flows(cfg)));
+}
+
+bool weir_inspect_wanted(const struct weir_config *cfg)
+{
+	return cfg->n_rules > 0 || flows_wanted(cfg);
 }
 
 /* ---- records to the main lcore ---------------------------------------------------- */
@@ -244,9 +260,10 @@ static void collect(struct weir_inspect *in, const struct weir_match_result *res
 		if (seen)
 			continue;
 		in->rc[hit->rule].packets++;
-		if (out->n < WEIR_BURST_RULES_MAX)
+		if (out->n < WEIR_BURST_RULES_MAX) {
+			out->sev[out->n] = weir_match_rule(in->match, hit->rule)->severity;
 			out->ids[out->n++] = hit->id;
-		else
+		} else
 			in->cnt[WEIR_INSPECT_HITS_DROPPED]++;
 	}
 }
@@ -317,13 +334,21 @@ static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struc
 
 void weir_inspect_burst(struct weir_inspect *in, struct rte_mbuf **m,
 			const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n,
-			struct weir_burst_rules *rules)
+			struct weir_burst_rules *rules, struct weir_flow_notes *fi)
 {
 	struct weir_flow *flows[WEIR_BURST_MAX];
 	uint8_t dir[WEIR_BURST_MAX], state[WEIR_BURST_MAX];
 
-	if (in->flows)
+	if (in->flows) {
 		weir_flow_lookup_burst(in->flows, pkts, ts, n, flows, dir, state);
+		for (unsigned i = 0; i < n; i++) {
+			struct weir_flow *f = flows[i];
+			fi->id[i] = f ? f->id : 0;
+			fi->direction[i] = !f ? WEIR_PKT_DIR_NONE
+				: weir_flow_to_server(f, dir[i]) ? WEIR_PKT_DIR_TO_SERVER : WEIR_PKT_DIR_TO_CLIENT;
+			fi->is_new[i] = f ? (uint8_t)weir_flow_take_new(f) : 0;
+		}
+	}
 	rules->n = 0;
 	for (unsigned i = 0; i < n; i++) {
 		rules->off[i] = (uint16_t)rules->n;

@@ -96,9 +96,16 @@ bool weir_inspect_wanted(const struct weir_config *cfg);
  * Data path: flows, then scans, for a parsed and stamped burst. Fills
  * rules (the rules each packet matched, for `rule`-keyed queries).
  */
+/* What the stage tells later ones about each packet's flow (arrays of the burst). */
+struct weir_flow_notes {
+	uint64_t id[WEIR_BURST_MAX];        /* 0: no flow */
+	uint8_t direction[WEIR_BURST_MAX];  /* enum weir_direction */
+	uint8_t is_new[WEIR_BURST_MAX];     /* 1: the packet created its flow */
+};
+
 void weir_inspect_burst(struct weir_inspect *in, struct rte_mbuf **m,
 			const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n,
-			struct weir_burst_rules *rules);
+			struct weir_burst_rules *rules, struct weir_flow_notes *fi);
 
 /* Data path, between bursts: end idle flows up to event time now (bounded work). */
 void weir_inspect_expire(struct weir_inspect *in, uint64_t now);

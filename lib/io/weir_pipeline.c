@@ -36,6 +36,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "weir_annotate.h"
 #include "weir_inspect.h"
 #include "weir_io.h"
 #include "weir_match.h"
@@ -96,7 +97,10 @@ struct worker {
 	struct counters c;
 	uint64_t max_ts_pub;               /* event time reached, for idle peers */
 	uint32_t done;
+	struct weir_annotate_worker *ann;  /* labels, names, filters; NULL when not wanted */
 	struct weir_burst_rules rules;     /* what the burst matched, for `rule` queries */
+	struct weir_flow_notes flows;       /* each packet's flow */
+	struct weir_annotations notes;     /* labels, names, filter results */
 } __rte_cache_aligned;
 
 struct distributor {
@@ -128,6 +132,7 @@ struct pipeline {
 	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
 	struct weir_ruleset *ruleset;
 	struct weir_match *match;      /* NULL without rules */
+	struct weir_annotate *ann;     /* NULL when no query needs it */
 	struct weir_json rec_json;
 };
 
@@ -272,6 +277,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 {
 	const struct weir_pkt *pk[BURST_MAX];
 	uint64_t ts[BURST_MAX];
+	struct weir_burst_meta meta = {.ts = ts};
 
 	if (parsed) {
 		load_ts(m, n, ts);
@@ -279,13 +285,27 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 		parse_burst(w->pl, m, n, &w->c);
 		stamp_burst(w->pl, m, n, ts);
 	}
+	if (w->pl->cfg->time == WEIR_TIME_PROCESSING) {
+		uint64_t now = wall_now(w->pl);
+		for (unsigned i = 0; i < n; i++)
+			ts[i] = now;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		pk[i] = weir_mbuf_pkt(m[i]);
 		w->c.bytes += m[i]->pkt_len;
 	}
-	if (w->inspect)
-		weir_inspect_burst(w->inspect, m, pk, ts, n, &w->rules);
-	weir_window_update_burst(w->win, pk, ts, n, w->inspect ? &w->rules : NULL);
+	if (w->inspect) {
+		weir_inspect_burst(w->inspect, m, pk, ts, n, &w->rules, &w->flows);
+		meta.rules = &w->rules;
+		if (weir_inspect_flows(w->inspect)) {
+			meta.flow_id = w->flows.id;
+			meta.direction = w->flows.direction;
+			meta.flow_new = w->flows.is_new;
+		}
+	}
+	if (w->ann)
+		weir_annotate_burst(w->ann, m, pk, n, &meta, &w->notes);
+	weir_window_update_burst(w->win, pk, n, &meta);
 	w->c.processed += n;
 	rte_pktmbuf_free_bulk(m, n);
 
@@ -303,6 +323,10 @@ static void idle_watermark(struct worker *w)
 	struct pipeline *pl = w->pl;
 	uint64_t peak = 0;
 
+	if (pl->cfg->time == WEIR_TIME_PROCESSING) { /* the clock moves on without packets */
+		weir_window_advance(w->win, wall_now(pl) - pl->delay);
+		return;
+	}
 	if (pl->n_workers < 2 || !w->po.idle_since ||
 	    rte_rdtsc() - w->po.idle_since < pl->cfg->idle_watermark_ns * pl->tsc_hz / 1000000000u)
 		return;
@@ -576,6 +600,8 @@ static int create_workers(struct pipeline *pl, char *err, size_t errlen)
 		w->win = weir_window_worker_get(pl->win, i);
 		if (weir_inspect_wanted(pl->cfg) && create_inspect(pl, w, err, errlen) < 0)
 			return -1;
+		if (pl->ann)
+			w->ann = weir_annotate_worker_get(pl->ann, i);
 		if (pl->dist) {
 			char name[RTE_RING_NAMESIZE];
 			snprintf(name, sizeof(name), "weir_w%u", i);
@@ -618,12 +644,11 @@ static int launch(struct pipeline *pl, char *err, size_t errlen)
 
 /* ---- main lcore: merge, emit, account ---------------------------------------------- */
 
-static void emit_window(void *ctx, const struct weir_query *q, uint64_t start, uint64_t end,
-			const struct weir_table *t)
+static void emit_window(void *ctx, const struct weir_window_result *r)
 {
 	struct pipeline *pl = ctx;
 
-	weir_out_window(pl->out, q, start, end, t);
+	weir_out_window(pl->out, r);
 	pl->windows_emitted++;
 }
 
@@ -660,11 +685,13 @@ static bool workers_done(const struct pipeline *pl)
 static void merge_until_done(struct pipeline *pl)
 {
 	while (!workers_done(pl))
-		if (weir_window_merge_poll(pl->win, emit_window, pl) + drain_records(pl) == 0)
+		if (weir_annotate_main_poll(pl->ann) + weir_window_merge_poll(pl->win, emit_window, pl) +
+		    drain_records(pl) == 0)
 			usleep(200); /* workers wait on us for shards: stay close */
 	rte_eal_mp_wait_lcore();
 	pl->tsc_end = rte_rdtsc();
 	drain_records(pl);
+	weir_annotate_main_poll(pl->ann);
 	weir_window_merge_poll(pl->win, emit_window, pl);
 }
 
@@ -869,6 +896,17 @@ static void write_stats(struct pipeline *pl)
 	weir_json_str(&j, "type", "stats");
 	json_counters(&j, &total);
 	weir_json_u64(&j, "windows", pl->windows_emitted);
+	weir_json_u64(&j, "having_alerts", weir_out_having_alerts(pl->out));
+	if (pl->ann) {
+		uint64_t learnt, shared, full, evicted;
+		weir_annotate_dns_stats(pl->ann, &learnt, &shared, &full, &evicted);
+		weir_json_begin(&j, "dns");
+		weir_json_u64(&j, "answers", learnt);
+		weir_json_u64(&j, "shared", shared);
+		weir_json_u64(&j, "ring_full", full);
+		weir_json_u64(&j, "evicted", evicted);
+		weir_json_end(&j);
+	}
 	weir_json_double(&j, "elapsed_s", elapsed_s(pl));
 	weir_json_double(&j, "mpps", elapsed_s(pl) > 0 ? (double)total.processed / elapsed_s(pl) / 1e6 : 0);
 	weir_json_begin(&j, "workers");
@@ -910,6 +948,7 @@ static void pipeline_free(struct pipeline *pl)
 	rte_free(pl->workers);
 	rte_free(pl->dist);
 	weir_window_set_free(pl->win);
+	weir_annotate_free(pl->ann);
 	free(pl);
 }
 
@@ -953,6 +992,14 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 		status = 2;
 		goto fail;
 	}
+	if (weir_annotate_wanted(cfg)) {
+		pl->ann = weir_annotate_create(cfg, pl->linktype, RTE_MAX_ETHPORTS, cfg->workers, err,
+					       sizeof(err));
+		if (!pl->ann) {
+			status = 2;
+			goto fail;
+		}
+	}
 	pl->win = weir_window_set_create(cfg, cfg->workers, err, sizeof(err));
 	if (!pl->win || create_workers(pl, err, sizeof(err)) < 0)
 		goto fail;
@@ -960,6 +1007,7 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	pl->out = weir_out_open(cfg->out, cfg->summary ? cfg->summary_top : 0, err, sizeof(err));
 	if (!pl->out || launch(pl, err, sizeof(err)) < 0)
 		goto fail;
+	weir_out_set_names(pl->out, weir_annotate_name, pl->ann);
 	pl->tsc_start = rte_rdtsc();
 	merge_until_done(pl);
 	write_stats(pl);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "weir_out.h"
+#include "weir_sketch.h"
 
 /* ---- JSON builder ---------------------------------------------------------- */
 
@@ -141,6 +142,18 @@ void weir_json_bool(struct weir_json *j, const char *key, bool v)
 	puts_(j, v ? "true" : "false");
 }
 
+void weir_json_null(struct weir_json *j, const char *key)
+{
+	member(j, key);
+	puts_(j, "null");
+}
+
+void weir_json_raw(struct weir_json *j, const char *key, const char *json)
+{
+	member(j, key);
+	puts_(j, json);
+}
+
 /* ---- sink ------------------------------------------------------------------ */
 
 struct weir_out {
@@ -151,7 +164,21 @@ struct weir_out {
 	uint64_t last_summary_start;
 	struct weir_json j;
 	int write_errno;
+	weir_out_name_fn names;
+	void *names_ctx;
+	uint64_t having_alerts;
 };
+
+void weir_out_set_names(struct weir_out *o, weir_out_name_fn fn, void *ctx)
+{
+	o->names = fn;
+	o->names_ctx = ctx;
+}
+
+uint64_t weir_out_having_alerts(const struct weir_out *o)
+{
+	return o->having_alerts;
+}
 
 const char *weir_proto_name(unsigned proto)
 {
@@ -237,40 +264,79 @@ int weir_out_close(struct weir_out *o, char *err, size_t errlen)
 
 /* ---- window rows ----------------------------------------------------------- */
 
-struct row_order {
-	const struct weir_table *t;
-	int agg; /* aggregate rows are ranked by */
+/* A row of a result: entry i, or the _other entry (i == n_used). */
+struct row {
+	const struct weir_key *key; /* NULL: _other */
+	const uint64_t *aggs;
+	const uint8_t *blob;
+	uint64_t start, end;
 };
 
+static struct row row_get(const struct weir_window_result *r, uint32_t i)
+{
+	const struct weir_table *t = r->t;
+	struct row w;
+	bool other = i == t->n_used;
+
+	w.key = other ? NULL : weir_table_key(t, i);
+	w.aggs = other ? t->other + t->key_words : weir_table_aggs(t, i);
+	w.blob = weir_table_blob(t, w.aggs);
+	weir_window_row_bounds(r, i, other, &w.start, &w.end);
+	return w;
+}
+
+/* The aggregate rows are ranked by: bytes if the query has it, else the first. */
 static int rank_agg(const struct weir_query *q)
 {
 	for (unsigned j = 0; j < q->n_aggs; j++)
-		if (q->conf.aggs[j] == WEIR_AGG_BYTES)
+		if (q->conf.aggs[j].kind == WEIR_AGG_BYTES)
 			return (int)j;
 	return 0;
 }
 
-static struct row_order sort_ctx;
+static struct {
+	const struct weir_window_result *r;
+	int agg;
+} sort_ctx;
 
-/* Largest first; ties by key bytes so output is deterministic. */
+/* Sessions by start; others largest first; ties by key bytes, _other last. */
 static int cmp_rows(const void *a, const void *b)
 {
 	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-	uint64_t va = weir_table_aggs(sort_ctx.t, ia)[sort_ctx.agg];
-	uint64_t vb = weir_table_aggs(sort_ctx.t, ib)[sort_ctx.agg];
+	const struct weir_window_result *r = sort_ctx.r;
+	struct row ra = row_get(r, ia), rb = row_get(r, ib);
 
+	if (!ra.key || !rb.key)
+		return ra.key ? -1 : rb.key ? 1 : 0;
+	if (r->q->conf.window == WEIR_WINDOW_SESSION && ra.start != rb.start)
+		return ra.start < rb.start ? -1 : 1;
+	double va = weir_agg_value(r->q, (unsigned)sort_ctx.agg, 0, ra.aggs, ra.blob);
+	double vb = weir_agg_value(r->q, (unsigned)sort_ctx.agg, 0, rb.aggs, rb.blob);
 	if (va != vb)
 		return va < vb ? 1 : -1;
-	return memcmp(weir_table_key(sort_ctx.t, ia), weir_table_key(sort_ctx.t, ib),
-		      (size_t)sort_ctx.t->key_words * 8);
+	return memcmp(ra.key, rb.key, (size_t)r->t->key_words * 8);
 }
 
-/* Key field i as text (addresses) or NULL with *num set (everything else). */
-static const char *field_text(const struct weir_query *q, const struct weir_key *k, unsigned i,
-			      char *buf, unsigned len, uint64_t *num)
+/* A number of field f as text when it has a name (labels, DNS names, directions). */
+static const char *id_name(struct weir_out *o, enum weir_field f, uint64_t v)
+{
+	if (f == WEIR_FIELD_DIRECTION)
+		return v == WEIR_PKT_DIR_TO_SERVER ? "to_server" : v == WEIR_PKT_DIR_TO_CLIENT ? "to_client" : NULL;
+	if ((f == WEIR_FIELD_SRC_LABEL || f == WEIR_FIELD_DST_LABEL || f == WEIR_FIELD_DST_NAME) &&
+	    o->names)
+		return o->names(o->names_ctx, f, v);
+	return NULL;
+}
+
+/* Key field i as text (addresses, names) or NULL with *num set (everything else). */
+static const char *field_text(struct weir_out *o, const struct weir_query *q,
+			      const struct weir_key *k, unsigned i, char *buf, unsigned len,
+			      uint64_t *num)
 {
 	enum weir_field f = q->conf.group_by[i];
 
+	if (!k)
+		return "_other";
 	if (f == WEIR_FIELD_SRC_IP || f == WEIR_FIELD_DST_IP) {
 		uint8_t ver, ip[16];
 		weir_key_field_ip(q, k, i, &ver, ip);
@@ -278,42 +344,178 @@ static const char *field_text(const struct weir_query *q, const struct weir_key 
 		return buf;
 	}
 	*num = weir_key_field_uint(q, k, i);
-	return NULL;
+	return id_name(o, f, *num);
 }
 
-static void row_json(struct weir_out *o, const struct weir_query *q, uint64_t start, uint64_t end,
-		     const struct weir_table *t, uint32_t i)
+/* A top-k item of field f as a JSON value. */
+static void item_json(struct weir_out *o, enum weir_field f, const uint8_t item[16], char *buf,
+		      size_t len)
 {
-	struct weir_json *j = &o->j;
-	const struct weir_key *k = weir_table_key(t, i);
-	const uint64_t *a = weir_table_aggs(t, i);
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	char ip[64];
+	uint64_t v;
+
+	if (f == WEIR_FIELD_SRC_IP || f == WEIR_FIELD_DST_IP) {
+		uint8_t a[16] = {0};
+		if (memcmp(item, v4mapped, 12) == 0) {
+			memcpy(a, item + 12, 4);
+			weir_pkt_format_ip(4, a, ip, sizeof(ip));
+		} else
+			weir_pkt_format_ip(6, item, ip, sizeof(ip));
+		snprintf(buf, len, "\"%s\"", ip);
+		return;
+	}
+	memcpy(&v, item, 8);
+	const char *name = id_name(o, f, v);
+	if (name) {
+		struct weir_json t;
+		weir_json_init(&t);
+		put_escaped(&t, name);
+		snprintf(buf, len, "%s", t.buf ? t.buf : "null");
+		weir_json_free(&t);
+	} else {
+		snprintf(buf, len, "%" PRIu64, v);
+	}
+}
+
+static void topk_json(struct weir_out *o, struct weir_json *j, const struct weir_query *q,
+		      unsigned a, const uint8_t *blob)
+{
+	const struct weir_agg_slot *sl = &q->slot[a];
+	struct weir_topk_counter *c = malloc(sizeof(*c) * sl->param);
+	unsigned n = c ? weir_topk_list(blob + sl->blob_off, sl->param, c) : 0;
+	unsigned k = q->conf.aggs[a].param;
+	struct weir_json arr;
+	char item[300], cell[340];
+
+	weir_json_init(&arr);
+	put(&arr, "[", 1);
+	for (unsigned i = 0; i < n && i < k; i++) {
+		item_json(o, (enum weir_field)sl->field, c[i].item, item, sizeof(item));
+		snprintf(cell, sizeof(cell), "%s[%s,%" PRIu64 "]", i ? "," : "", item, c[i].count);
+		puts_(&arr, cell);
+	}
+	put(&arr, "]", 1);
+	weir_json_raw(j, q->conf.aggs[a].name, arr.buf);
+	weir_json_free(&arr);
+	free(c);
+}
+
+static void agg_json(struct weir_out *o, struct weir_json *j, const struct weir_query *q,
+		     unsigned a, const uint64_t *aggs, const uint8_t *blob)
+{
+	static const char *const flags[] = {"fin", "syn", "rst", "psh", "ack", "urg", "ece", "cwr"};
+	static const char *const ranks[] = {"p50", "p90", "p99"};
+	const struct weir_agg_slot *sl = &q->slot[a];
+	const char *name = q->conf.aggs[a].name;
+	double v;
+
+	switch ((enum weir_agg)sl->kind) {
+	case WEIR_AGG_MIN: case WEIR_AGG_MAX: case WEIR_AGG_AVG:
+		v = weir_agg_value(q, a, 0, aggs, blob);
+		if (v != v)
+			weir_json_null(j, name);
+		else if (sl->kind == WEIR_AGG_AVG)
+			weir_json_double(j, name, v);
+		else
+			weir_json_u64(j, name, (uint64_t)v);
+		break;
+	case WEIR_AGG_DISTINCT:
+		weir_json_u64(j, name, (uint64_t)(weir_agg_value(q, a, 0, aggs, blob) + 0.5));
+		break;
+	case WEIR_AGG_TOPK:
+		topk_json(o, j, q, a, blob);
+		break;
+	case WEIR_AGG_QUANTILES:
+		weir_json_begin(j, name);
+		for (unsigned r = 0; r < 3; r++) {
+			v = weir_agg_value(q, a, r, aggs, blob);
+			if (v != v)
+				weir_json_null(j, ranks[r]);
+			else
+				weir_json_double(j, ranks[r], v);
+		}
+		weir_json_end(j);
+		break;
+	case WEIR_AGG_FIRST_TS:
+		weir_json_u64(j, name, ~aggs[sl->word]);
+		break;
+	case WEIR_AGG_FLAG_COUNTS:
+		weir_json_begin(j, name);
+		for (unsigned b = 0; b < 8; b++)
+			weir_json_u64(j, flags[b], aggs[sl->word + b]);
+		weir_json_end(j);
+		break;
+	default:
+		weir_json_u64(j, name, aggs[sl->word]);
+		break;
+	}
+}
+
+/* type, query, bounds and key fields: the part window rows and alerts share. */
+static void row_head(struct weir_out *o, struct weir_json *j, const char *type,
+		     const struct weir_query *q, const struct row *w)
+{
 	char buf[64];
 	uint64_t num;
 
 	weir_json_reset(j);
 	weir_json_begin(j, NULL);
-	weir_json_str(j, "type", "window");
+	weir_json_str(j, "type", type);
 	weir_json_str(j, "query", q->conf.name);
-	weir_json_u64(j, "window_start", start);
-	weir_json_u64(j, "window_end", end);
+	weir_json_u64(j, "window_start", w->start);
+	weir_json_u64(j, "window_end", w->end);
 	for (unsigned f = 0; f < q->conf.n_group_by; f++) {
 		const char *name = weir_field_name(q->conf.group_by[f]);
-		const char *txt = field_text(q, k, f, buf, sizeof(buf), &num);
+		const char *txt = field_text(o, q, w->key, f, buf, sizeof(buf), &num);
 		if (txt)
 			weir_json_str(j, name, txt);
 		else
 			weir_json_u64(j, name, num);
 	}
+}
+
+static void row_json(struct weir_out *o, const struct weir_window_result *r, const struct row *w)
+{
+	struct weir_json *j = &o->j;
+	const struct weir_query *q = r->q;
+
+	row_head(o, j, "window", q, w);
 	for (unsigned g = 0; g < q->n_aggs; g++)
-		weir_json_u64(j, weir_agg_name(q->conf.aggs[g]), a[g]);
+		agg_json(o, j, q, g, w->aggs, w->blob);
+	weir_json_bool(j, "final", r->final);
+	if (r->late)
+		weir_json_bool(j, "late", true);
 	weir_json_end(j);
 	weir_out_record(o, j);
 }
 
-static void summary_row(FILE *f, const struct weir_query *q, const struct weir_table *t, uint32_t i)
+/* having holds: an alert naming the row and the value of the first aggregate it tests. */
+static void having_alert(struct weir_out *o, const struct weir_window_result *r,
+			 const struct row *w)
 {
-	const struct weir_key *k = weir_table_key(t, i);
-	const uint64_t *a = weir_table_aggs(t, i);
+	const struct weir_query *q = r->q;
+	const struct weir_having *h = &q->conf.having;
+	struct weir_json *j = &o->j;
+
+	row_head(o, j, "alert", q, w);
+	weir_json_str(j, "having", h->text);
+	for (unsigned i = 0; i < h->n; i++)
+		if (h->node[i].op == WEIR_HV_AGG) {
+			double v = weir_agg_value(q, h->node[i].agg, h->node[i].sub, w->aggs, w->blob);
+			weir_json_double(j, "value", v);
+			break;
+		}
+	if (r->late)
+		weir_json_bool(j, "late", true);
+	weir_json_end(j);
+	weir_out_record(o, j);
+	o->having_alerts++;
+}
+
+static void summary_row(struct weir_out *o, FILE *f, const struct weir_query *q,
+			const struct row *w)
+{
 	char buf[64];
 	uint64_t num;
 
@@ -321,7 +523,7 @@ static void summary_row(FILE *f, const struct weir_query *q, const struct weir_t
 	if (q->conf.n_group_by == 0)
 		fprintf(f, " (all)");
 	for (unsigned g = 0; g < q->conf.n_group_by; g++) {
-		const char *txt = field_text(q, k, g, buf, sizeof(buf), &num);
+		const char *txt = field_text(o, q, w->key, g, buf, sizeof(buf), &num);
 		enum weir_field fld = q->conf.group_by[g];
 		const char *pn = NULL;
 		if ((fld == WEIR_FIELD_PROTO || fld == WEIR_FIELD_L4_PROTO) && !txt)
@@ -333,52 +535,72 @@ static void summary_row(FILE *f, const struct weir_query *q, const struct weir_t
 		else
 			fprintf(f, " %s=%-5" PRIu64, weir_field_name(fld), num);
 	}
-	for (unsigned g = 0; g < q->n_aggs; g++)
-		fprintf(f, "  %s=%" PRIu64, weir_agg_name(q->conf.aggs[g]), a[g]);
+	for (unsigned g = 0; g < q->n_aggs; g++) {
+		double v = weir_agg_value(q, g, 0, w->aggs, w->blob);
+		if (q->conf.aggs[g].kind == WEIR_AGG_TOPK)
+			continue;
+		if (v == (double)(uint64_t)v)
+			fprintf(f, "  %s=%" PRIu64, q->conf.aggs[g].name, (uint64_t)v);
+		else
+			fprintf(f, "  %s=%.2f", q->conf.aggs[g].name, v);
+	}
 	fputc('\n', f);
 }
 
-static void summary_window(struct weir_out *o, const struct weir_query *q, uint64_t start,
-			   uint64_t end, const struct weir_table *t, const uint32_t *order)
+static void summary_window(struct weir_out *o, const struct weir_window_result *r,
+			   const uint32_t *order, uint32_t rows)
 {
 	FILE *f = o->summary;
+	const struct weir_query *q = r->q;
 
-	if (start != o->last_summary_start) {
-		time_t s = (time_t)(start / 1000000000u);
+	if (r->start != o->last_summary_start) {
+		time_t s = (time_t)(r->start / 1000000000u);
 		struct tm tm;
 		char when[32];
 		gmtime_r(&s, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		fprintf(f, "\n== window %s UTC, %" PRIu64 " s ==\n", when, (end - start) / 1000000000u);
-		o->last_summary_start = start;
+		if (q->conf.window == WEIR_WINDOW_SESSION)
+			fprintf(f, "\n== sessions ending by %s UTC ==\n", when);
+		else
+			fprintf(f, "\n== window %s UTC, %" PRIu64 " s ==\n", when,
+				(r->end - r->start) / 1000000000u);
+		o->last_summary_start = r->start;
 	}
-	fprintf(f, "  %s: %u key%s", q->conf.name, t->n_used, t->n_used == 1 ? "" : "s");
-	if (t->n_used > o->top)
-		fprintf(f, ", top %u by %s", o->top, weir_agg_name(q->conf.aggs[rank_agg(q)]));
-	if (t->overflow)
-		fprintf(f, ", %" PRIu64 " not counted (max_keys)", t->overflow);
+	fprintf(f, "  %s%s: %u %s", q->conf.name, r->late ? " (late update)" : "", rows,
+		q->conf.window == WEIR_WINDOW_SESSION ? (rows == 1 ? "session" : "sessions")
+						      : (rows == 1 ? "key" : "keys"));
+	if (rows > o->top)
+		fprintf(f, ", top %u by %s", o->top, q->conf.aggs[rank_agg(q)].name);
+	if (r->t->overflow)
+		fprintf(f, ", %" PRIu64 " in _other (max_keys)", r->t->overflow);
 	fputc('\n', f);
-	for (uint32_t r = 0; r < t->n_used && r < o->top; r++)
-		summary_row(f, q, t, order[r]);
+	for (uint32_t i = 0; i < rows && i < o->top; i++) {
+		struct row w = row_get(r, order[i]);
+		summary_row(o, f, q, &w);
+	}
 }
 
-void weir_out_window(struct weir_out *o, const struct weir_query *q, uint64_t window_start,
-		     uint64_t window_end, const struct weir_table *t)
+void weir_out_window(struct weir_out *o, const struct weir_window_result *r)
 {
-	uint32_t *order = malloc(sizeof(*order) * (t->n_used ? t->n_used : 1));
+	uint32_t rows = r->t->n_used + (r->t->has_other ? 1 : 0);
+	uint32_t *order = malloc(sizeof(*order) * (rows ? rows : 1));
 
 	if (!order) {
 		o->write_errno = ENOMEM;
 		return;
 	}
-	for (uint32_t i = 0; i < t->n_used; i++)
+	for (uint32_t i = 0; i < rows; i++)
 		order[i] = i;
-	sort_ctx.t = t;
-	sort_ctx.agg = rank_agg(q);
-	qsort(order, t->n_used, sizeof(*order), cmp_rows);
-	for (uint32_t i = 0; i < t->n_used; i++)
-		row_json(o, q, window_start, window_end, t, order[i]);
-	if (o->summary)
-		summary_window(o, q, window_start, window_end, t, order);
+	sort_ctx.r = r;
+	sort_ctx.agg = rank_agg(r->q);
+	qsort(order, rows, sizeof(*order), cmp_rows);
+	for (uint32_t i = 0; i < rows; i++) {
+		struct row w = row_get(r, order[i]);
+		row_json(o, r, &w);
+		if (r->final && r->q->conf.having.n && weir_having_eval(r->q, w.aggs, w.blob))
+			having_alert(o, r, &w);
+	}
+	if (o->summary && r->final)
+		summary_window(o, r, order, rows);
 	free(order);
 }

@@ -31,6 +31,8 @@ void weir_json_i64(struct weir_json *j, const char *key, int64_t v);
 void weir_json_double(struct weir_json *j, const char *key, double v);
 void weir_json_str(struct weir_json *j, const char *key, const char *v);  /* escaped */
 void weir_json_bool(struct weir_json *j, const char *key, bool v);
+void weir_json_null(struct weir_json *j, const char *key);
+void weir_json_raw(struct weir_json *j, const char *key, const char *json); /* already JSON */
 
 struct weir_out;
 
@@ -41,9 +43,20 @@ struct weir_out;
  */
 struct weir_out *weir_out_open(const char *path, unsigned top, char *err, size_t errlen);
 
-/* One closed window: its rows as JSON lines (sorted), plus its summary part. */
-void weir_out_window(struct weir_out *o, const struct weir_query *q, uint64_t window_start,
-		     uint64_t window_end, const struct weir_table *t);
+/*
+ * Names for ids in keys and top-k items: labels (src_label, dst_label) and
+ * DNS names (dst_name); NULL when unknown (the number is printed).
+ */
+typedef const char *(*weir_out_name_fn)(void *ctx, enum weir_field f, uint64_t id);
+void weir_out_set_names(struct weir_out *o, weir_out_name_fn fn, void *ctx);
+
+/*
+ * One window result: its rows as JSON lines (sorted), an alert record for
+ * each final row its query's having holds for, and its summary part
+ * (final results only).
+ */
+void weir_out_window(struct weir_out *o, const struct weir_window_result *r);
+uint64_t weir_out_having_alerts(const struct weir_out *o);
 
 /* A finished record built with weir_json (written as one line). */
 void weir_out_record(struct weir_out *o, const struct weir_json *j);

@@ -9,6 +9,7 @@
 
 #include <rte_hash_crc.h>
 
+#include "weir_sketch.h"
 #include "weir_window.h"
 
 static const uint8_t field_size[] = {
@@ -22,6 +23,93 @@ static bool field_is_ip(enum weir_field f)
 	return f == WEIR_FIELD_SRC_IP || f == WEIR_FIELD_DST_IP;
 }
 
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Inline words an aggregate takes (0: it lives in the blob). */
+static unsigned agg_words(enum weir_agg k)
+{
+	switch (k) {
+	case WEIR_AGG_AVG: return 2;
+	case WEIR_AGG_FLAG_COUNTS: return 8;
+	case WEIR_AGG_DISTINCT: case WEIR_AGG_TOPK: case WEIR_AGG_QUANTILES: return 0;
+	default: return 1;
+	}
+}
+
+static void add_slot(struct weir_query *q, enum weir_agg kind, enum weir_field field,
+		     unsigned param)
+{
+	struct weir_agg_slot *s = &q->slot[q->n_slots++];
+
+	s->kind = (uint8_t)kind;
+	s->field = (uint8_t)field;
+	s->word = (uint16_t)q->agg_words;
+	q->agg_words += agg_words(kind);
+	s->blob_off = q->blob_bytes;
+	switch (kind) {
+	case WEIR_AGG_DISTINCT:
+		s->param = param ? param : WEIR_HLL_P_DEFAULT;
+		q->blob_bytes += (uint32_t)weir_hll_bytes(s->param);
+		break;
+	case WEIR_AGG_TOPK:
+		s->param = weir_topk_counters(param);
+		q->blob_bytes += (uint32_t)weir_topk_bytes(s->param);
+		break;
+	case WEIR_AGG_QUANTILES:
+		q->blob_bytes += (uint32_t)weir_quant_bytes();
+		break;
+	default:
+		break;
+	}
+	q->blob_bytes = (q->blob_bytes + 7) & ~7u;
+	if (kind == WEIR_AGG_FIRST_TS && q->first_slot < 0)
+		q->first_slot = (int8_t)(q->n_slots - 1);
+	if (kind == WEIR_AGG_LAST_TS && q->last_slot < 0)
+		q->last_slot = (int8_t)(q->n_slots - 1);
+}
+
+static void compile_aggs(struct weir_query *q, const struct weir_query_conf *c)
+{
+	q->first_slot = q->last_slot = -1;
+	q->sums_only = true;
+	for (unsigned i = 0; i < c->n_aggs; i++) {
+		add_slot(q, c->aggs[i].kind, c->aggs[i].field, c->aggs[i].param);
+		q->sums_only &= c->aggs[i].kind <= WEIR_AGG_SUM;
+	}
+	/* Sessions are assembled from each key's first and last packet per pane. */
+	if (c->window == WEIR_WINDOW_SESSION) {
+		if (q->first_slot < 0)
+			add_slot(q, WEIR_AGG_FIRST_TS, WEIR_FIELD_SRC_IP, 0);
+		if (q->last_slot < 0)
+			add_slot(q, WEIR_AGG_LAST_TS, WEIR_FIELD_SRC_IP, 0);
+		q->sums_only = false;
+	}
+}
+
+static void compile_panes(struct weir_query *q, const struct weir_query_conf *c)
+{
+	switch (c->window) {
+	case WEIR_WINDOW_TUMBLING:
+		q->pane_ns = q->slide_ns = c->size_ns;
+		break;
+	case WEIR_WINDOW_SLIDING:
+		q->pane_ns = gcd64(c->size_ns, c->slide_ns);
+		q->slide_ns = c->slide_ns;
+		break;
+	case WEIR_WINDOW_SESSION:
+		q->pane_ns = q->slide_ns = c->gap_ns;
+		break;
+	}
+}
+
 int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, uint32_t id,
 		       char *err, size_t errlen)
 {
@@ -32,11 +120,12 @@ int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, ui
 	q->conf = *c;
 	q->id = id;
 	q->n_aggs = c->n_aggs;
-	/* Addresses first: 16-byte fields stay word aligned. */
-	for (unsigned pass = 0; pass < 2; pass++) {
+	/* Largest fields first: each stays naturally aligned. */
+	static const unsigned sizes[] = {16, 8, 4, 2, 1};
+	for (unsigned pass = 0; pass < 5; pass++) {
 		for (unsigned i = 0; i < c->n_group_by; i++) {
 			enum weir_field f = c->group_by[i];
-			if (field_is_ip(f) != (pass == 0))
+			if (field_size[f] != sizes[pass])
 				continue;
 			q->field_off[i] = (uint8_t)off;
 			off += field_size[f];
@@ -58,6 +147,8 @@ int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, ui
 	q->key_words = (off + 7) / 8;
 	if (q->key_words == 0)
 		q->key_words = 1; /* the global group: one all-zero key */
+	compile_aggs(q, c);
+	compile_panes(q, c);
 	return 0;
 }
 
@@ -72,65 +163,111 @@ static inline void put16(uint8_t *dst, uint16_t v)
 	memcpy(dst, &v, 2);
 }
 
-bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p, struct weir_key *k)
+/* Keep the first `bits` bits of an address (0: all of it). */
+static inline void mask_ip(uint8_t *ip, unsigned bits, unsigned len)
+{
+	if (!bits)
+		return;
+	for (unsigned b = 0; b < len; b++) {
+		unsigned keep = bits >= 8 * (b + 1) ? 8 : bits > 8 * b ? bits - 8 * b : 0;
+		ip[b] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+static inline bool copy_ip(const struct weir_query *q, unsigned i, const struct weir_pkt *p,
+			   const uint8_t *ip, uint8_t *dst)
+{
+	if (!p->ip_version)
+		return false;
+	memcpy(dst, ip, 16);
+	if (p->ip_version == 4)
+		mask_ip(dst, q->conf.prefix4[i], 4);
+	else
+		mask_ip(dst, q->conf.prefix6[i], 16);
+	return true;
+}
+
+/* Numeric value of a non-address field; false when the packet lacks it. */
+static inline bool field_num(enum weir_field f, const struct weir_pkt *p,
+			     const struct weir_burst_meta *m, unsigned i, uint64_t *v)
+{
+	switch (f) {
+	case WEIR_FIELD_SRC_PORT: *v = p->src_port; return pkt_has_ports(p);
+	case WEIR_FIELD_DST_PORT: *v = p->dst_port; return pkt_has_ports(p);
+	case WEIR_FIELD_PROTO: *v = p->proto; return p->ip_version != 0;
+	case WEIR_FIELD_L4_PROTO: *v = p->l4_proto; return p->ip_version != 0;
+	case WEIR_FIELD_VLAN: *v = p->vlan; return p->n_vlan != 0;
+	case WEIR_FIELD_IP_VERSION: *v = p->ip_version; return p->ip_version != 0;
+	case WEIR_FIELD_TCP_FLAGS:
+		*v = p->tcp_flags;
+		return (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6;
+	case WEIR_FIELD_LENGTH: *v = p->pkt_len; return true;
+	case WEIR_FIELD_IP_LEN: *v = p->ip_bytes; return p->ip_version != 0;
+	case WEIR_FIELD_PAYLOAD_LEN: *v = p->payload_len; return p->ip_version != 0;
+	case WEIR_FIELD_TTL: *v = p->ttl; return p->ip_version != 0;
+	case WEIR_FIELD_TCP_WINDOW:
+		*v = p->tcp_window;
+		return (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6;
+	case WEIR_FIELD_FLOW_ID: *v = m && m->flow_id ? m->flow_id[i] : 0; return *v != 0;
+	case WEIR_FIELD_DIRECTION: *v = m && m->direction ? m->direction[i] : 0; return *v != 0;
+	case WEIR_FIELD_SRC_LABEL: *v = m && m->src_label ? m->src_label[i] : 0; return *v != 0;
+	case WEIR_FIELD_DST_LABEL: *v = m && m->dst_label ? m->dst_label[i] : 0; return *v != 0;
+	case WEIR_FIELD_DST_NAME: *v = m && m->dst_name ? m->dst_name[i] : 0; return *v != 0;
+	default: *v = 0; return false; /* rule: written by the window stage per matched rule */
+	}
+}
+
+bool weir_field_get(enum weir_field f, const struct weir_pkt *p, const struct weir_burst_meta *m,
+		    unsigned i, uint8_t item[16], uint64_t *num)
+{
+	memset(item, 0, 16);
+	*num = 0;
+	if (field_is_ip(f)) {
+		const uint8_t *ip = f == WEIR_FIELD_SRC_IP ? p->src_ip : p->dst_ip;
+		if (!p->ip_version)
+			return false;
+		if (p->ip_version == 4) {
+			item[10] = item[11] = 0xff;
+			memcpy(item + 12, ip, 4);
+		} else {
+			memcpy(item, ip, 16);
+		}
+		return true;
+	}
+	if (!field_num(f, p, m, i, num))
+		return false;
+	memcpy(item, num, 8);
+	return true;
+}
+
+bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p,
+		      const struct weir_burst_meta *m, unsigned pi, struct weir_key *k)
 {
 	uint8_t *b = (uint8_t *)k->w;
+	uint64_t v;
 
 	/* The whole key, a constant size: two vector stores, where a loop over
 	 * key_words compiles to a call to memset. */
 	*k = (struct weir_key){{0}};
 	for (unsigned i = 0; i < q->conf.n_group_by; i++) {
 		uint8_t *dst = b + q->field_off[i];
-		switch (q->conf.group_by[i]) {
+		enum weir_field f = q->conf.group_by[i];
+		switch (f) {
 		case WEIR_FIELD_SRC_IP:
-			if (!p->ip_version)
+			if (!copy_ip(q, i, p, p->src_ip, dst))
 				return false;
-			memcpy(dst, p->src_ip, 16);
 			break;
 		case WEIR_FIELD_DST_IP:
-			if (!p->ip_version)
+			if (!copy_ip(q, i, p, p->dst_ip, dst))
 				return false;
-			memcpy(dst, p->dst_ip, 16);
-			break;
-		case WEIR_FIELD_SRC_PORT:
-			if (!pkt_has_ports(p))
-				return false;
-			put16(dst, p->src_port);
-			break;
-		case WEIR_FIELD_DST_PORT:
-			if (!pkt_has_ports(p))
-				return false;
-			put16(dst, p->dst_port);
-			break;
-		case WEIR_FIELD_PROTO:
-			if (!p->ip_version)
-				return false;
-			*dst = p->proto;
-			break;
-		case WEIR_FIELD_L4_PROTO:
-			if (!p->ip_version)
-				return false;
-			*dst = p->l4_proto;
-			break;
-		case WEIR_FIELD_VLAN:
-			if (!p->n_vlan)
-				return false;
-			put16(dst, p->vlan);
-			break;
-		case WEIR_FIELD_IP_VERSION:
-			if (!p->ip_version)
-				return false;
-			*dst = p->ip_version;
-			break;
-		case WEIR_FIELD_TCP_FLAGS:
-			if (!(p->flags & WEIR_PKT_F_L4) || p->l4_proto != 6)
-				return false;
-			*dst = p->tcp_flags;
 			break;
 		case WEIR_FIELD_RULE:
 			break; /* not in the packet: the window stage writes each matched rule */
 		default:
-			return false;
+			if (!field_num(f, p, m, pi, &v))
+				return false;
+			memcpy(dst, &v, field_size[f]); /* little endian: the low bytes */
+			break;
 		}
 	}
 	if (q->ipver_off >= 0)
@@ -145,7 +282,12 @@ uint64_t weir_key_field_uint(const struct weir_query *q, const struct weir_key *
 
 	uint32_t v32;
 
+	uint64_t v64;
+
 	switch (field_size[q->conf.group_by[i]]) {
+	case 8:
+		memcpy(&v64, src, 8);
+		return v64;
 	case 1:
 		return *src;
 	case 2:

@@ -36,18 +36,25 @@ static uint32_t table_slots(uint32_t max_keys)
 	return rte_align32pow2(max_keys * 2);
 }
 
+static uint32_t entry_stride(const struct weir_query *q)
+{
+	return q->key_words + q->agg_words + (q->blob_bytes ? 1 : 0);
+}
+
 /*
  * Entries start on a cache line (the slack is in the size), so that an
  * entry of 8 words (a v4/v6 host pair and three sums) is one line: one miss
- * per upsert, not two.
+ * per upsert, not two. Sketches live apart, in blobs handed out in insertion
+ * order, so that the probed slots stay small.
  */
 size_t weir_table_size(const struct weir_query *q, uint32_t max_keys)
 {
 	uint32_t slots = table_slots(max_keys);
-	size_t stride = q->key_words + q->n_aggs;
+	size_t stride = entry_stride(q);
 
 	return RTE_ALIGN(sizeof(struct weir_table), 8) + RTE_ALIGN((size_t)slots * 4, 8) +
-	       RTE_CACHE_LINE_SIZE + (size_t)slots * stride * 8 + RTE_ALIGN((size_t)max_keys * 4, 8);
+	       RTE_CACHE_LINE_SIZE + (size_t)slots * stride * 8 + RTE_ALIGN((size_t)max_keys * 4, 8) +
+	       stride * 8 + ((size_t)max_keys + 1) * q->blob_bytes;
 }
 
 struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32_t max_keys)
@@ -60,15 +67,29 @@ struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32
 	t->max_keys = max_keys;
 	t->mask = slots - 1;
 	t->key_words = q->key_words;
-	t->n_aggs = q->n_aggs;
-	t->stride = q->key_words + q->n_aggs;
+	t->agg_words = q->agg_words;
+	t->stride = entry_stride(q);
+	t->blob_bytes = q->blob_bytes;
 	t->hashes = (uint32_t *)p;
 	p += RTE_ALIGN((size_t)slots * 4, 8);
 	p = RTE_PTR_ALIGN_CEIL(p, RTE_CACHE_LINE_SIZE);
 	t->entries = (uint64_t *)p;
 	p += (size_t)slots * t->stride * 8;
 	t->used = (uint32_t *)p;
+	p += RTE_ALIGN((size_t)max_keys * 4, 8);
+	t->other = (uint64_t *)p;
+	p += (size_t)t->stride * 8;
+	t->blobs = p;
+	if (t->blob_bytes)
+		t->other[t->key_words + t->agg_words] = max_keys;
 	return t;
+}
+
+struct weir_table *weir_table_new(const struct weir_query *q, uint32_t max_keys)
+{
+	void *mem = calloc(1, weir_table_size(q, max_keys));
+
+	return mem ? weir_table_init(mem, q, max_keys) : NULL;
 }
 
 void weir_table_reset(struct weir_table *t)
@@ -79,8 +100,15 @@ void weir_table_reset(struct weir_table *t)
 		t->hashes[s] = 0;
 		memset(&t->entries[(size_t)s * t->stride], 0, (size_t)t->stride * 8);
 	}
+	memset(t->blobs, 0, (size_t)t->n_used * t->blob_bytes);
+	if (t->has_other) {
+		memset(t->other + t->key_words, 0, (size_t)t->agg_words * 8);
+		memset(t->blobs + (size_t)t->max_keys * t->blob_bytes, 0, t->blob_bytes);
+	}
 	t->n_used = 0;
 	t->overflow = 0;
+	t->late = false;
+	t->has_other = false;
 }
 
 static inline bool key_equal(const uint64_t *a, const struct weir_key *k, unsigned words)
@@ -108,6 +136,8 @@ static __rte_always_inline uint64_t *table_upsert(struct weir_table *t, const st
 				return NULL;
 			t->hashes[s] = tag;
 			memcpy(e, k->w, (size_t)t->key_words * 8);
+			if (t->blob_bytes)
+				e[t->key_words + t->agg_words] = t->n_used;
 			t->used[t->n_used++] = s;
 			return e + t->key_words;
 		}
@@ -120,6 +150,19 @@ uint64_t *weir_table_upsert(struct weir_table *t, const struct weir_key *k, uint
 	return table_upsert(t, k, h);
 }
 
+uint8_t *weir_table_blob(const struct weir_table *t, const uint64_t *aggs)
+{
+	if (!t->blob_bytes)
+		return NULL;
+	return t->blobs + (size_t)aggs[t->agg_words] * t->blob_bytes;
+}
+
+uint64_t *weir_table_other(struct weir_table *t)
+{
+	t->has_other = true;
+	return t->other + t->key_words;
+}
+
 const struct weir_key *weir_table_key(const struct weir_table *t, uint32_t i)
 {
 	return (const struct weir_key *)&t->entries[(size_t)t->used[i] * t->stride];
@@ -130,7 +173,14 @@ const uint64_t *weir_table_aggs(const struct weir_table *t, uint32_t i)
 	return &t->entries[(size_t)t->used[i] * t->stride + t->key_words];
 }
 
-uint64_t weir_table_merge(struct weir_table *dst, const struct weir_table *src)
+static void merge_entry(const struct weir_query *q, struct weir_table *dst, uint64_t *a,
+			const struct weir_table *src, const uint64_t *b)
+{
+	weir_agg_merge(q, a, weir_table_blob(dst, a), b, weir_table_blob(src, b));
+}
+
+uint64_t weir_table_merge(const struct weir_query *q, struct weir_table *dst,
+			  const struct weir_table *src)
 {
 	uint64_t lost = 0;
 
@@ -138,14 +188,14 @@ uint64_t weir_table_merge(struct weir_table *dst, const struct weir_table *src)
 		struct weir_key k = {{0}};
 		memcpy(k.w, weir_table_key(src, i), (size_t)src->key_words * 8);
 		uint64_t *a = weir_table_upsert(dst, &k, weir_key_hash(&k, src->key_words));
-		const uint64_t *b = weir_table_aggs(src, i);
 		if (!a) {
 			lost++;
-			continue;
+			a = weir_table_other(dst);
 		}
-		for (uint32_t j = 0; j < src->n_aggs; j++)
-			a[j] += b[j];
+		merge_entry(q, dst, a, src, weir_table_aggs(src, i));
 	}
+	if (src->has_other)
+		merge_entry(q, dst, weir_table_other(dst), src, src->other + src->key_words);
 	dst->overflow += src->overflow + lost;
 	return lost;
 }
@@ -156,6 +206,7 @@ struct query_shards {
 	struct weir_table *open[WEIR_WINDOW_SHARDS]; /* ascending window_start */
 	unsigned n_open;
 	struct rte_ring *free;                       /* merger -> worker */
+	uint64_t next_partial;                       /* emit every: next boundary (0: unset) */
 	uint64_t qdrop[WEIR_QDROP__COUNT];
 };
 
@@ -163,16 +214,30 @@ struct weir_window_worker {
 	struct weir_window_set *set;
 	unsigned id;
 	uint64_t max_ts;
-	uint64_t wm;          /* every window ending at or before wm is sealed */
+	uint64_t wm;          /* every pane ending at or before wm is sealed */
+	unsigned n_late;      /* open late-delta shards, sealed at the next advance */
 	struct query_shards q[WEIR_MAX_QUERIES];
 	/* Read by the merger: written with release after the shards are enqueued. */
 	uint64_t sealed_wm __rte_cache_aligned;
 } __rte_cache_aligned;
 
-struct pending_window {
+/* A pane merged over the workers (for tumbling windows, the window itself). */
+struct pane {
 	uint64_t start;
-	struct weir_table *merged;
-	struct pending_window *next;
+	struct weir_table *t;
+	bool dirty;           /* late data came in after a window holding it was emitted */
+	struct pane *next;
+};
+
+/* Merger state of one query. */
+struct merger_query {
+	struct pane *panes;          /* ascending start */
+	bool started;                /* next_window is known */
+	uint64_t next_window;        /* start of the next window to emit (sliding, tumbling) */
+	uint64_t next_partial;       /* emit every: next boundary (0: unset) */
+	uint64_t assembled;          /* sessions: panes before this are folded in */
+	struct weir_table *sessions; /* sessions: open ones, merged */
+	uint64_t overflow;           /* keys folded into _other when merging */
 };
 
 struct weir_window_set {
@@ -183,9 +248,11 @@ struct weir_window_set {
 	struct weir_window_worker *workers;
 	void *shard_mem;
 	/* merger side (control thread only) */
-	struct pending_window *pending[WEIR_MAX_QUERIES];
-	uint64_t merge_overflow[WEIR_MAX_QUERIES];
+	struct merger_query mq[WEIR_MAX_QUERIES];
 	uint32_t merged_max_keys[WEIR_MAX_QUERIES];
+	weir_window_emit_fn emit;
+	void *emit_ctx;
+	unsigned emitted;
 };
 
 static int create_rings(struct weir_window_set *s, unsigned total_shards, char *err, size_t errlen)
@@ -278,17 +345,24 @@ fail:
 	return NULL;
 }
 
+static void pane_free(struct pane *p)
+{
+	free(p->t);
+	free(p);
+}
+
 void weir_window_set_free(struct weir_window_set *s)
 {
 	if (!s)
 		return;
-	for (unsigned qi = 0; qi < s->n_queries; qi++)
-		while (s->pending[qi]) {
-			struct pending_window *p = s->pending[qi];
-			s->pending[qi] = p->next;
-			free(p->merged);
-			free(p);
+	for (unsigned qi = 0; qi < s->n_queries; qi++) {
+		while (s->mq[qi].panes) {
+			struct pane *p = s->mq[qi].panes;
+			s->mq[qi].panes = p->next;
+			pane_free(p);
 		}
+		free(s->mq[qi].sessions);
+	}
 	if (s->workers)
 		for (unsigned w = 0; w < s->n_workers; w++)
 			for (unsigned qi = 0; qi < s->n_queries; qi++)
@@ -320,6 +394,8 @@ static void seal(struct weir_window_worker *w, struct weir_table *t)
 {
 	/* Cannot fail: the ring holds every shard there is. */
 	rte_ring_enqueue(w->set->sealed, t);
+	if (t->late)
+		w->n_late--;
 }
 
 static void publish_wm(struct weir_window_worker *w)
@@ -327,20 +403,43 @@ static void publish_wm(struct weir_window_worker *w)
 	__atomic_store_n(&w->sealed_wm, w->wm, __ATOMIC_RELEASE);
 }
 
+/*
+ * Emit every: once the watermark passes a boundary, every open pane is
+ * shipped as it is (a delta; counting goes on in a fresh shard), so that
+ * the merger holds everything up to the boundary when all workers pass it.
+ */
+static bool partial_due(struct query_shards *qs, const struct weir_query *q, uint64_t wm)
+{
+	uint64_t every = q->conf.emit_every_ns;
+
+	if (!every || wm == UINT64_MAX)
+		return false;
+	if (!qs->next_partial)
+		qs->next_partial = (wm / every + 1) * every;
+	if (wm < qs->next_partial)
+		return false;
+	qs->next_partial = (wm / every + 1) * every;
+	return true;
+}
+
 void weir_window_advance(struct weir_window_worker *w, uint64_t wm)
 {
 	struct weir_window_set *s = w->set;
+	bool moved = wm > w->wm;
 
-	if (wm <= w->wm)
+	if (!moved && !w->n_late)
 		return;
-	w->wm = wm;
+	if (moved)
+		w->wm = wm;
+	wm = w->wm;
 	for (unsigned qi = 0; qi < s->n_queries; qi++) {
 		struct query_shards *qs = &w->q[qi];
-		uint64_t size = s->q[qi].conf.size_ns;
+		uint64_t pane = s->q[qi].pane_ns;
+		bool partial = moved && partial_due(qs, &s->q[qi], wm);
 		unsigned keep = 0;
 		for (unsigned i = 0; i < qs->n_open; i++) {
 			struct weir_table *t = qs->open[i];
-			if (wm == UINT64_MAX || t->window_start + size <= wm)
+			if (wm == UINT64_MAX || t->window_start + pane <= wm || t->late || partial)
 				seal(w, t);
 			else
 				qs->open[keep++] = t;
@@ -362,7 +461,7 @@ static void open_insert(struct query_shards *qs, struct weir_table *t)
 	qs->open[i] = t;
 }
 
-/* The open shard of the window starting at `start`, or NULL. */
+/* The open shard of the pane starting at `start`, or NULL. */
 static struct weir_table *open_shard(const struct query_shards *qs, uint64_t start)
 {
 	for (unsigned i = qs->n_open; i-- > 0;)
@@ -371,46 +470,95 @@ static struct weir_table *open_shard(const struct query_shards *qs, uint64_t sta
 	return NULL;
 }
 
+/* Is a pane starting at `start` still open, late but allowed, or too late? */
+enum pane_state { PANE_OPEN, PANE_LATE_OK, PANE_TOO_LATE };
+
+static inline enum pane_state pane_state(const struct weir_window_worker *w,
+					 const struct weir_query *q, uint64_t start)
+{
+	uint64_t end = start + q->pane_ns;
+
+	if (end > w->wm)
+		return PANE_OPEN;
+	return end + q->conf.lateness_ns > w->wm && w->wm != UINT64_MAX ? PANE_LATE_OK
+									: PANE_TOO_LATE;
+}
+
 /*
- * Open a shard for the window starting at `start`; NULL when that window
- * has been sealed meanwhile (late). Shards in flight to the merger come
- * back soon, so we wait for one; only when every shard is open (events
- * spread over more windows than there are shards) is the oldest window
- * sealed early, its watermark jumping to its end.
+ * Open a shard for the pane starting at `start`; NULL when that pane has
+ * become too late meanwhile. Shards in flight to the merger come back
+ * soon, so we wait for one (late deltas are shipped first: they come back
+ * too); only when every shard is open (events spread over more panes than
+ * there are shards) is the oldest pane sealed early, the watermark jumping
+ * to its end.
  */
 static struct weir_table *open_new_shard(struct weir_window_worker *w, unsigned qi, uint64_t start)
 {
 	struct query_shards *qs = &w->q[qi];
-	uint64_t size = w->set->q[qi].conf.size_ns;
+	const struct weir_query *q = &w->set->q[qi];
 	struct weir_table *t;
 
 	while (rte_ring_dequeue(qs->free, (void **)&t) != 0) {
-		if (qs->n_open == WEIR_WINDOW_SHARDS) {
-			weir_window_advance(w, qs->open[0]->window_start + size);
-			if (start + size <= w->wm)
-				return NULL;
+		if (w->n_late) {
+			weir_window_advance(w, w->wm);
+		} else if (qs->n_open == WEIR_WINDOW_SHARDS) {
+			weir_window_advance(w, qs->open[0]->window_start + q->pane_ns);
 		} else {
 			/* The merger is behind; on shared cores let it run. */
 			sched_yield();
 		}
+		enum pane_state st = pane_state(w, q, start);
+		if (st == PANE_TOO_LATE)
+			return NULL;
+		struct weir_table *o = open_shard(qs, start);
+		if (o)
+			return o;
 	}
 	t->window_start = start;
+	t->late = pane_state(w, q, start) == PANE_LATE_OK;
+	if (t->late)
+		w->n_late++;
 	open_insert(qs, t);
 	return t;
 }
 
-/* Table-driven rather than a switch per aggregate: one load and one add each. */
-static inline void add_aggs(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p)
+/* Sums only: table-driven, one load and one add each. */
+static inline void add_sums(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p,
+			    const struct weir_burst_meta *m, unsigned i)
 {
-	const uint64_t v[WEIR_AGG__COUNT] = {
+	uint8_t item[16];
+	uint64_t v[WEIR_AGG_SUM + 1] = {
 		[WEIR_AGG_PACKETS] = 1,
 		[WEIR_AGG_BYTES] = p->pkt_len,
 		[WEIR_AGG_IP_BYTES] = p->ip_bytes,
 		[WEIR_AGG_PAYLOAD_BYTES] = p->payload_len,
 	};
 
-	for (unsigned j = 0; j < q->n_aggs; j++)
-		a[j] += v[q->conf.aggs[j]];
+	for (unsigned j = 0; j < q->n_slots; j++) {
+		if (unlikely(q->slot[j].kind == WEIR_AGG_SUM) &&
+		    !weir_field_get((enum weir_field)q->slot[j].field, p, m, i, item,
+				    &v[WEIR_AGG_SUM]))
+			continue;
+		a[j] += v[q->slot[j].kind];
+	}
+}
+
+static inline void add_packet(struct weir_table *t, uint64_t *a, const struct weir_query *q,
+			      const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
+{
+	if (likely(q->sums_only))
+		add_sums(a, q, p, m, i);
+	else
+		weir_agg_update(q, a, weir_table_blob(t, a), p, m, i);
+}
+
+/* A packet whose key does not fit: into _other, so totals stay exact. */
+static void add_overflow(struct query_shards *qs, struct weir_table *t, const struct weir_query *q,
+			 const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
+{
+	t->overflow++;
+	qs->qdrop[WEIR_QDROP_OVERFLOW]++;
+	add_packet(t, weir_table_other(t), q, p, m, i);
 }
 
 struct burst_state {
@@ -422,24 +570,46 @@ struct burst_state {
 
 /* Second half of a query's burst: upsert packets [lo, hi) into their shards. */
 static void upsert_range(struct query_shards *qs, const struct weir_query *q,
-			 struct burst_state *b, const struct weir_pkt *const *pkts, unsigned lo,
-			 unsigned hi)
+			 struct burst_state *b, const struct weir_pkt *const *pkts,
+			 const struct weir_burst_meta *m, unsigned lo, unsigned hi)
 {
 	for (unsigned i = lo; i < hi; i++) {
 		if (!b->tab[i])
 			continue;
 		uint64_t *a = table_upsert(b->tab[i], &b->keys[i], b->hash[i]);
 		if (unlikely(!a)) {
-			b->tab[i]->overflow++;
-			qs->qdrop[WEIR_QDROP_OVERFLOW]++;
+			add_overflow(qs, b->tab[i], q, pkts[i], m, i);
 			continue;
 		}
-		add_aggs(a, q, pkts[i]);
+		add_packet(b->tab[i], a, q, pkts[i], m, i);
 	}
 }
 
+/* The shard for a packet at ts, opening one if needed; NULL: too late. */
+static inline struct weir_table *shard_for(struct weir_window_worker *w, unsigned qi, uint64_t ts,
+					   bool *opened)
+{
+	const struct weir_query *q = &w->set->q[qi];
+	struct query_shards *qs = &w->q[qi];
+	uint64_t start = ts - ts % q->pane_ns;
+	struct weir_table *t = open_shard(qs, start);
+
+	*opened = false;
+	if (t)
+		return t;
+	if (pane_state(w, q, start) == PANE_TOO_LATE)
+		return NULL;
+	*opened = true;
+	return open_new_shard(w, qi, start);
+}
+
+static inline bool filtered_out(const struct weir_burst_meta *m, unsigned i, unsigned qi)
+{
+	return m->query_pass && !(m->query_pass[i] & (1u << qi));
+}
+
 /*
- * One query over a burst, in three passes: keys; then windows and hashes
+ * One query over a burst, in three passes: keys; then panes and hashes
  * (prefetching the slot and its entry); then the upserts. Hashing in a pass
  * of its own reads each key after its byte-sized stores have retired (read
  * at once, the 8-byte loads cannot be forwarded from them and stall).
@@ -447,38 +617,40 @@ static void upsert_range(struct query_shards *qs, const struct weir_query *q,
  * before that happens.
  */
 static void update_query(struct weir_window_worker *w, unsigned qi,
-			 const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n)
+			 const struct weir_pkt *const *pkts, unsigned n,
+			 const struct weir_burst_meta *m)
 {
 	const struct weir_query *q = &w->set->q[qi];
 	struct query_shards *qs = &w->q[qi];
-	uint64_t size = q->conf.size_ns;
+	uint64_t pane = q->pane_ns;
+	const uint64_t *ts = m->ts;
 	struct burst_state b;
-	struct weir_table *cur = NULL; /* shard of the previous packet's window */
+	struct weir_table *cur = NULL; /* shard of the previous packet's pane */
 	unsigned lo = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		b.tab[i] = NULL;
-		b.has_key[i] = weir_key_extract(q, pkts[i], &b.keys[i]);
+		b.has_key[i] = !filtered_out(m, i, qi) && weir_key_extract(q, pkts[i], m, i, &b.keys[i]);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (unlikely(!b.has_key[i])) {
-			qs->qdrop[WEIR_QDROP_NO_KEY]++;
+			qs->qdrop[filtered_out(m, i, qi) ? WEIR_QDROP_FILTERED : WEIR_QDROP_NO_KEY]++;
 			continue;
 		}
 		/*
-		 * A burst nearly always falls in one window: the division and the
-		 * shard search only when a packet leaves the previous one's window
+		 * A burst nearly always falls in one pane: the division and the
+		 * shard search only when a packet leaves the previous one's pane
 		 * (unsigned: a ts before it wraps to a huge difference).
 		 */
-		if (unlikely(!cur || ts[i] - cur->window_start >= size)) {
-			uint64_t start = ts[i] - ts[i] % size;
+		if (unlikely(!cur || ts[i] - cur->window_start >= pane)) {
+			uint64_t start = ts[i] - ts[i] % pane;
 			cur = open_shard(qs, start);
 			if (!cur) {
-				if (start + size <= w->wm) {
+				if (pane_state(w, q, start) == PANE_TOO_LATE) {
 					qs->qdrop[WEIR_QDROP_LATE]++;
 					continue;
 				}
-				upsert_range(qs, q, &b, pkts, lo, i);
+				upsert_range(qs, q, &b, pkts, m, lo, i);
 				lo = i;
 				/* may seal shards: nothing resolved before i refers to them now */
 				cur = open_new_shard(w, qi, start);
@@ -495,7 +667,7 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 		rte_prefetch0(&cur->hashes[s]);
 		rte_prefetch0(&cur->entries[(size_t)s * cur->stride]);
 	}
-	upsert_range(qs, q, &b, pkts, lo, n);
+	upsert_range(qs, q, &b, pkts, m, lo, n);
 }
 
 /*
@@ -504,24 +676,26 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
  * matches, so this path keeps it simple rather than batched.
  */
 static void update_query_rules(struct weir_window_worker *w, unsigned qi,
-			       const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n,
-			       const struct weir_burst_rules *rules)
+			       const struct weir_pkt *const *pkts, unsigned n,
+			       const struct weir_burst_meta *m)
 {
 	const struct weir_query *q = &w->set->q[qi];
 	struct query_shards *qs = &w->q[qi];
-	uint64_t size = q->conf.size_ns;
+	const struct weir_burst_rules *rules = m->rules;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct weir_key k;
+		bool opened;
 		unsigned lo = rules ? rules->off[i] : 0, hi = rules ? rules->off[i + 1] : 0;
-		if (lo == hi || !weir_key_extract(q, pkts[i], &k)) {
+		if (filtered_out(m, i, qi)) {
+			qs->qdrop[WEIR_QDROP_FILTERED]++;
+			continue;
+		}
+		if (lo == hi || !weir_key_extract(q, pkts[i], m, i, &k)) {
 			qs->qdrop[WEIR_QDROP_NO_KEY]++;
 			continue;
 		}
-		uint64_t start = ts[i] - ts[i] % size;
-		struct weir_table *t = open_shard(qs, start);
-		if (!t && start + size > w->wm)
-			t = open_new_shard(w, qi, start);
+		struct weir_table *t = shard_for(w, qi, m->ts[i], &opened);
 		if (!t) {
 			qs->qdrop[WEIR_QDROP_LATE]++;
 			continue;
@@ -529,28 +703,26 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi,
 		for (unsigned r = lo; r < hi; r++) {
 			memcpy((uint8_t *)k.w + q->rule_off, &rules->ids[r], 4);
 			uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, q->key_words));
-			if (unlikely(!a)) {
-				t->overflow++;
-				qs->qdrop[WEIR_QDROP_OVERFLOW]++;
-				continue;
-			}
-			add_aggs(a, q, pkts[i]);
+			if (unlikely(!a))
+				add_overflow(qs, t, q, pkts[i], m, i);
+			else
+				add_packet(t, a, q, pkts[i], m, i);
 		}
 	}
 }
 
 void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
-			      const uint64_t *ts, unsigned n, const struct weir_burst_rules *rules)
+			      unsigned n, const struct weir_burst_meta *meta)
 {
 	RTE_ASSERT(n <= WEIR_BURST_MAX);
 	for (unsigned i = 0; i < n; i++)
-		if (ts[i] > w->max_ts)
-			w->max_ts = ts[i];
+		if (meta->ts[i] > w->max_ts)
+			w->max_ts = meta->ts[i];
 	for (unsigned qi = 0; qi < w->set->n_queries; qi++) {
 		if (unlikely(w->set->q[qi].rule_off >= 0))
-			update_query_rules(w, qi, pkts, ts, n, rules);
+			update_query_rules(w, qi, pkts, n, meta);
 		else
-			update_query(w, qi, pkts, ts, n);
+			update_query(w, qi, pkts, n, meta);
 	}
 }
 
@@ -566,39 +738,347 @@ uint64_t weir_window_qdrop(const struct weir_window_worker *w, unsigned query, e
 
 /* ---- merger (control thread) ----------------------------------------------- */
 
-static struct pending_window *pending_get(struct weir_window_set *s, unsigned qi, uint64_t start)
+static struct pane *pane_get(struct weir_window_set *s, unsigned qi, uint64_t start, bool *created)
 {
-	struct pending_window **pp = &s->pending[qi];
+	struct pane **pp = &s->mq[qi].panes;
 
+	*created = false;
 	while (*pp && (*pp)->start < start)
 		pp = &(*pp)->next;
 	if (*pp && (*pp)->start == start)
 		return *pp;
-	const struct weir_query *q = &s->q[qi];
-	struct pending_window *p = calloc(1, sizeof(*p));
-	void *mem = p ? calloc(1, weir_table_size(q, s->merged_max_keys[qi])) : NULL;
-	if (!mem) {
+	struct pane *p = calloc(1, sizeof(*p));
+	struct weir_table *t = p ? weir_table_new(&s->q[qi], s->merged_max_keys[qi]) : NULL;
+	if (!t) {
 		free(p);
 		return NULL;
 	}
 	p->start = start;
-	p->merged = weir_table_init(mem, q, s->merged_max_keys[qi]);
-	p->merged->window_start = start;
+	p->t = t;
+	p->t->window_start = start;
 	p->next = *pp;
 	*pp = p;
+	*created = true;
 	return p;
 }
 
+static void emit(struct weir_window_set *s, unsigned qi, uint64_t start, uint64_t end,
+		 const struct weir_table *t, bool final, bool late)
+{
+	struct weir_window_result r = { &s->q[qi], start, end, t, final, late };
+
+	if (!t->n_used && !t->has_other)
+		return;
+	s->emit(s->emit_ctx, &r);
+	s->emitted++;
+}
+
+/* ---- tumbling and sliding windows: panes [ws, ws + size) ---- */
+
+static bool window_emitted(const struct merger_query *m, uint64_t ws)
+{
+	return m->started && ws < m->next_window;
+}
+
+/* Start of the first window holding the pane at ps. */
+static uint64_t first_window_of(const struct weir_query *q, uint64_t ps)
+{
+	uint64_t ws = ps - ps % q->slide_ns;
+
+	while (ws >= q->slide_ns && ws - q->slide_ns + q->conf.size_ns > ps)
+		ws -= q->slide_ns;
+	return ws;
+}
+
+/* Merge the panes of window [ws, ws + size) and emit them. */
+static void emit_window(struct weir_window_set *s, unsigned qi, uint64_t ws, bool final, bool late)
+{
+	const struct weir_query *q = &s->q[qi];
+	uint64_t we = ws + q->conf.size_ns;
+	struct pane *first = s->mq[qi].panes;
+	struct weir_table *t;
+
+	while (first && first->start < ws)
+		first = first->next;
+	if (!first || first->start >= we)
+		return;
+	if (q->pane_ns == q->conf.size_ns) { /* tumbling: the pane is the window */
+		emit(s, qi, ws, we, first->t, final, late);
+		return;
+	}
+	t = weir_table_new(q, s->merged_max_keys[qi]);
+	if (!t) {
+		s->mq[qi].overflow += 1;
+		return;
+	}
+	for (struct pane *p = first; p && p->start < we; p = p->next)
+		s->mq[qi].overflow += weir_table_merge(q, t, p->t);
+	emit(s, qi, ws, we, t, final, late);
+	free(t);
+}
+
+/*
+ * Is the next window of a query complete at wm? Moves next_window past
+ * stretches without panes first.
+ */
+static bool window_ready(struct weir_window_set *s, unsigned qi, uint64_t wm)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+	struct pane *p = m->panes;
+
+	if (q->conf.window == WEIR_WINDOW_SESSION || !p)
+		return false;
+	if (!m->started) {
+		m->next_window = first_window_of(q, p->start);
+		m->started = true;
+	}
+	while (p && p->start + q->pane_ns <= m->next_window)
+		p = p->next;
+	if (!p)
+		return false;
+	if (p->start >= m->next_window + q->conf.size_ns)
+		m->next_window = first_window_of(q, p->start);
+	return wm == UINT64_MAX || m->next_window + q->conf.size_ns <= wm;
+}
+
+/* Emit complete windows, oldest first across queries (the summary groups by window). */
+static void emit_windows(struct weir_window_set *s, uint64_t wm)
+{
+	for (;;) {
+		int best = -1;
+		for (unsigned qi = 0; qi < s->n_queries; qi++)
+			if (window_ready(s, qi, wm) &&
+			    (best < 0 || s->mq[qi].next_window < s->mq[best].next_window))
+				best = (int)qi;
+		if (best < 0)
+			return;
+		emit_window(s, (unsigned)best, s->mq[best].next_window, true, false);
+		s->mq[best].next_window += s->q[best].slide_ns;
+	}
+}
+
+/* Re-emit the already emitted windows that hold panes with late data. */
+static void emit_late(struct weir_window_set *s, unsigned qi)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (struct pane *p = m->panes; p; p = p->next) {
+		if (!p->dirty)
+			continue;
+		p->dirty = false;
+		uint64_t ws = first_window_of(q, p->start);
+		lo = ws < lo ? ws : lo;
+		hi = p->start > hi ? p->start : hi;
+	}
+	for (uint64_t ws = lo; lo != UINT64_MAX && ws <= hi && window_emitted(m, ws);
+	     ws += q->slide_ns)
+		emit_window(s, qi, ws, true, true);
+}
+
+static void emit_partials(struct weir_window_set *s, unsigned qi, uint64_t wm)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+
+	if (!m->started || !m->panes)
+		return;
+	uint64_t ws = first_window_of(q, m->panes->start);
+	for (ws = ws > m->next_window ? ws : m->next_window; ws <= wm; ws += q->slide_ns)
+		emit_window(s, qi, ws, false, false);
+}
+
+/* Panes no window will need again: every window holding them emitted, lateness passed. */
+static void free_panes(struct weir_window_set *s, unsigned qi, uint64_t wm)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+
+	while (m->panes) {
+		struct pane *p = m->panes;
+		uint64_t last_ws = p->start - p->start % q->slide_ns;
+		if (!window_emitted(m, last_ws) ||
+		    (wm != UINT64_MAX && last_ws + q->conf.size_ns + q->conf.lateness_ns > wm))
+			break;
+		m->panes = p->next;
+		pane_free(p);
+	}
+}
+
+/* ---- session windows: panes of one gap, folded into per-key sessions ---- */
+
+static uint64_t slot_first(const struct weir_query *q, const uint64_t *a)
+{
+	return ~a[q->slot[q->first_slot].word];
+}
+
+static uint64_t slot_last(const struct weir_query *q, const uint64_t *a)
+{
+	return a[q->slot[q->last_slot].word];
+}
+
+void weir_window_row_bounds(const struct weir_window_result *r, uint32_t i, bool other,
+			    uint64_t *start, uint64_t *end)
+{
+	const struct weir_query *q = r->q;
+
+	if (q->conf.window != WEIR_WINDOW_SESSION) {
+		*start = r->start;
+		*end = r->end;
+		return;
+	}
+	const uint64_t *a = other ? r->t->other + r->t->key_words : weir_table_aggs(r->t, i);
+	*start = slot_first(q, a);
+	*end = slot_last(q, a) + q->conf.gap_ns;
+}
+
+/* Copy one entry (key, aggregates, sketches) into t, or into its _other. */
+static void table_add_entry(const struct weir_query *q, struct weir_table *t,
+			    const struct weir_table *src, const struct weir_key *k,
+			    const uint64_t *a, uint64_t *overflow)
+{
+	uint64_t *d = k ? weir_table_upsert(t, k, weir_key_hash(k, q->key_words)) : NULL;
+
+	if (!d) {
+		if (k)
+			(*overflow)++;
+		d = weir_table_other(t);
+	}
+	weir_agg_merge(q, d, weir_table_blob(t, d), a, weir_table_blob(src, a));
+}
+
+static void emit_sessions(struct weir_window_set *s, unsigned qi, struct weir_table *t,
+			  bool final, bool late)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (uint32_t i = 0; i < t->n_used + (t->has_other ? 1 : 0); i++) {
+		struct weir_window_result r = { &s->q[qi], 0, 0, t, final, late };
+		uint64_t a, b;
+		weir_window_row_bounds(&r, i, i == t->n_used, &a, &b);
+		lo = a < lo ? a : lo;
+		hi = b > hi ? b : hi;
+	}
+	emit(s, qi, lo, hi, t, final, late);
+}
+
+/*
+ * Fold a complete pane into the open sessions: a key's session goes on
+ * when the pane's first packet is less than a gap after its last one (and
+ * the session is younger than max), else the old session closes.
+ */
+static void fold_pane(struct weir_window_set *s, unsigned qi, const struct weir_table *pane,
+		      struct weir_table *open, struct weir_table *closed)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+
+	for (uint32_t i = 0; i < pane->n_used; i++) {
+		const struct weir_key *k = weir_table_key(pane, i);
+		const uint64_t *a = weir_table_aggs(pane, i);
+		uint64_t *cur = weir_table_upsert(open, k, weir_key_hash(k, q->key_words));
+		if (!cur) {
+			table_add_entry(q, closed, pane, NULL, a, &m->overflow);
+			m->overflow++;
+			continue;
+		}
+		uint64_t last = slot_last(q, cur);
+		bool fresh = last == 0;
+		uint64_t first = slot_first(q, a);
+		bool gap = !fresh && first > last && first - last >= q->conf.gap_ns;
+		bool too_long = !fresh && q->conf.max_ns &&
+				pane->window_start >= slot_first(q, cur) + q->conf.max_ns;
+		if (gap || too_long) {
+			table_add_entry(q, closed, open, k, cur, &m->overflow);
+			memset(cur, 0, (size_t)q->agg_words * 8);
+			if (q->blob_bytes)
+				memset(weir_table_blob(open, cur), 0, q->blob_bytes);
+		}
+		weir_agg_merge(q, cur, weir_table_blob(open, cur), a, weir_table_blob(pane, a));
+	}
+	if (pane->has_other)
+		table_add_entry(q, closed, pane, NULL, pane->other + pane->key_words, &m->overflow);
+}
+
+/* Close the sessions that ended before wm: into `closed`; the rest stay open. */
+static void close_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm,
+			   struct weir_table *closed)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+	struct weir_table *open = m->sessions, *keep = weir_table_new(q, s->merged_max_keys[qi]);
+	/* every pane before `bound` is folded in: later packets start at or after it */
+	uint64_t bound = wm - wm % q->pane_ns;
+
+	if (!keep)
+		return;
+	for (uint32_t i = 0; i < open->n_used; i++) {
+		const uint64_t *a = weir_table_aggs(open, i);
+		uint64_t last = slot_last(q, a);
+		bool done = wm == UINT64_MAX || last + q->conf.gap_ns <= bound;
+		table_add_entry(q, done ? closed : keep, open, weir_table_key(open, i), a,
+				&m->overflow);
+	}
+	free(open);
+	m->sessions = keep;
+}
+
+static void run_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+	struct weir_table *closed, *late;
+
+	if (!m->sessions && !(m->sessions = weir_table_new(q, s->merged_max_keys[qi])))
+		return;
+	closed = weir_table_new(q, s->merged_max_keys[qi]);
+	late = weir_table_new(q, s->merged_max_keys[qi]);
+	if (!closed || !late)
+		goto out;
+	while (m->panes && (wm == UINT64_MAX || m->panes->start + q->pane_ns <= wm)) {
+		struct pane *p = m->panes;
+		/* a delta for a pane already folded in: sessions still open take it */
+		fold_pane(s, qi, p->t, m->sessions, p->start < m->assembled ? late : closed);
+		if (p->start >= m->assembled)
+			m->assembled = p->start + q->pane_ns;
+		m->panes = p->next;
+		pane_free(p);
+	}
+	close_sessions(s, qi, wm, closed);
+	emit_sessions(s, qi, closed, true, false);
+	emit_sessions(s, qi, late, true, true);
+out:
+	free(closed);
+	free(late);
+}
+
+static void session_partials(struct weir_window_set *s, unsigned qi)
+{
+	if (s->mq[qi].sessions)
+		emit_sessions(s, qi, s->mq[qi].sessions, false, false);
+}
+
+/* ---- the merger loop ---- */
+
 static void merge_shard(struct weir_window_set *s, struct weir_table *t)
 {
-	struct pending_window *p = pending_get(s, t->query, t->window_start);
+	unsigned qi = t->query;
+	struct merger_query *m = &s->mq[qi];
+	bool created;
+	struct pane *p = pane_get(s, qi, t->window_start, &created);
 
-	if (p)
-		s->merge_overflow[t->query] += weir_table_merge(p->merged, t);
-	else
-		s->merge_overflow[t->query] += t->n_used;
+	if (p) {
+		m->overflow += weir_table_merge(&s->q[qi], p->t, t);
+		if (t->late && s->q[qi].conf.window != WEIR_WINDOW_SESSION &&
+		    window_emitted(m, first_window_of(&s->q[qi], p->start)))
+			p->dirty = true;
+	} else {
+		m->overflow += t->n_used;
+	}
 	weir_table_reset(t);
-	rte_ring_enqueue(s->workers[t->worker].q[t->query].free, t);
+	rte_ring_enqueue(s->workers[t->worker].q[qi].free, t);
 }
 
 static uint64_t min_sealed_wm(const struct weir_window_set *s)
@@ -613,36 +1093,53 @@ static uint64_t min_sealed_wm(const struct weir_window_set *s)
 	return m;
 }
 
-unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn emit, void *ctx)
+static bool partial_boundary(struct merger_query *m, const struct weir_query *q, uint64_t wm)
+{
+	uint64_t every = q->conf.emit_every_ns;
+
+	if (!every || wm == UINT64_MAX || !wm)
+		return false;
+	if (!m->next_partial)
+		m->next_partial = (wm / every + 1) * every;
+	if (wm < m->next_partial)
+		return false;
+	m->next_partial = (wm / every + 1) * every;
+	return true;
+}
+
+unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn fn, void *ctx)
 {
 	/* Read the watermarks before draining: shards sealed before them are in the ring. */
 	uint64_t wm = min_sealed_wm(s);
 	void *objs[64];
-	unsigned n, emitted = 0;
+	unsigned n;
 
+	s->emit = fn;
+	s->emit_ctx = ctx;
+	s->emitted = 0;
 	while ((n = rte_ring_dequeue_burst(s->sealed, objs, RTE_DIM(objs), NULL)) > 0)
 		for (unsigned i = 0; i < n; i++)
 			merge_shard(s, objs[i]);
-	/* Emit complete windows, oldest first across all queries. */
-	for (;;) {
-		int best = -1;
-		for (unsigned qi = 0; qi < s->n_queries; qi++) {
-			struct pending_window *p = s->pending[qi];
-			if (!p || (wm != UINT64_MAX && p->start + s->q[qi].conf.size_ns > wm))
-				continue;
-			if (best < 0 || p->start < s->pending[best]->start)
-				best = (int)qi;
+	for (unsigned qi = 0; qi < s->n_queries; qi++) {
+		const struct weir_query *q = &s->q[qi];
+		bool partial = partial_boundary(&s->mq[qi], q, wm);
+		if (q->conf.window == WEIR_WINDOW_SESSION) {
+			run_sessions(s, qi, wm);
+			if (partial)
+				session_partials(s, qi);
+			continue;
 		}
-		if (best < 0)
-			break;
-		struct pending_window *p = s->pending[best];
-		s->pending[best] = p->next;
-		emit(ctx, &s->q[best], p->start, p->start + s->q[best].conf.size_ns, p->merged);
-		free(p->merged);
-		free(p);
-		emitted++;
+		emit_late(s, qi);
+		if (partial) {
+			emit_windows(s, wm);
+			emit_partials(s, qi, wm);
+		}
 	}
-	return emitted;
+	emit_windows(s, wm);
+	for (unsigned qi = 0; qi < s->n_queries; qi++)
+		if (s->q[qi].conf.window != WEIR_WINDOW_SESSION)
+			free_panes(s, qi, wm);
+	return s->emitted;
 }
 
 uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, enum weir_qdrop r)
@@ -656,5 +1153,5 @@ uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, 
 
 uint64_t weir_window_set_merge_overflow(const struct weir_window_set *s, unsigned query)
 {
-	return s->merge_overflow[query];
+	return s->mq[query].overflow;
 }

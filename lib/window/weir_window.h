@@ -20,29 +20,18 @@
 #include <stdint.h>
 
 #include "weir_conf.h"
+#include "weir_burst.h"
 #include "weir_pkt.h"
 
 #define WEIR_KEY_WORDS 6 /* 48 bytes: largest key (src_ip+dst_ip+ports+...) fits */
-#define WEIR_WINDOW_SHARDS 4 /* shards per query per worker: open windows + in flight */
+#define WEIR_WINDOW_SHARDS 6 /* shards per query per worker: open panes, late deltas, in flight */
 
-#define WEIR_BURST_MAX 512        /* packets one burst call takes */
-#define WEIR_BURST_RULES_MAX 2048 /* matched (packet, rule) pairs one burst carries */
-
-/*
- * The rules each packet of a burst matched, for queries grouped by `rule`:
- * packet i matched ids[off[i]] .. ids[off[i + 1] - 1] (distinct rule ids).
- */
-struct weir_burst_rules {
-	uint32_t n;
-	uint16_t off[WEIR_BURST_MAX + 1];
-	uint32_t ids[WEIR_BURST_RULES_MAX];
-};
-
-/* Per-query counters of packets the query could not count. */
+/* Per-query counters of packets the query did not count, or counted aside. */
 #define WEIR_QDROP_LIST(X)                      \
-	X(NO_KEY,   "no_key")   /* packet lacks a group-by field */   \
-	X(LATE,     "late")     /* its window was already sealed */   \
-	X(OVERFLOW, "overflow") /* shard full (max_keys) */
+	X(NO_KEY,   "no_key")   /* packet lacks a group-by field: not counted */        \
+	X(LATE,     "late")     /* behind its window's close + lateness: dropped */    \
+	X(OVERFLOW, "overflow") /* max_keys reached: counted in the "_other" row */   \
+	X(FILTERED, "filtered") /* did not pass the query's filter */
 
 enum weir_qdrop {
 #define WEIR_X(e, s) WEIR_QDROP_##e,
@@ -57,23 +46,47 @@ struct weir_key {
 	uint64_t w[WEIR_KEY_WORDS];
 };
 
-/* A compiled query: where each group-by field sits in the key. */
+/*
+ * Where one aggregate's state lives in a table entry: small ones in inline
+ * 64-bit words, sketches (distinct, topk, quantiles) in the entry's blob.
+ */
+struct weir_agg_slot {
+	uint8_t kind;       /* enum weir_agg */
+	uint8_t field;      /* enum weir_field */
+	uint16_t word;      /* first inline word */
+	uint32_t blob_off;  /* byte offset in the blob */
+	uint32_t param;     /* distinct: HyperLogLog precision; topk: counters; else 0 */
+};
+
+/* A compiled query: key layout, aggregate layout, time panes. */
 struct weir_query {
 	struct weir_query_conf conf;
 	unsigned key_words;                    /* words of struct weir_key in use */
 	uint8_t field_off[WEIR_MAX_GROUP_BY];  /* byte offset of each group_by field */
 	int8_t ipver_off;                      /* hidden ip_version byte (for formatting), -1 none */
 	int8_t rule_off;                       /* where the matched rule's id goes, -1 none */
-	unsigned n_aggs;
+	unsigned n_aggs;                       /* the query's aggregates (conf.aggs) */
+	unsigned n_slots;                      /* + hidden ones (session bounds) */
+	struct weir_agg_slot slot[WEIR_MAX_AGGS + 2];
+	int8_t first_slot, last_slot;          /* first_ts/last_ts slots, -1 none */
+	unsigned agg_words;                    /* inline words per entry */
+	uint32_t blob_bytes;                   /* sketch bytes per entry (0: none) */
+	bool sums_only;                        /* every slot a one-word sum: the fast path */
+	uint64_t pane_ns;                      /* workers count in panes of this length */
+	uint64_t slide_ns;                     /* windows start at multiples of it */
 	uint32_t id;                           /* index in the query set */
 };
 
-/* Compile a query's key layout. 0, or -1 with err filled. */
+/*
+ * Compile a query's key and aggregate layout and its panes (tumbling: the
+ * window; sliding: gcd(size, slide); session: the gap). 0, or -1 with err.
+ */
 int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, uint32_t id,
 		       char *err, size_t errlen);
 
-/* Encode p's group-by key for q. false when p lacks a field (no_key). */
-bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p, struct weir_key *k);
+/* Encode packet i's group-by key for q. false when it lacks a field (no_key). */
+bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p,
+		      const struct weir_burst_meta *m, unsigned i, struct weir_key *k);
 
 /* Decode field i of key k: value as integer, or address bytes (ip fields). */
 uint64_t weir_key_field_uint(const struct weir_query *q, const struct weir_key *k, unsigned i);
@@ -84,34 +97,73 @@ void weir_key_field_ip(const struct weir_query *q, const struct weir_key *k, uns
 uint32_t weir_key_hash(const struct weir_key *k, unsigned words);
 
 /*
- * A table of (key -> aggregates), open addressing, fixed capacity.
- * Used for worker shards and for the merger's windows alike.
+ * Field f of packet i as up to 16 bytes (addresses: IPv4 as ::ffff:a.b.c.d,
+ * so that both families share one space) and as a number (non-address
+ * fields). false when the packet lacks it.
+ */
+bool weir_field_get(enum weir_field f, const struct weir_pkt *p, const struct weir_burst_meta *m,
+		    unsigned i, uint8_t item[16], uint64_t *num);
+
+/* ---- aggregates ---------------------------------------------------------- */
+
+/* Add packet i into an entry's aggregates (words, blob). */
+void weir_agg_update(const struct weir_query *q, uint64_t *words, uint8_t *blob,
+		     const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i);
+/* dst += src, aggregate by aggregate. */
+void weir_agg_merge(const struct weir_query *q, uint64_t *dw, uint8_t *db, const uint64_t *sw,
+		    const uint8_t *sb);
+/*
+ * Aggregate a as one number: sums and counts, min/max/avg (NaN when no
+ * packet had the field), distinct's estimate, quantiles' p50/p90/p99 (sub
+ * 0/1/2), first/last ts; topk and flag_counts: their total.
+ */
+double weir_agg_value(const struct weir_query *q, unsigned a, unsigned sub, const uint64_t *words,
+		      const uint8_t *blob);
+/* Does a query's having hold for this row? */
+bool weir_having_eval(const struct weir_query *q, const uint64_t *words, const uint8_t *blob);
+
+/*
+ * A table of (key -> aggregates), open addressing, fixed capacity, plus
+ * one "_other" entry that keys beyond max_keys are folded into. Used for
+ * worker shards and for the merger's panes and sessions alike.
  */
 struct weir_table {
-	uint64_t window_start;
+	uint64_t window_start;   /* the pane it counts */
 	uint32_t query;
 	uint32_t worker;
 	uint32_t max_keys;       /* entries allowed (load factor <= 1/2) */
 	uint32_t mask;           /* slots - 1 */
 	uint32_t n_used;
 	uint32_t key_words;
-	uint32_t n_aggs;
-	uint32_t stride;         /* words per entry: key_words + n_aggs */
-	uint64_t overflow;       /* packets not counted because the table was full */
+	uint32_t agg_words;
+	uint32_t stride;         /* words per entry: key_words + agg_words (+ 1 blob index) */
+	uint32_t blob_bytes;
+	bool late;               /* a worker's delta for a pane it had sealed */
+	bool has_other;          /* the _other entry holds something */
+	uint64_t overflow;       /* packets (shards) or keys (merges) folded into _other */
 	uint32_t *hashes;        /* per slot: 0 empty, else hash | 1 */
-	uint64_t *entries;       /* per slot: key words then aggregate words */
+	uint64_t *entries;       /* per slot: key words, aggregate words, blob index */
 	uint32_t *used;          /* slot indices in insertion order (n_used of them) */
+	uint8_t *blobs;          /* (max_keys + 1) blobs, the last one _other's */
+	uint64_t *other;         /* the _other entry (stride words) */
 };
 
 /* Bytes needed for a table of max_keys keys for query q (header included). */
 size_t weir_table_size(const struct weir_query *q, uint32_t max_keys);
 /* Lay out a table in `mem` (weir_table_size bytes, 8-aligned, zeroed). */
 struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32_t max_keys);
+/* A zeroed table on the heap (control thread); NULL when out of memory. */
+struct weir_table *weir_table_new(const struct weir_query *q, uint32_t max_keys);
 void weir_table_reset(struct weir_table *t);
 /* Find or insert key (hash h); NULL when full. Returns the aggregate words. */
 uint64_t *weir_table_upsert(struct weir_table *t, const struct weir_key *k, uint32_t h);
-/* Add every entry of src into dst (same query). Returns entries that did not fit. */
-uint64_t weir_table_merge(struct weir_table *dst, const struct weir_table *src);
+/* The blob of the entry whose aggregate words are `aggs`. */
+uint8_t *weir_table_blob(const struct weir_table *t, const uint64_t *aggs);
+/* The _other entry's aggregate words (marks it used). */
+uint64_t *weir_table_other(struct weir_table *t);
+/* Add src into dst (same query); keys that do not fit go to dst's _other. Returns those. */
+uint64_t weir_table_merge(const struct weir_query *q, struct weir_table *dst,
+			  const struct weir_table *src);
 /* Entry i (0..n_used-1) in insertion order: key and aggregates. */
 const struct weir_key *weir_table_key(const struct weir_table *t, uint32_t i);
 const uint64_t *weir_table_aggs(const struct weir_table *t, uint32_t i);
@@ -133,19 +185,21 @@ const struct weir_query *weir_window_set_query(const struct weir_window_set *s, 
 struct weir_window_worker *weir_window_worker_get(struct weir_window_set *s, unsigned worker);
 
 /*
- * Data path: count a burst of parsed packets with their event times (ns)
- * into every query's open windows. Packets are not modified. rules: what
- * each packet matched, for `rule`-keyed queries (NULL: nothing matched); a
- * packet that matched k rules counts once in each of the k groups, one
- * that matched none is not counted there (no_key).
+ * Data path: count a burst of parsed packets into every query's open
+ * panes; meta carries their event times (ns) and what earlier stages
+ * learnt (filters passed, rules matched, flows, labels, names). A packet
+ * that matched k rules counts once in each of the k groups of a
+ * `rule`-keyed query; one that matched none is not counted there (no_key).
  */
 void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
-			      const uint64_t *ts, unsigned n, const struct weir_burst_rules *rules);
+			      unsigned n, const struct weir_burst_meta *meta);
 
 /*
- * Data path: advance this worker's watermark to `wm` (ns; never moves back):
- * seal every open window whose end <= wm and hand it to the merger.
- * wm = UINT64_MAX seals everything (end of input).
+ * Data path, after each burst: advance this worker's watermark to `wm`
+ * (ns; never moves back): seal every open pane whose end <= wm and hand it
+ * to the merger, with late deltas, and (emit every) the panes' contents so
+ * far when wm passes a partial boundary. wm = UINT64_MAX seals everything
+ * (end of input).
  */
 void weir_window_advance(struct weir_window_worker *w, uint64_t wm);
 uint64_t weir_window_max_ts(const struct weir_window_worker *w); /* largest event time seen */
@@ -153,9 +207,21 @@ uint64_t weir_window_qdrop(const struct weir_window_worker *w, unsigned query, e
 
 /* ---- merger (control thread) -------------------------------------------- */
 
-/* Called for every closed window, in window_start order per query. */
-typedef void (*weir_window_emit_fn)(void *ctx, const struct weir_query *q, uint64_t window_start,
-				    uint64_t window_end, const struct weir_table *merged);
+/* One result: a window's rows (sessions: each row its own bounds). */
+struct weir_window_result {
+	const struct weir_query *q;
+	uint64_t start, end;            /* [start, end); sessions: the batch's span */
+	const struct weir_table *t;
+	bool final;                     /* false: a partial (emit every) */
+	bool late;                      /* emitted again after late packets */
+};
+
+/* Sessions: row i's window, [first packet, last packet + gap). */
+void weir_window_row_bounds(const struct weir_window_result *r, uint32_t i, bool other,
+			    uint64_t *start, uint64_t *end);
+
+/* Called for every result, windows in start order per query. */
+typedef void (*weir_window_emit_fn)(void *ctx, const struct weir_window_result *r);
 
 /*
  * Drain sealed shards, merge them, and emit every window that all workers
@@ -165,7 +231,7 @@ unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn e
 
 /* Totals over all workers of a query's per-query drops. */
 uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, enum weir_qdrop r);
-/* Keys that did not fit in the merged windows (merger-side overflow). */
+/* Keys folded into _other when merging (merger-side overflow). */
 uint64_t weir_window_set_merge_overflow(const struct weir_window_set *s, unsigned query);
 
 #endif /* WEIR_WINDOW_H */

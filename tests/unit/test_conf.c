@@ -218,7 +218,7 @@ static void assert_query(const struct weir_query_conf *q, const char *name,
 		cr_assert_eq(q->group_by[i], gb[i], "%s: group_by[%u]", name, i);
 	cr_assert_eq(q->n_aggs, nag, "%s: %u aggs", name, q->n_aggs);
 	for (unsigned i = 0; i < nag; i++)
-		cr_assert_eq(q->aggs[i], ag[i], "%s: aggs[%u]", name, i);
+		cr_assert_eq(q->aggs[i].kind, ag[i], "%s: aggs[%u]", name, i);
 	cr_assert_eq(q->window, WEIR_WINDOW_TUMBLING);
 	cr_assert_eq(q->size_ns, size_ns, "%s: size %lu", name, (unsigned long)q->size_ns);
 	cr_assert_eq(q->max_keys, max_keys, "%s: max_keys %u", name, q->max_keys);
@@ -283,11 +283,16 @@ Test(names, fields_and_aggs)
 	cr_assert_eq(weir_field_size(WEIR_FIELD_PROTO), 1);
 	for (int f = 0; f < WEIR_FIELD__COUNT; f++)
 		cr_assert_eq(weir_field_parse(weir_field_name(f)), f);
-	for (int a = 0; a < WEIR_AGG__COUNT; a++)
-		cr_assert_eq(weir_agg_parse(weir_agg_name(a)), a);
+	struct weir_agg_conf ac;
+	char err[512];
+	for (int a = 0; a <= WEIR_AGG_PAYLOAD_BYTES; a++) {
+		cr_assert_eq(weir_agg_conf_parse(weir_agg_name(a), &ac, err, sizeof(err)), 0);
+		cr_assert_eq(ac.kind, a);
+		cr_assert_str_eq(ac.name, weir_agg_name(a));
+	}
 	cr_assert_eq(weir_field_parse("src_mac"), -1);
 	cr_assert_eq(weir_field_parse("SRC_IP"), -1);
-	cr_assert_eq(weir_agg_parse("pkts"), -1);
+	cr_assert_eq(weir_agg_conf_parse("pkts", &ac, err, sizeof(err)), -1);
 	cr_assert_str_eq(weir_field_name(WEIR_FIELD__COUNT), "?");
 	cr_assert_str_eq(weir_agg_name(WEIR_AGG__COUNT), "?");
 	cr_assert_eq(weir_field_size(WEIR_FIELD__COUNT), 0);
@@ -580,13 +585,15 @@ Test(config_errors, unknown_field)
 {
 	load_fails("bad-field.yaml", "3: query 'hostpairs': unknown group_by field 'src_mac' "
 		   "(known: src_ip, dst_ip, src_port, dst_port, proto, l4_proto, vlan, ip_version, "
-		   "tcp_flags, rule)");
+		   "tcp_flags, length, ip_len, payload_len, ttl, tcp_window, rule, flow_id, direction, "
+		   "src_label, dst_label, dst_name)");
 }
 
 Test(config_errors, unknown_aggregate)
 {
 	load_fails("bad-agg.yaml", "5: query 'q': unknown aggregate 'pkts' "
-		   "(known: packets, bytes, ip_bytes, payload_bytes)");
+		   "(known: packets, bytes, ip_bytes, payload_bytes, sum(F), min(F), max(F), avg(F), "
+		   "distinct(F), topk(F, K), quantiles(F), first_ts, last_ts, flag_counts)");
 }
 
 Test(config_errors, window_size_zero)
@@ -597,7 +604,7 @@ Test(config_errors, window_size_zero)
 Test(config_errors, window_type)
 {
 	load_fails("bad-window-type.yaml",
-		   "3: query 'q': type: expected one of tumbling; got 'sliding'");
+		   "3: query 'q': type: expected one of tumbling, sliding, session; got 'hopping'");
 }
 
 Test(config_errors, window_without_size)
@@ -608,7 +615,7 @@ Test(config_errors, window_without_size)
 Test(config_errors, too_many_group_by)
 {
 	load_fails("bad-too-many-group-by.yaml",
-		   "12: query 'q': too many group_by fields (at most 8, WEIR_MAX_GROUP_BY)");
+		   "12: query 'q': too many group_by fields (at most 8)");
 }
 
 Test(config_errors, duplicate_field_and_aggregate)
@@ -625,12 +632,55 @@ Test(config_errors, no_aggregates)
 
 Test(config_errors, query_keys_and_names)
 {
-	load_fails("bad-query-key.yaml", "3: query 'q': unknown key 'windw' (known: name, "
-		   "group_by, window, aggregates, max_keys)");
+	load_fails("bad-query-key.yaml", "3: query 'q': unknown key 'windw' (known: having, name, "
+		   "filter, group_by, window, aggregates, emit, max_keys)");
 	load_fails("bad-query-name.yaml", "2: name: 'host pairs' has a ' '");
 	load_fails("bad-query-noname.yaml", "2: query without a name");
 	load_fails("bad-max-keys.yaml", "4: query 'q': max_keys: 8 is out of range 16..16777216");
 	load_fails("bad-no-queries.yaml", "1: queries: empty list");
+}
+
+Test(config_errors, stream_semantics)
+{
+	load_fails("bad-slide-gt-size.yaml",
+		   "3: query 'q': window: slide (20000000000 ns) is larger than size (10000000000 ns)");
+	load_fails("bad-session-nogap.yaml", "3: query 'q': window: session needs a gap");
+	load_fails("bad-having-agg.yaml",
+		   "5: query 'q': having: aggregate 'distinct(src_port)' is not one of the query's "
+		   "(packets, distinct(dst_port))");
+	load_fails("bad-having-syntax.yaml", "4: query 'q': having: column 10: expected a number or an aggregate");
+	load_fails("bad-agg-arg.yaml",
+		   "3: query 'q': aggregate 'sum(src_ip)': sum needs a numeric field, not 'src_ip'");
+	load_fails("bad-prefix.yaml", "3: query 'q': 'src_ip/33': expected src_ip/N");
+}
+
+Test(config, stream_queries)
+{
+	weir_config_defaults(&cfg);
+	cr_assert_eq(weir_config_load(&cfg, data("stream-queries.yaml"), errbuf, sizeof(errbuf)), 0,
+		     "%s", errbuf);
+	cr_assert_eq(cfg.n_queries, 2);
+	const struct weir_query_conf *a = &cfg.queries[0], *b = &cfg.queries[1];
+	cr_assert_eq(a->window, WEIR_WINDOW_SLIDING);
+	cr_assert_eq(a->size_ns, 60 * 1000000000ull);
+	cr_assert_eq(a->slide_ns, 10 * 1000000000ull);
+	cr_assert_eq(a->lateness_ns, 5 * 1000000000ull);
+	cr_assert_eq(a->emit_every_ns, 5 * 1000000000ull);
+	cr_assert_eq(a->prefix4[0], 24);
+	cr_assert_eq(a->prefix6[0], 64);
+	cr_assert_str_eq(a->filter, "tcp[tcpflags] & tcp-syn != 0 and not src net 10.0.0.0/8");
+	cr_assert_eq(a->n_aggs, 5);
+	cr_assert_str_eq(a->aggs[2].name, "distinct(dst_port)");
+	cr_assert_eq(a->aggs[4].kind, WEIR_AGG_TOPK);
+	cr_assert_eq(a->aggs[4].param, 5);
+	cr_assert_str_eq(a->aggs[4].name, "topk(dst_port,5)");
+	cr_assert_eq(a->having.n, 3, "agg, number, comparison");
+	cr_assert_eq(a->max_keys, 4096, "sketch queries default to 4096 keys");
+	cr_assert_eq(b->window, WEIR_WINDOW_SESSION);
+	cr_assert_eq(b->gap_ns, 30 * 1000000000ull);
+	cr_assert_eq(b->max_ns, 600 * 1000000000ull);
+	cr_assert_eq(b->aggs[1].kind, WEIR_AGG_QUANTILES);
+	cr_assert_eq(b->aggs[1].field, WEIR_FIELD_LENGTH);
 }
 
 Test(config_errors, ports)

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Aggregates: one update, merge and value function over a query's slots.
+ *
+ * Every state is "zero = nothing seen" so that a table cleared with memset
+ * is empty and merge is an elementwise operation: sums add; min is kept as
+ * ~v and max as v + 1, both merged by taking the larger; first_ts as ~ts,
+ * last_ts as ts, likewise; sketches merge by their own rules (weir_sketch).
+ */
+#include <math.h>
+#include <string.h>
+
+#include <rte_common.h>
+
+#include "weir_sketch.h"
+#include "weir_window.h"
+
+static inline uint64_t max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+void weir_agg_update(const struct weir_query *q, uint64_t *words, uint8_t *blob,
+		     const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
+{
+	uint64_t ts = m->ts[i];
+
+	for (unsigned s = 0; s < q->n_slots; s++) {
+		const struct weir_agg_slot *sl = &q->slot[s];
+		uint64_t *w = words + sl->word;
+		uint8_t item[16];
+		uint64_t v;
+
+		switch ((enum weir_agg)sl->kind) {
+		case WEIR_AGG_PACKETS: w[0]++; continue;
+		case WEIR_AGG_BYTES: w[0] += p->pkt_len; continue;
+		case WEIR_AGG_IP_BYTES: w[0] += p->ip_bytes; continue;
+		case WEIR_AGG_PAYLOAD_BYTES: w[0] += p->payload_len; continue;
+		case WEIR_AGG_FIRST_TS: w[0] = max64(w[0], ~ts); continue;
+		case WEIR_AGG_LAST_TS: w[0] = max64(w[0], ts); continue;
+		case WEIR_AGG_FLAG_COUNTS:
+			if ((p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6)
+				for (unsigned b = 0; b < 8; b++)
+					w[b] += (p->tcp_flags >> b) & 1;
+			continue;
+		default:
+			break;
+		}
+		/* the rest take a field the packet may lack: then it does not count */
+		if (!weir_field_get((enum weir_field)sl->field, p, m, i, item, &v))
+			continue;
+		switch ((enum weir_agg)sl->kind) {
+		case WEIR_AGG_SUM: w[0] += v; break;
+		case WEIR_AGG_MIN: w[0] = max64(w[0], ~v); break;
+		case WEIR_AGG_MAX: w[0] = max64(w[0], v + 1); break;
+		case WEIR_AGG_AVG: w[0] += v; w[1]++; break;
+		case WEIR_AGG_DISTINCT:
+			weir_hll_add(blob + sl->blob_off, sl->param, weir_hash64(item, 16));
+			break;
+		case WEIR_AGG_TOPK: weir_topk_add(blob + sl->blob_off, sl->param, item, 1); break;
+		case WEIR_AGG_QUANTILES:
+			weir_quant_add(blob + sl->blob_off, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
+			break;
+		default: break;
+		}
+	}
+}
+
+void weir_agg_merge(const struct weir_query *q, uint64_t *dw, uint8_t *db, const uint64_t *sw,
+		    const uint8_t *sb)
+{
+	for (unsigned s = 0; s < q->n_slots; s++) {
+		const struct weir_agg_slot *sl = &q->slot[s];
+		uint64_t *d = dw + sl->word;
+		const uint64_t *x = sw + sl->word;
+
+		switch ((enum weir_agg)sl->kind) {
+		case WEIR_AGG_MIN: case WEIR_AGG_MAX: case WEIR_AGG_FIRST_TS: case WEIR_AGG_LAST_TS:
+			d[0] = max64(d[0], x[0]);
+			break;
+		case WEIR_AGG_AVG:
+			d[0] += x[0];
+			d[1] += x[1];
+			break;
+		case WEIR_AGG_FLAG_COUNTS:
+			for (unsigned b = 0; b < 8; b++)
+				d[b] += x[b];
+			break;
+		case WEIR_AGG_DISTINCT:
+			weir_hll_merge(db + sl->blob_off, sb + sl->blob_off, sl->param);
+			break;
+		case WEIR_AGG_TOPK:
+			weir_topk_merge(db + sl->blob_off, sb + sl->blob_off, sl->param);
+			break;
+		case WEIR_AGG_QUANTILES:
+			weir_quant_merge(db + sl->blob_off, sb + sl->blob_off);
+			break;
+		default:
+			d[0] += x[0];
+			break;
+		}
+	}
+}
+
+double weir_agg_value(const struct weir_query *q, unsigned a, unsigned sub, const uint64_t *words,
+		      const uint8_t *blob)
+{
+	static const double ranks[] = {0.5, 0.9, 0.99};
+	const struct weir_agg_slot *sl = &q->slot[a];
+	const uint64_t *w = words + sl->word;
+	double sum = 0;
+
+	switch ((enum weir_agg)sl->kind) {
+	case WEIR_AGG_MIN: return w[0] ? (double)~w[0] : NAN;
+	case WEIR_AGG_MAX: return w[0] ? (double)(w[0] - 1) : NAN;
+	case WEIR_AGG_AVG: return w[1] ? (double)w[0] / (double)w[1] : NAN;
+	case WEIR_AGG_FIRST_TS: return w[0] ? (double)~w[0] : NAN;
+	case WEIR_AGG_DISTINCT: return weir_hll_estimate(blob + sl->blob_off, sl->param);
+	case WEIR_AGG_TOPK: return (double)weir_topk_total(blob + sl->blob_off);
+	case WEIR_AGG_QUANTILES:
+		return weir_quant_value(blob + sl->blob_off, ranks[sub < 3 ? sub : 0]);
+	case WEIR_AGG_FLAG_COUNTS:
+		for (unsigned b = 0; b < 8; b++)
+			sum += (double)w[b];
+		return sum;
+	default: return (double)w[0];
+	}
+}
+
+bool weir_having_eval(const struct weir_query *q, const uint64_t *words, const uint8_t *blob)
+{
+	const struct weir_having *h = &q->conf.having;
+	double st[WEIR_HAVING_MAX];
+	unsigned n = 0;
+
+	if (!h->n)
+		return false;
+	for (unsigned i = 0; i < h->n; i++) {
+		double b = n ? st[n - 1] : 0, a = n > 1 ? st[n - 2] : 0;
+		switch ((enum weir_having_op)h->node[i].op) {
+		case WEIR_HV_NUM: st[n++] = h->node[i].num; continue;
+		case WEIR_HV_AGG:
+			st[n++] = weir_agg_value(q, h->node[i].agg, h->node[i].sub, words, blob);
+			continue;
+		case WEIR_HV_NOT: st[n - 1] = !(b != 0); continue;
+		/* comparisons with NaN (no value) are false, as in SQL's NULL */
+		case WEIR_HV_LT: a = a < b; break;
+		case WEIR_HV_LE: a = a <= b; break;
+		case WEIR_HV_GT: a = a > b; break;
+		case WEIR_HV_GE: a = a >= b; break;
+		case WEIR_HV_EQ: a = a == b; break;
+		case WEIR_HV_NE: a = !isnan(a) && !isnan(b) && a != b; break;
+		case WEIR_HV_AND: a = a != 0 && b != 0; break;
+		case WEIR_HV_OR: a = a != 0 || b != 0; break;
+		}
+		st[n - 2] = a;
+		n--;
+	}
+	return n == 1 && st[0] != 0;
+}

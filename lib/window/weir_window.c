@@ -950,6 +950,33 @@ static void table_add_entry(const struct weir_query *q, struct weir_table *t,
 }
 
 static void emit_sessions(struct weir_window_set *s, unsigned qi, struct weir_table *t,
+			  bool final, bool late);
+
+/*
+ * Add a closed session to the batch `closed`. A key's second session in
+ * one batch would merge with its first: the batch is emitted first.
+ */
+static void close_session(struct weir_window_set *s, unsigned qi, struct weir_table *closed,
+			  bool late, const struct weir_table *src, const struct weir_key *k,
+			  const uint64_t *a)
+{
+	const struct weir_query *q = &s->q[qi];
+	uint32_t h = weir_key_hash(k, q->key_words);
+	uint64_t *d = weir_table_upsert(closed, k, h);
+
+	if (d && slot_last(q, d) != 0) {
+		emit_sessions(s, qi, closed, true, late);
+		weir_table_reset(closed);
+		d = weir_table_upsert(closed, k, h);
+	}
+	if (!d) {
+		s->mq[qi].overflow++;
+		d = weir_table_other(closed);
+	}
+	weir_agg_merge(q, d, weir_table_blob(closed, d), a, weir_table_blob(src, a));
+}
+
+static void emit_sessions(struct weir_window_set *s, unsigned qi, struct weir_table *t,
 			  bool final, bool late)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
@@ -970,7 +997,7 @@ static void emit_sessions(struct weir_window_set *s, unsigned qi, struct weir_ta
  * the session is younger than max), else the old session closes.
  */
 static void fold_pane(struct weir_window_set *s, unsigned qi, const struct weir_table *pane,
-		      struct weir_table *open, struct weir_table *closed)
+		      struct weir_table *open, struct weir_table *closed, bool late)
 {
 	const struct weir_query *q = &s->q[qi];
 	struct merger_query *m = &s->mq[qi];
@@ -991,7 +1018,7 @@ static void fold_pane(struct weir_window_set *s, unsigned qi, const struct weir_
 		bool too_long = !fresh && q->conf.max_ns &&
 				pane->window_start >= slot_first(q, cur) + q->conf.max_ns;
 		if (gap || too_long) {
-			table_add_entry(q, closed, open, k, cur, &m->overflow);
+			close_session(s, qi, closed, late, open, k, cur);
 			memset(cur, 0, (size_t)q->agg_words * 8);
 			if (q->blob_bytes)
 				memset(weir_table_blob(open, cur), 0, q->blob_bytes);
@@ -1018,8 +1045,10 @@ static void close_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm,
 		const uint64_t *a = weir_table_aggs(open, i);
 		uint64_t last = slot_last(q, a);
 		bool done = wm == UINT64_MAX || last + q->conf.gap_ns <= bound;
-		table_add_entry(q, done ? closed : keep, open, weir_table_key(open, i), a,
-				&m->overflow);
+		if (done)
+			close_session(s, qi, closed, false, open, weir_table_key(open, i), a);
+		else
+			table_add_entry(q, keep, open, weir_table_key(open, i), a, &m->overflow);
 	}
 	free(open);
 	m->sessions = keep;
@@ -1040,7 +1069,8 @@ static void run_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm)
 	while (m->panes && (wm == UINT64_MAX || m->panes->start + q->pane_ns <= wm)) {
 		struct pane *p = m->panes;
 		/* a delta for a pane already folded in: sessions still open take it */
-		fold_pane(s, qi, p->t, m->sessions, p->start < m->assembled ? late : closed);
+		bool is_late = p->start < m->assembled;
+		fold_pane(s, qi, p->t, m->sessions, is_late ? late : closed, is_late);
 		if (p->start >= m->assembled)
 			m->assembled = p->start + q->pane_ns;
 		m->panes = p->next;

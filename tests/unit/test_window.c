@@ -12,6 +12,7 @@
 
 #include <rte_eal.h>
 
+#include "weir_sketch.h"
 #include "weir_window.h"
 
 #include "test_eal.h"
@@ -231,6 +232,7 @@ Test(table, merge_equals_aggregate_of_concatenation)
 struct emitted {
 	unsigned n;
 	uint64_t start[64], end[64], packets[64], bytes[64], keys[64];
+	bool final[64], late[64];
 	char query[64][16];
 };
 
@@ -255,6 +257,8 @@ static void collect(void *ctx, const struct weir_window_result *r)
 	e->packets[e->n] = p;
 	e->bytes[e->n] = b;
 	e->keys[e->n] = t->n_used;
+	e->final[e->n] = r->final;
+	e->late[e->n] = r->late;
 	snprintf(e->query[e->n], sizeof(e->query[0]), "%.15s", q->conf.name);
 	e->n++;
 }
@@ -430,4 +434,304 @@ Test(window, overflow_counted_not_crashing, .init = eal_up, .fini = eal_down)
 	cr_assert_eq(e.keys[0], 16);
 	cr_assert_eq(e.packets[0], 20, "the 4 keys beyond max_keys count in _other: totals exact");
 	weir_window_set_free(s);
+}
+
+/* ---- stream semantics: sliding, session, lateness, partials ----------------------- */
+
+static struct weir_config *config_of(struct weir_query_conf c)
+{
+	static struct weir_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_queries = 1;
+	cfg.queries[0] = c;
+	return &cfg;
+}
+
+static struct weir_window_set *set_of(struct weir_query_conf c, unsigned workers)
+{
+	char err[256];
+	struct weir_window_set *s = weir_window_set_create(config_of(c), workers, err, sizeof(err));
+
+	cr_assert_not_null(s, "%s", err);
+	return s;
+}
+
+Test(window, sliding_windows_overlap_and_align_to_slide, .init = eal_up, .fini = eal_down)
+{
+	enum weir_field f[] = {WEIR_FIELD_SRC_IP};
+	struct weir_query_conf c = qconf("sl", f, 1, 30 * SEC, 64);
+	c.window = WEIR_WINDOW_SLIDING;
+	c.slide_ns = 10 * SEC;
+	struct weir_window_set *s = set_of(c, 1);
+	struct weir_window_worker *w = weir_window_worker_get(s, 0);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct emitted e = {0};
+
+	/* packets at 25 s and 41 s: windows are [k*10, k*10+30) */
+	feed(w, &a, 25 * SEC);
+	feed(w, &a, 41 * SEC);
+	weir_window_advance(w, UINT64_MAX);
+	weir_window_merge_poll(s, collect, &e);
+	/* 25 s is in [0,30) [10,40) [20,50); 41 s in [20,50) [30,60) [40,70) */
+	uint64_t want_start[] = {0, 10, 20, 30, 40};
+	uint64_t want_pk[] = {1, 1, 2, 1, 1};
+	cr_assert_eq(e.n, 5);
+	for (unsigned i = 0; i < 5; i++) {
+		cr_assert_eq(e.start[i], want_start[i] * SEC, "window %u starts at %lu", i,
+			     (unsigned long)(e.start[i] / SEC));
+		cr_assert_eq(e.end[i], e.start[i] + 30 * SEC);
+		cr_assert_eq(e.packets[i], want_pk[i], "window %u", i);
+		cr_assert(e.final[i]);
+	}
+	weir_window_set_free(s);
+}
+
+Test(window, sliding_windows_close_with_the_watermark, .init = eal_up, .fini = eal_down)
+{
+	struct weir_query_conf c = qconf("sl", NULL, 0, 20 * SEC, 64);
+	c.window = WEIR_WINDOW_SLIDING;
+	c.slide_ns = 5 * SEC;
+	struct weir_window_set *s = set_of(c, 1);
+	struct weir_window_worker *w = weir_window_worker_get(s, 0);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct emitted e = {0};
+
+	feed(w, &a, 3 * SEC);
+	weir_window_advance(w, 19 * SEC);
+	cr_assert_eq(weir_window_merge_poll(s, collect, &e), 0, "[0,20) still open at 19 s");
+	weir_window_advance(w, 20 * SEC);
+	cr_assert_eq(weir_window_merge_poll(s, collect, &e), 1, "[0,20) closes at 20 s");
+	cr_assert_eq(e.start[0], 0);
+	weir_window_set_free(s);
+}
+
+/* Session rows: each is its own window [first, last + gap). */
+struct sessions {
+	unsigned n;
+	uint64_t start[32], end[32], packets[32];
+	bool late[32];
+};
+
+static void collect_sessions(void *ctx, const struct weir_window_result *r)
+{
+	struct sessions *ss = ctx;
+
+	for (uint32_t i = 0; i < r->t->n_used; i++) {
+		cr_assert_lt(ss->n, 32);
+		weir_window_row_bounds(r, i, false, &ss->start[ss->n], &ss->end[ss->n]);
+		ss->packets[ss->n] = weir_table_aggs(r->t, i)[0];
+		ss->late[ss->n] = r->late;
+		ss->n++;
+	}
+}
+
+static struct weir_query_conf session_conf(uint64_t gap, uint64_t max)
+{
+	enum weir_field f[] = {WEIR_FIELD_SRC_IP};
+	struct weir_query_conf c = qconf("se", f, 1, 0, 64);
+	c.window = WEIR_WINDOW_SESSION;
+	c.gap_ns = c.size_ns = gap;
+	c.max_ns = max;
+	return c;
+}
+
+Test(window, sessions_split_on_gap_and_merge_across_workers, .init = eal_up, .fini = eal_down)
+{
+	struct weir_window_set *s = set_of(session_conf(10 * SEC, 0), 2);
+	struct weir_window_worker *w0 = weir_window_worker_get(s, 0), *w1 = weir_window_worker_get(s, 1);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct sessions ss = {0};
+
+	/* one key on two workers: 1 s, 8 s (w0), 15 s (w1) chain into one session
+	 * (gaps 7 s, 7 s < 10 s); 26 s (w0) is 11 s after 15 s: a new one. 35.999 s
+	 * joins it (9.999 s gap), and exactly 10 s after 35.999 s splits again. */
+	feed(w0, &a, 1 * SEC);
+	feed(w0, &a, 8 * SEC);
+	feed(w1, &a, 15 * SEC);
+	feed(w0, &a, 26 * SEC);
+	feed(w1, &a, 35999 * SEC / 1000);
+	feed(w1, &a, 45999 * SEC / 1000);
+	weir_window_advance(w0, 30 * SEC);
+	weir_window_advance(w1, 30 * SEC);
+	weir_window_merge_poll(s, collect_sessions, &ss);
+	cr_assert_eq(ss.n, 1, "the first session ended at 25 s");
+	cr_assert_eq(ss.start[0], 1 * SEC);
+	cr_assert_eq(ss.end[0], 25 * SEC);
+	cr_assert_eq(ss.packets[0], 3, "packets of both workers in one session");
+	weir_window_advance(w0, UINT64_MAX);
+	weir_window_advance(w1, UINT64_MAX);
+	weir_window_merge_poll(s, collect_sessions, &ss);
+	cr_assert_eq(ss.n, 3, "%u sessions: %lu..%lu %lu, %lu..%lu", ss.n, ss.start[1] / 1000000, ss.end[1] / 1000000, ss.packets[1], ss.start[ss.n - 1] / 1000000, ss.end[ss.n - 1] / 1000000);
+	cr_assert_eq(ss.start[1], 26 * SEC);
+	cr_assert_eq(ss.end[1], 45999 * SEC / 1000);
+	cr_assert_eq(ss.packets[1], 2);
+	cr_assert_eq(ss.start[2], 45999 * SEC / 1000);
+	cr_assert_eq(ss.packets[2], 1, "a gap of exactly `gap` starts a new session (half-open)");
+	weir_window_set_free(s);
+}
+
+Test(window, session_max_length_starts_a_new_session, .init = eal_up, .fini = eal_down)
+{
+	struct weir_window_set *s = set_of(session_conf(10 * SEC, 30 * SEC), 1);
+	struct weir_window_worker *w = weir_window_worker_get(s, 0);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct sessions ss = {0};
+
+	for (unsigned t = 100; t < 160; t += 5) /* a packet every 5 s for a minute */
+		feed(w, &a, (uint64_t)t * SEC);
+	weir_window_advance(w, UINT64_MAX);
+	weir_window_merge_poll(s, collect_sessions, &ss);
+	cr_assert_eq(ss.n, 2, "max 30 s cuts the minute in two (at pane granularity): %u, %lu %lu", ss.n, ss.packets[0], ss.packets[1]);
+	cr_assert_eq(ss.packets[0] + ss.packets[1], 12);
+	cr_assert_eq(ss.packets[0], 6, "100..125 s: the pane starting at 130 s opens a new session");
+	weir_window_set_free(s);
+}
+
+Test(window, out_of_order_within_the_bound_counts, .init = eal_up, .fini = eal_down)
+{
+	struct weir_window_set *s = set_of(qconf("t", NULL, 0, 10 * SEC, 64), 1);
+	struct weir_window_worker *w = weir_window_worker_get(s, 0);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct emitted e = {0};
+	uint64_t delay = 2 * SEC;
+
+	/* the pipeline advances to max_ts - delay after each burst */
+	feed(w, &a, 11 * SEC);
+	weir_window_advance(w, weir_window_max_ts(w) - delay);
+	feed(w, &a, 9 * SEC); /* 2 s behind the newest: within the bound */
+	weir_window_advance(w, weir_window_max_ts(w) - delay);
+	feed(w, &a, 12 * SEC + 1);
+	weir_window_advance(w, weir_window_max_ts(w) - delay);
+	weir_window_merge_poll(s, collect, &e);
+	cr_assert_eq(e.n, 1);
+	cr_assert_eq(e.packets[0], 1, "the 9 s packet counted in [0,10)");
+	cr_assert_eq(weir_window_qdrop(w, 0, WEIR_QDROP_LATE), 0);
+	weir_window_set_free(s);
+}
+
+Test(window, late_within_lateness_reemits_beyond_it_drops, .init = eal_up, .fini = eal_down)
+{
+	struct weir_query_conf c = qconf("t", NULL, 0, 10 * SEC, 64);
+	c.lateness_ns = 5 * SEC;
+	struct weir_window_set *s = set_of(c, 1);
+	struct weir_window_worker *w = weir_window_worker_get(s, 0);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct emitted e = {0};
+
+	feed(w, &a, 5 * SEC);
+	weir_window_advance(w, 12 * SEC);
+	weir_window_merge_poll(s, collect, &e);
+	cr_assert_eq(e.n, 1);
+	cr_assert_eq(e.packets[0], 1);
+	cr_assert_not(e.late[0]);
+	feed(w, &a, 6 * SEC); /* window closed at 10 s; 12 < 10 + 5: allowed */
+	weir_window_advance(w, 12 * SEC);
+	weir_window_merge_poll(s, collect, &e);
+	cr_assert_eq(e.n, 2, "re-emitted");
+	cr_assert_eq(e.start[1], 0);
+	cr_assert_eq(e.packets[1], 2, "the update holds the window's whole count");
+	cr_assert(e.late[1] && e.final[1]);
+	weir_window_advance(w, 15 * SEC);
+	feed(w, &a, 7 * SEC); /* 15 >= 10 + 5: too late */
+	cr_assert_eq(weir_window_qdrop(w, 0, WEIR_QDROP_LATE), 1);
+	weir_window_advance(w, UINT64_MAX);
+	weir_window_merge_poll(s, collect, &e);
+	cr_assert_eq(e.n, 2, "nothing more");
+	weir_window_set_free(s);
+}
+
+Test(window, idle_worker_advanced_closes_windows, .init = eal_up, .fini = eal_down)
+{
+	struct weir_window_set *s = set_of(qconf("t", NULL, 0, 10 * SEC, 64), 2);
+	struct weir_window_worker *w0 = weir_window_worker_get(s, 0), *w1 = weir_window_worker_get(s, 1);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct emitted e = {0};
+
+	feed(w0, &a, 5 * SEC);
+	weir_window_advance(w0, 20 * SEC);
+	cr_assert_eq(weir_window_merge_poll(s, collect, &e), 0, "worker 1 holds the watermark");
+	/* the pipeline advances an idle worker to its peers' event time */
+	weir_window_advance(w1, 20 * SEC);
+	cr_assert_eq(weir_window_merge_poll(s, collect, &e), 1);
+	weir_window_set_free(s);
+}
+
+Test(window, partial_results_every_then_final, .init = eal_up, .fini = eal_down)
+{
+	struct weir_query_conf c = qconf("t", NULL, 0, 60 * SEC, 64);
+	c.emit_every_ns = 10 * SEC;
+	struct weir_window_set *s = set_of(c, 1);
+	struct weir_window_worker *w = weir_window_worker_get(s, 0);
+	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
+	struct emitted e = {0};
+
+	feed(w, &a, 1 * SEC);
+	weir_window_advance(w, 1 * SEC);
+	weir_window_merge_poll(s, collect, &e);
+	feed(w, &a, 12 * SEC);
+	weir_window_advance(w, 12 * SEC);
+	weir_window_merge_poll(s, collect, &e);
+	feed(w, &a, 25 * SEC);
+	weir_window_advance(w, 25 * SEC);
+	weir_window_merge_poll(s, collect, &e);
+	weir_window_advance(w, UINT64_MAX);
+	weir_window_merge_poll(s, collect, &e);
+	cr_assert_eq(e.n, 3, "partials at 10 s and 20 s, then the final");
+	cr_assert(!e.final[0] && !e.final[1] && e.final[2]);
+	cr_assert_eq(e.packets[0], 2, "at the 10 s boundary: everything sealed so far");
+	cr_assert_eq(e.packets[1], 3);
+	cr_assert_eq(e.packets[2], 3, "the final counts every packet once");
+	weir_window_set_free(s);
+}
+
+Test(window, sketch_aggregates_and_having, .init = eal_up, .fini = eal_down)
+{
+	enum weir_field f[] = {WEIR_FIELD_SRC_IP};
+	struct weir_query_conf c = qconf("scan", f, 1, 60 * SEC, 64);
+	char err[512];
+	c.n_aggs = 5;
+	cr_assert_eq(weir_agg_conf_parse("distinct(dst_port)", &c.aggs[0], err, sizeof(err)), 0);
+	cr_assert_eq(weir_agg_conf_parse("topk(dst_port, 2)", &c.aggs[1], err, sizeof(err)), 0);
+	cr_assert_eq(weir_agg_conf_parse("min(length)", &c.aggs[2], err, sizeof(err)), 0);
+	cr_assert_eq(weir_agg_conf_parse("max(length)", &c.aggs[3], err, sizeof(err)), 0);
+	cr_assert_eq(weir_agg_conf_parse("avg(length)", &c.aggs[4], err, sizeof(err)), 0);
+	cr_assert_eq(weir_having_parse("distinct(dst_port) > 50 and min(length) >= 60", &c,
+				       &c.having, err, sizeof(err)), 0, "%s", err);
+	struct weir_query q;
+	cr_assert_eq(weir_query_compile(&q, &c, 0, err, sizeof(err)), 0);
+	struct weir_table *t = new_table(&q, 64);
+	/* 1.1.1.1 probes 100 ports once and port 80 ten more times; 2.2.2.2 two ports */
+	for (unsigned i = 0; i < 112; i++) {
+		bool scanner = i < 110;
+		uint16_t port = i < 100 ? (uint16_t)(1000 + i) : i < 110 ? 80 : (uint16_t)(i - 110);
+		struct weir_pkt p = v4(scanner ? "1.1.1.1" : "2.2.2.2", "9.9.9.9", 6, 5, port,
+				       scanner ? 60 + i % 10 : 40);
+		uint64_t ts = SEC;
+		struct weir_burst_meta m = {.ts = &ts};
+		struct weir_key k;
+		cr_assert(weir_key_extract(&q, &p, &m, 0, &k));
+		uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, q.key_words));
+		weir_agg_update(&q, a, weir_table_blob(t, a), &p, &m, 0);
+	}
+	cr_assert_eq(t->n_used, 2);
+	const uint64_t *sa = weir_table_aggs(t, 0), *sb = weir_table_aggs(t, 1);
+	const uint8_t *ba = weir_table_blob(t, sa), *bb = weir_table_blob(t, sb);
+	double d = weir_agg_value(&q, 0, 0, sa, ba);
+	cr_assert(d > 101 * 0.95 && d < 101 * 1.05, "distinct ports ~101, got %f", d);
+	cr_assert_eq((int)(weir_agg_value(&q, 0, 0, sb, bb) + 0.5), 2, "small sets are exact");
+	cr_assert_eq(weir_agg_value(&q, 2, 0, sa, ba), 60);
+	cr_assert_eq(weir_agg_value(&q, 3, 0, sa, ba), 69);
+	cr_assert_float_eq(weir_agg_value(&q, 4, 0, sb, bb), 40.0, 1e-9);
+	cr_assert(weir_having_eval(&q, sa, ba), "scanner: > 50 ports and min 60");
+	cr_assert_not(weir_having_eval(&q, sb, bb));
+	struct weir_topk_counter top[64];
+	unsigned n = weir_topk_list(ba + q.slot[1].blob_off, q.slot[1].param, top);
+	cr_assert_geq(n, 1);
+	uint64_t port;
+	memcpy(&port, top[0].item, 8);
+	cr_assert_eq(port, 80, "port 80 is the heaviest");
+	cr_assert(top[0].count - top[0].error <= 10 && 10 <= top[0].count,
+		  "Space-Saving bound: %lu - %lu <= 10 <= %lu", top[0].count, top[0].error, top[0].count);
+	free(t);
 }

@@ -392,7 +392,8 @@ static void topk_json(struct weir_out *o, struct weir_json *j, const struct weir
 	put(&arr, "[", 1);
 	for (unsigned i = 0; i < n && i < k; i++) {
 		item_json(o, (enum weir_field)sl->field, c[i].item, item, sizeof(item));
-		snprintf(cell, sizeof(cell), "%s[%s,%" PRIu64 "]", i ? "," : "", item, c[i].count);
+		snprintf(cell, sizeof(cell), "%s[%s,%" PRIu64 ",%" PRIu64 "]", i ? "," : "", item,
+			 c[i].count, c[i].error);
 		puts_(&arr, cell);
 	}
 	put(&arr, "]", 1);

@@ -1602,6 +1602,22 @@ void weir_config_defaults(struct weir_config *c)
 	memcpy(c->queries, default_queries, sizeof(default_queries));
 }
 
+/* src_label/dst_label need the labels file, wherever the key stands in the file. */
+static int check_labels_used(struct weir_yctx *y, const struct weir_config *c)
+{
+	if (c->labels[0])
+		return 0;
+	for (unsigned q = 0; q < c->n_queries; q++)
+		for (unsigned i = 0; i < c->queries[q].n_group_by; i++) {
+			enum weir_field f = c->queries[q].group_by[i];
+			if (f == WEIR_FIELD_SRC_LABEL || f == WEIR_FIELD_DST_LABEL)
+				return weir_yerr(y, c->queries[q].line,
+						 "query '%s': group_by %s needs a labels file (labels: FILE.csv)",
+						 c->queries[q].name, weir_field_name(f));
+		}
+	return 0;
+}
+
 int weir_config_load(struct weir_config *c, const char *path, char *err, size_t errlen)
 {
 	struct weir_yctx y;
@@ -1617,6 +1633,8 @@ int weir_config_load(struct weir_config *c, const char *path, char *err, size_t 
 	if (!root)
 		return -1;
 	rc = knobs_apply(&y, root, config_knobs, c, NULL);
+	if (!rc)
+		rc = check_labels_used(&y, c);
 	weir_yaml_free(root);
 	return rc;
 }

@@ -27,6 +27,22 @@ expect_error "bad workers" "workers" run --workers zero --sample --out "$TMP/out
 expect_error "unknown option" "run --help" run --bogus --out "$TMP/out.jsonl"
 expect_error "no source" "nothing to read" run --out "$TMP/out.jsonl"
 expect_error "unknown command" "unknown command" frobnicate
+# Queries: problems found when the filters are compiled at start name the file, line and query.
+printf 'queries:\n  - name: web\n    filter: "tcp port eighty"\n    aggregates: [packets]\n' > "$TMP/badfilter.yaml"
+expect_error "bad filter" "badfilter\.yaml:2: query 'web': filter .*eighty" run --config "$TMP/badfilter.yaml" --sample --out "$TMP/out.jsonl"
+printf 'queries:\n  - name: w\n    filter: "match(12"\n    aggregates: [packets]\n' > "$TMP/badpred.yaml"
+expect_error "bad weir predicate" "badpred\.yaml:2: query 'w': filter .*column" run --config "$TMP/badpred.yaml" --sample --out "$TMP/out.jsonl"
+printf 'queries:\n  - name: w\n    filter: "src_label == \\"corp\\""\n    aggregates: [packets]\n' > "$TMP/nolabels.yaml"
+expect_error "label without table" "query 'w': filter .*(no lookup table|label)" run --config "$TMP/nolabels.yaml" --sample --out "$TMP/out.jsonl"
+printf '10.0.0.0/8,corp\n10.1.0.0/33,lab\n' > "$TMP/bad-labels.csv"
+printf 'labels: %s\nqueries:\n  - name: w\n    group_by: [src_label]\n    aggregates: [packets]\n' "$TMP/bad-labels.csv" > "$TMP/labels.yaml"
+expect_error "bad labels csv" "bad-labels\.csv:2" run --config "$TMP/labels.yaml" --sample --out "$TMP/out.jsonl"
+printf 'queries:\n  - name: w\n    group_by: [dst_label]\n    aggregates: [packets]\n' > "$TMP/nolabelfile.yaml"
+expect_error "label field without table" "nolabelfile\.yaml:2: query .w.: group_by dst_label needs a labels file" run --config "$TMP/nolabelfile.yaml" --sample --out "$TMP/out.jsonl"
+printf 'queries:\n  - name: w\n    window: {type: sliding, size: 10s, slide: 20s}\n    aggregates: [packets]\n' > "$TMP/badslide.yaml"
+expect_error "slide > size" "badslide\.yaml:3: query 'w': window: slide" run --config "$TMP/badslide.yaml" --sample --out "$TMP/out.jsonl"
+printf 'queries:\n  - name: w\n    aggregates: [packets]\n    having: "bytes > 10"\n' > "$TMP/badhaving.yaml"
+expect_error "having names a missing aggregate" "badhaving\.yaml:4: query 'w': having: aggregate 'bytes' is not one of the query's" run --config "$TMP/badhaving.yaml" --sample --out "$TMP/out.jsonl"
 # A capture cut inside a record header still runs: libpcap reads what is there.
 "$WEIR_BIN" run --pcap "$TMP/cut.pcap" --out "$TMP/cut.jsonl" --no-summary 2>/dev/null \
   && ok "truncated capture runs" || fail "truncated capture should run"

@@ -32,4 +32,22 @@ PY
     fail "workers=$w: differs from tshark:"; diff "$TMP/ref.tsv" "$TMP/weir$w.tsv" | head -20
   fi
 done
+
+# Processing time: windows follow the wall clock at rx, not the pcap's 2023 timestamps.
+printf 'time: processing\nqueries:\n  - name: all\n    window: {type: tumbling, size: 1s}\n    aggregates: [packets]\n' > "$TMP/ptime.yaml"
+t0=$(date +%s)
+"$WEIR_BIN" run --config "$TMP/ptime.yaml" --sample --out "$TMP/ptime.jsonl" --no-summary 2> "$TMP/ptime.err" \
+  || fail "processing time: exit non-zero: $(tail -2 "$TMP/ptime.err")"
+t1=$(date +%s)
+if python3 - "$TMP/ptime.jsonl" "$t0" "$t1" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+win = [r for r in rows if r["type"] == "window"]
+t0, t1 = int(sys.argv[2]), int(sys.argv[3]) + 1
+assert win, "no window"
+assert all(t0 <= r["window_start"] // 10**9 <= t1 for r in win), [r["window_start"] for r in win]
+assert sum(r["packets"] for r in win) == 5500, sum(r["packets"] for r in win)
+PY
+then ok "processing time: windows within the run's wall-clock span, all 5500 packets counted"
+else fail "processing time"; fi
 finish

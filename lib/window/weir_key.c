@@ -163,6 +163,20 @@ static inline void put16(uint8_t *dst, uint16_t v)
 	memcpy(dst, &v, 2);
 }
 
+/* The low `size` bytes of v (little endian); constant-size stores, no memcpy call. */
+static inline void store_low(uint8_t *dst, uint64_t v, unsigned size)
+{
+	uint16_t v16 = (uint16_t)v;
+	uint32_t v32 = (uint32_t)v;
+
+	switch (size) {
+	case 1: *dst = (uint8_t)v; break;
+	case 2: memcpy(dst, &v16, 2); break;
+	case 4: memcpy(dst, &v32, 4); break;
+	default: memcpy(dst, &v, 8); break;
+	}
+}
+
 /* Keep the first `bits` bits of an address (0: all of it). */
 static inline void mask_ip(uint8_t *ip, unsigned bits, unsigned len)
 {
@@ -266,7 +280,7 @@ bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p,
 		default:
 			if (!field_num(f, p, m, pi, &v))
 				return false;
-			memcpy(dst, &v, field_size[f]); /* little endian: the low bytes */
+			store_low(dst, v, field_size[f]);
 			break;
 		}
 	}

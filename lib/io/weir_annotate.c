@@ -210,14 +210,14 @@ static void dns_burst(struct weir_annotate_worker *w, struct rte_mbuf *const *m,
 	while ((k = rte_ring_sc_dequeue_burst_elem(w->dns_in, ans, sizeof(ans[0]), DNS_PER_PKT,
 						   NULL)) > 0)
 		for (unsigned i = 0; i < k; i++)
-			weir_dns_table_insert(w->dns, &ans[i]);
+			weir_dns_table_insert_ts(w->dns, &ans[i], ts[0]);
 	for (unsigned i = 0; i < n; i++) {
 		if (likely(!dns_response(pkts[i])) || m[i]->nb_segs > 1)
 			continue;
 		k = weir_dns_parse(pkts[i], rte_pktmbuf_mtod(m[i], const uint8_t *), m[i]->data_len,
 				   ts[i], ans, DNS_PER_PKT);
 		for (unsigned j = 0; j < k; j++)
-			weir_dns_table_insert(w->dns, &ans[j]);
+			weir_dns_table_insert_ts(w->dns, &ans[j], ts[i]);
 		w->learnt += k;
 		if (k && rte_ring_sp_enqueue_burst_elem(w->dns_out, ans, sizeof(ans[0]), k, NULL) < k)
 			w->ring_full++;

@@ -98,6 +98,11 @@ static uint64_t memory_estimate(const struct weir_config *cfg)
 			sum += (uint64_t)weir_table_size(&q, cfg->queries[i].max_keys) *
 			       WEIR_WINDOW_SHARDS * cfg->workers;
 	}
+	/* rte_lpm's tbl24 (64 MiB) and rte_lpm6's (a few MiB), when a family is in the file */
+	if (cfg->labels[0])
+		sum += 80ull << 20;
+	/* DNS tables: capacity rounded up to a power of two, 48-byte slots, per worker */
+	sum += (uint64_t)rte_align32pow2(cfg->dns_capacity) * 48 * cfg->workers;
 	if (weir_inspect_wanted(cfg)) {
 		struct weir_flow_conf fc;
 		weir_flow_conf_default(&fc);

@@ -199,7 +199,11 @@ static inline bool dns_response(const struct weir_pkt *p)
 	       (p->l4_proto == 17 || p->l4_proto == 6);
 }
 
-/* Learn the answers a burst carries, then name each destination. */
+/*
+ * Name each packet's destination, learning the answers a response carries
+ * before the packets after it (not before it: a packet is named by what
+ * was seen up to its own time).
+ */
 static void dns_burst(struct weir_annotate_worker *w, struct rte_mbuf *const *m,
 		      const struct weir_pkt *const *pkts, unsigned n, const uint64_t *ts,
 		      uint64_t *name)
@@ -212,20 +216,20 @@ static void dns_burst(struct weir_annotate_worker *w, struct rte_mbuf *const *m,
 		for (unsigned i = 0; i < k; i++)
 			weir_dns_table_insert_ts(w->dns, &ans[i], ts[0]);
 	for (unsigned i = 0; i < n; i++) {
-		if (likely(!dns_response(pkts[i])) || m[i]->nb_segs > 1)
-			continue;
-		k = weir_dns_parse(pkts[i], rte_pktmbuf_mtod(m[i], const uint8_t *), m[i]->data_len,
-				   ts[i], ans, DNS_PER_PKT);
-		for (unsigned j = 0; j < k; j++)
-			weir_dns_table_insert_ts(w->dns, &ans[j], ts[i]);
-		w->learnt += k;
-		if (k && rte_ring_sp_enqueue_burst_elem(w->dns_out, ans, sizeof(ans[0]), k, NULL) < k)
-			w->ring_full++;
+		const struct weir_pkt *p = pkts[i];
+		if (unlikely(dns_response(p)) && m[i]->nb_segs == 1) {
+			k = weir_dns_parse(p, rte_pktmbuf_mtod(m[i], const uint8_t *), m[i]->data_len,
+					   ts[i], ans, DNS_PER_PKT);
+			for (unsigned j = 0; j < k; j++)
+				weir_dns_table_insert_ts(w->dns, &ans[j], ts[i]);
+			w->learnt += k;
+			if (k && rte_ring_sp_enqueue_burst_elem(w->dns_out, ans, sizeof(ans[0]), k,
+								NULL) < k)
+				w->ring_full++;
+		}
+		name[i] = p->ip_version ? weir_dns_table_lookup(w->dns, p->ip_version, p->dst_ip, ts[i])
+					: 0;
 	}
-	for (unsigned i = 0; i < n; i++)
-		name[i] = pkts[i]->ip_version ? weir_dns_table_lookup(w->dns, pkts[i]->ip_version,
-								      pkts[i]->dst_ip, ts[i])
-					      : 0;
 }
 
 static void filter_burst(struct weir_annotate *a, struct rte_mbuf *const *m,

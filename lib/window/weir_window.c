@@ -488,9 +488,11 @@ static inline enum pane_state pane_state(const struct weir_window_worker *w,
  * Open a shard for the pane starting at `start`; NULL when that pane has
  * become too late meanwhile. Shards in flight to the merger come back
  * soon, so we wait for one (late deltas are shipped first: they come back
- * too); only when every shard is open (events spread over more panes than
- * there are shards) is the oldest pane sealed early, the watermark jumping
- * to its end.
+ * too). When every shard of the query is open (events spread over more
+ * panes than there are shards), the oldest one is shipped as it is: the
+ * merger adds it into its pane, and a later packet of that pane opens a
+ * fresh shard. The watermark stays where it is, so no other query (nor
+ * this one) sees packets turn late.
  */
 static struct weir_table *open_new_shard(struct weir_window_worker *w, unsigned qi, uint64_t start)
 {
@@ -502,17 +504,12 @@ static struct weir_table *open_new_shard(struct weir_window_worker *w, unsigned 
 		if (w->n_late) {
 			weir_window_advance(w, w->wm);
 		} else if (qs->n_open == WEIR_WINDOW_SHARDS) {
-			weir_window_advance(w, qs->open[0]->window_start + q->pane_ns);
+			seal(w, qs->open[0]);
+			memmove(&qs->open[0], &qs->open[1], --qs->n_open * sizeof(qs->open[0]));
 		} else {
 			/* The merger is behind; on shared cores let it run. */
 			sched_yield();
 		}
-		enum pane_state st = pane_state(w, q, start);
-		if (st == PANE_TOO_LATE)
-			return NULL;
-		struct weir_table *o = open_shard(qs, start);
-		if (o)
-			return o;
 	}
 	t->window_start = start;
 	t->late = pane_state(w, q, start) == PANE_LATE_OK;

@@ -16,7 +16,6 @@ Rows are tab-separated, sorted, times in ns since the epoch:
     https     window_start window_end dst_port packets bytes
     labels    window_start window_end src_label packets bytes
     names     window_start window_end dst_name packets bytes
-    names_burst  the same as weir's DNS burst bug makes them (see reference())
 
 Semantics mirrored (weir's documentation, README.md and lib/conf/weir_conf.c):
   - event time: the pcap record time (frame.time_epoch, read exactly as decimal ns);
@@ -38,7 +37,6 @@ NS = 10**9
 SLIDE_SIZE, SLIDE_STEP = 60 * NS, 20 * NS
 GAP = 30 * NS
 TUMBLE = 60 * NS
-BURST = 64  # burst: in the test's config
 
 FIELDS = ["frame.number", "frame.time_epoch", "frame.cap_len", "frame.protocols",
           "ip.src", "ip.dst", "ip.frag_offset", "ipv6.src", "ipv6.dst", "ipv6.fraghdr.offset",
@@ -303,7 +301,6 @@ def reference(cap, labels_csv, outdir):
     https = collections.defaultdict(lambda: [0, 0])
     labels = collections.defaultdict(lambda: [0, 0])
     names = collections.defaultdict(lambda: [0, 0])
-    names_burst = collections.defaultdict(lambda: [0, 0])
     by_pair = collections.defaultdict(list)
     counts = collections.Counter()
     dns = {}  # address -> (name, expiry ns) of the LATEST answer (weir_dns_table_insert replaces)
@@ -348,23 +345,6 @@ def reference(cap, labels_csv, outdir):
             e[1] += p.cap
         else:
             counts["names_no_key"] += 1
-    # names as weir computes them today (a bug, reported): dns_burst() in
-    # lib/io/weir_annotate.c learns the answers of a whole rx burst before it names any packet
-    # of it, so a packet is named by an answer up to BURST - 1 frames LATER in its burst. With
-    # 1 worker the bursts are the capture's frames BURST at a time.
-    dns = {}
-    for b in range(0, len(pkts), BURST):
-        for p in pkts[b:b + BURST]:
-            for a, n, ttl in dns_answers(p, dns_msgs.get(p.num, [])):
-                dns[a] = (n, p.ts + ttl * NS)
-        for p in pkts[b:b + BURST]:
-            got = dns.get(p.dst) if p.dst else None
-            if got and p.ts < got[1]:
-                e = names_burst[(p.ts // TUMBLE * TUMBLE, got[0])]
-                e[0] += 1
-                e[1] += p.cap
-            else:
-                counts["names_burst_no_key"] += 1
     sessions = []
     for (s, d), ps in by_pair.items():
         cur = None
@@ -382,7 +362,6 @@ def reference(cap, labels_csv, outdir):
     write(outdir, "https", [(w, w + TUMBLE, port, *e) for (w, port), e in https.items()])
     write(outdir, "labels", [(w, w + TUMBLE, lab, *e) for (w, lab), e in labels.items()])
     write(outdir, "names", [(w, w + TUMBLE, n, *e) for (w, n), e in names.items()])
-    write(outdir, "names_burst", [(w, w + TUMBLE, n, *e) for (w, n), e in names_burst.items()])
     write(outdir, "counts", list(counts.items()))
 
 

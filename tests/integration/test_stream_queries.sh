@@ -19,16 +19,6 @@ fi
 CAP=$DATA/pcaps/ndpi-mix.pcap
 REF=$(dirname "$0")/stream_reference.py
 
-# Known weir bug (reported; lib/io/weir_annotate.c, dns_burst()): the DNS answers of a whole
-# rx burst are learnt before any packet of that burst is named, so a packet up to 63 frames
-# BEFORE a response is named by it (ndpi-mix: 27 packets; 10 have no earlier answer at
-# all, 17 take a later answer's name, e.g. the packets to 216.239.38.120 at 1700000046.94 s
-# are named www.google.com by the answer at 47.00 s, not android.clients.google.com by the
-# one at 46.89 s: 12 rows of the names query differ). While it stands, weir's names
-# must equal the reference that models it exactly (names_burst); once weir names packets
-# from earlier answers only, they equal the plain reference and this is no longer needed.
-DNS_BURST_BUG_TOLERATED=1
-
 # Nested prefixes (the longest wins), a label on two prefixes, a bare address, a quoted
 # label, IPv6 with a /0 catch-all; sources outside every prefix are no_key.
 cat > "$TMP/labels.csv" <<'L'
@@ -52,9 +42,7 @@ L
 
 # The default watermark_delay (2s): ndpi-mix is in time order, so nothing may come late
 # (checked: stats late == 0) and windows close while the capture is read, as they do live.
-# burst: 64 pinned, as the names_burst model above depends on it.
 cat > "$TMP/all.yaml" <<Y
-burst: 64
 labels: $TMP/labels.csv
 queries:
   - name: sliding
@@ -83,17 +71,8 @@ Y
 # learnt on one worker reaches the other through the main lcore, asynchronously, so whether
 # a packet right after the response is named depends on timing (labels and filters add
 # nothing to the distributor check).
-# One query per run because of a second weir bug (reported; lib/window/weir_window.c,
-# open_new_shard()): when a worker's burst spans more panes than it has shards
-# (WEIR_WINDOW_SHARDS), opening a shard for one query seals that query's oldest pane early
-# by moving the worker's watermark, before the queries after it have counted the burst;
-# their packets behind the new watermark are dropped as late although they are in time
-# order. The tail of ndpi-mix is 1 packet/s, and with 2 workers a ring burst there spans
-# minutes: sliding + sessions in one run lose 0 to ~30 session packets as "late", a
-# different number from run to run.
-for q in sliding sessions; do
-  { echo "queries:"; sed -n "/^  - name: $q\$/,/aggregates:/p" "$TMP/all.yaml"; } > "$TMP/two-$q.yaml"
-done
+{ echo "queries:"; for q in sliding sessions; do
+    sed -n "/^  - name: $q\$/,/aggregates:/p" "$TMP/all.yaml"; done; } > "$TMP/two.yaml"
 
 if ! python3 "$REF" ref "$CAP" "$TMP/labels.csv" "$TMP/ref" 2> "$TMP/ref.err"; then
   fail "tshark reference: $(tail -3 "$TMP/ref.err")"; finish
@@ -134,18 +113,7 @@ compare w1 sliding "$(windows sliding) windows of 60 s every 20 s, per src_ip"
 compare w1 sessions "$(cut -f3,4 "$TMP/ref/sessions.tsv" | sort -u | wc -l) address pairs"
 compare w1 https "$(windows https) windows, per dst_port, of $(($(count rx) - $(count https_filtered))) packets"
 compare w1 labels "$(windows labels) windows, $(cut -f3 "$TMP/ref/labels.tsv" | sort -u | wc -l) labels"
-names_what="$(windows names) windows, $(cut -f3 "$TMP/ref/names.tsv" | sort -u | wc -l) names"
-names_no_key=$(count names_no_key)
-if cmp -s "$TMP/ref/names.tsv" "$TMP/w1/names.tsv"; then
-  ok "w1/names: $(wc -l < "$TMP/w1/names.tsv") rows ($names_what) equal the tshark reference"
-elif [ "$DNS_BURST_BUG_TOLERATED" = 1 ] && cmp -s "$TMP/ref/names_burst.tsv" "$TMP/w1/names.tsv"; then
-  echo "KNOWN BUG: w1/names: weir names packets from answers later in their rx burst;" \
-       "$(diff "$TMP/ref/names.tsv" "$TMP/w1/names.tsv" | grep -c '^>') rows differ from the" \
-       "reference, all as the model of that bug predicts (names_burst)"
-  names_no_key=$(count names_burst_no_key)
-else
-  compare w1 names "$names_what"
-fi
+compare w1 names "$(windows names) windows, $(cut -f3 "$TMP/ref/names.tsv" | sort -u | wc -l) names"
 dns=$(stat "$TMP/w1.jsonl" dns.answers)
 [ "$dns" = "$(count dns_answers)" ] ||
   fail "w1: weir learnt $dns DNS answers, the tshark reference $(count dns_answers)"
@@ -161,18 +129,18 @@ qstat w1 sessions no_key "$(count no_key)"
 qstat w1 https no_key 0
 qstat w1 https filtered "$(count https_filtered)"
 qstat w1 labels no_key "$(count labels_no_key)"
-qstat w1 names no_key "$names_no_key"
+qstat w1 names no_key "$(count names_no_key)"
 
+run_weir w2 "$TMP/two.yaml" 2
 for q in sliding sessions; do
-  run_weir w2-$q "$TMP/two-$q.yaml" 2 || continue
-  if cmp -s "$TMP/w1/$q.tsv" "$TMP/w2-$q/$q.tsv"; then
-    ok "w2/$q: 2 workers give the same $(wc -l < "$TMP/w2-$q/$q.tsv") rows as 1"
+  if cmp -s "$TMP/w1/$q.tsv" "$TMP/w2/$q.tsv"; then
+    ok "w2/$q: 2 workers give the same $(wc -l < "$TMP/w2/$q.tsv") rows as 1"
   else
     fail "w2/$q: 2 workers differ from 1 (< 1 worker, > 2 workers):"
-    diff "$TMP/w1/$q.tsv" "$TMP/w2-$q/$q.tsv" | grep '^[<>]' | head -20
+    diff "$TMP/w1/$q.tsv" "$TMP/w2/$q.tsv" | grep '^[<>]' | head -20
   fi
-  qstat w2-$q $q late 0
-  qstat w2-$q $q overflow 0
-  qstat w2-$q $q no_key "$(count no_key)"
+  qstat w2 $q late 0
+  qstat w2 $q overflow 0
+  qstat w2 $q no_key "$(count no_key)"
 done
 finish

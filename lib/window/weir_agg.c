@@ -20,50 +20,54 @@ static inline uint64_t max64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+void weir_agg_update_slot(const struct weir_query *q, unsigned s, uint64_t *words, uint8_t *blob,
+			  const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
+{
+	const struct weir_agg_slot *sl = &q->slot[s];
+	uint64_t *w = words + sl->word;
+	uint64_t ts = m->ts[i];
+	uint8_t item[16];
+	uint64_t v;
+
+	switch ((enum weir_agg)sl->kind) {
+	case WEIR_AGG_PACKETS: w[0]++; return;
+	case WEIR_AGG_BYTES: w[0] += p->pkt_len; return;
+	case WEIR_AGG_IP_BYTES: w[0] += p->ip_bytes; return;
+	case WEIR_AGG_PAYLOAD_BYTES: w[0] += p->payload_len; return;
+	case WEIR_AGG_FIRST_TS: w[0] = max64(w[0], ~ts); return;
+	case WEIR_AGG_LAST_TS: w[0] = max64(w[0], ts); return;
+	case WEIR_AGG_FLAG_COUNTS:
+		if ((p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6)
+			for (unsigned b = 0; b < 8; b++)
+				w[b] += (p->tcp_flags >> b) & 1;
+		return;
+	default:
+		break;
+	}
+	/* the rest take a field the packet may lack: then it does not count */
+	if (!weir_field_get((enum weir_field)sl->field, p, m, i, item, &v))
+		return;
+	switch ((enum weir_agg)sl->kind) {
+	case WEIR_AGG_SUM: w[0] += v; break;
+	case WEIR_AGG_MIN: w[0] = max64(w[0], ~v); break;
+	case WEIR_AGG_MAX: w[0] = max64(w[0], v + 1); break;
+	case WEIR_AGG_AVG: w[0] += v; w[1]++; break;
+	case WEIR_AGG_DISTINCT:
+		weir_hll_add(blob + sl->blob_off, sl->param, weir_hash64(item, 16));
+		break;
+	case WEIR_AGG_TOPK: weir_topk_add(blob + sl->blob_off, sl->param, item, 1); break;
+	case WEIR_AGG_QUANTILES:
+		weir_quant_add(blob + sl->blob_off, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
+		break;
+	default: break;
+	}
+}
+
 void weir_agg_update(const struct weir_query *q, uint64_t *words, uint8_t *blob,
 		     const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
 {
-	uint64_t ts = m->ts[i];
-
-	for (unsigned s = 0; s < q->n_slots; s++) {
-		const struct weir_agg_slot *sl = &q->slot[s];
-		uint64_t *w = words + sl->word;
-		uint8_t item[16];
-		uint64_t v;
-
-		switch ((enum weir_agg)sl->kind) {
-		case WEIR_AGG_PACKETS: w[0]++; continue;
-		case WEIR_AGG_BYTES: w[0] += p->pkt_len; continue;
-		case WEIR_AGG_IP_BYTES: w[0] += p->ip_bytes; continue;
-		case WEIR_AGG_PAYLOAD_BYTES: w[0] += p->payload_len; continue;
-		case WEIR_AGG_FIRST_TS: w[0] = max64(w[0], ~ts); continue;
-		case WEIR_AGG_LAST_TS: w[0] = max64(w[0], ts); continue;
-		case WEIR_AGG_FLAG_COUNTS:
-			if ((p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6)
-				for (unsigned b = 0; b < 8; b++)
-					w[b] += (p->tcp_flags >> b) & 1;
-			continue;
-		default:
-			break;
-		}
-		/* the rest take a field the packet may lack: then it does not count */
-		if (!weir_field_get((enum weir_field)sl->field, p, m, i, item, &v))
-			continue;
-		switch ((enum weir_agg)sl->kind) {
-		case WEIR_AGG_SUM: w[0] += v; break;
-		case WEIR_AGG_MIN: w[0] = max64(w[0], ~v); break;
-		case WEIR_AGG_MAX: w[0] = max64(w[0], v + 1); break;
-		case WEIR_AGG_AVG: w[0] += v; w[1]++; break;
-		case WEIR_AGG_DISTINCT:
-			weir_hll_add(blob + sl->blob_off, sl->param, weir_hash64(item, 16));
-			break;
-		case WEIR_AGG_TOPK: weir_topk_add(blob + sl->blob_off, sl->param, item, 1); break;
-		case WEIR_AGG_QUANTILES:
-			weir_quant_add(blob + sl->blob_off, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
-			break;
-		default: break;
-		}
-	}
+	for (unsigned s = 0; s < q->n_slots; s++)
+		weir_agg_update_slot(q, s, words, blob, p, m, i);
 }
 
 void weir_agg_merge(const struct weir_query *q, uint64_t *dw, uint8_t *db, const uint64_t *sw,

@@ -79,18 +79,78 @@ static void add_slot(struct weir_query *q, enum weir_agg kind, enum weir_field f
 static void compile_aggs(struct weir_query *q, const struct weir_query_conf *c)
 {
 	q->first_slot = q->last_slot = -1;
-	q->sums_only = true;
-	for (unsigned i = 0; i < c->n_aggs; i++) {
+	for (unsigned i = 0; i < c->n_aggs; i++)
 		add_slot(q, c->aggs[i].kind, c->aggs[i].field, c->aggs[i].param);
-		q->sums_only &= c->aggs[i].kind <= WEIR_AGG_SUM;
-	}
 	/* Sessions are assembled from each key's first and last packet per pane. */
 	if (c->window == WEIR_WINDOW_SESSION) {
 		if (q->first_slot < 0)
 			add_slot(q, WEIR_AGG_FIRST_TS, WEIR_FIELD_SRC_IP, 0);
 		if (q->last_slot < 0)
 			add_slot(q, WEIR_AGG_LAST_TS, WEIR_FIELD_SRC_IP, 0);
-		q->sums_only = false;
+	}
+}
+
+/* How the data path applies slot s: an inline-word op, or false (done per slot). */
+static bool word_op_of(const struct weir_agg_slot *s, struct weir_word_op *op)
+{
+	static const struct { uint8_t op, src; } ops[WEIR_AGG__COUNT] = {
+		[WEIR_AGG_PACKETS] = {WEIR_WOP_ADD, WEIR_WSRC_ONE},
+		[WEIR_AGG_BYTES] = {WEIR_WOP_ADD, WEIR_WSRC_LEN},
+		[WEIR_AGG_IP_BYTES] = {WEIR_WOP_ADD, WEIR_WSRC_IP_BYTES},
+		[WEIR_AGG_PAYLOAD_BYTES] = {WEIR_WOP_ADD, WEIR_WSRC_PAYLOAD},
+		[WEIR_AGG_SUM] = {WEIR_WOP_ADD, WEIR_WSRC_FIELD},
+		[WEIR_AGG_MIN] = {WEIR_WOP_MIN, WEIR_WSRC_FIELD},
+		[WEIR_AGG_MAX] = {WEIR_WOP_MAXP1, WEIR_WSRC_FIELD},
+		[WEIR_AGG_AVG] = {WEIR_WOP_AVG, WEIR_WSRC_FIELD},
+		[WEIR_AGG_FIRST_TS] = {WEIR_WOP_MIN, WEIR_WSRC_TS},
+		[WEIR_AGG_LAST_TS] = {WEIR_WOP_MAX, WEIR_WSRC_TS},
+	};
+	switch ((enum weir_agg)s->kind) {
+	case WEIR_AGG_DISTINCT: case WEIR_AGG_TOPK: case WEIR_AGG_QUANTILES: case WEIR_AGG_FLAG_COUNTS:
+		return false;
+	default:
+		*op = (struct weir_word_op){s->word, ops[s->kind].op, ops[s->kind].src, s->field};
+		return true;
+	}
+}
+
+/* The data path's plan: presence mask, key stores in offset order, aggregate ops. */
+static void compile_plan(struct weir_query *q, const struct weir_query_conf *c)
+{
+	for (unsigned i = 0; i < c->n_group_by; i++) {
+		enum weir_field f = c->group_by[i];
+		if (f == WEIR_FIELD_RULE)
+			continue;
+		q->need |= 1u << f;
+		if (field_is_ip(f)) {
+			uint8_t m4[16], m6[16];
+			memset(m4, 0xff, 16);
+			memset(m6, 0xff, 16);
+			weir_ip_mask(m4, c->prefix4[i], 4);
+			weir_ip_mask(m6, c->prefix6[i], 16);
+			q->key_ip[q->n_key_ip].field = (uint8_t)f;
+			q->key_ip[q->n_key_ip].word = q->field_off[i] / 8;
+			memcpy(q->key_ip[q->n_key_ip].mask4, m4, 16);
+			memcpy(q->key_ip[q->n_key_ip].mask6, m6, 16);
+			q->n_key_ip++;
+			continue;
+		}
+		/* fields are naturally aligned (largest first), so none straddles two words */
+		q->key_num[q->n_key_num].field = (uint8_t)f;
+		q->key_num[q->n_key_num].word = q->field_off[i] / 8;
+		q->key_num[q->n_key_num].shift = (uint8_t)(q->field_off[i] % 8 * 8);
+		q->n_key_num++;
+		q->fields_used |= 1u << f;
+	}
+	for (unsigned s = 0; s < q->n_slots; s++) {
+		const struct weir_agg_slot *sl = &q->slot[s];
+		bool takes_field = sl->kind >= WEIR_AGG_SUM && sl->kind <= WEIR_AGG_QUANTILES;
+		if (takes_field && !field_is_ip((enum weir_field)sl->field))
+			q->fields_used |= 1u << sl->field;
+		if (word_op_of(sl, &q->word_op[q->n_word_ops]))
+			q->n_word_ops++;
+		else
+			q->slow_slot[q->n_slow++] = (uint8_t)s;
 	}
 }
 
@@ -148,6 +208,7 @@ int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, ui
 	if (q->key_words == 0)
 		q->key_words = 1; /* the global group: one all-zero key */
 	compile_aggs(q, c);
+	compile_plan(q, c);
 	compile_panes(q, c);
 	return 0;
 }
@@ -177,8 +238,7 @@ static inline void store_low(uint8_t *dst, uint64_t v, unsigned size)
 	}
 }
 
-/* Keep the first `bits` bits of an address (0: all of it). */
-static inline void mask_ip(uint8_t *ip, unsigned bits, unsigned len)
+void weir_ip_mask(uint8_t *ip, unsigned bits, unsigned len)
 {
 	if (!bits)
 		return;
@@ -195,9 +255,9 @@ static inline bool copy_ip(const struct weir_query *q, unsigned i, const struct 
 		return false;
 	memcpy(dst, ip, 16);
 	if (p->ip_version == 4)
-		mask_ip(dst, q->conf.prefix4[i], 4);
+		weir_ip_mask(dst, q->conf.prefix4[i], 4);
 	else
-		mask_ip(dst, q->conf.prefix6[i], 16);
+		weir_ip_mask(dst, q->conf.prefix6[i], 16);
 	return true;
 }
 
@@ -228,6 +288,45 @@ static inline bool field_num(enum weir_field f, const struct weir_pkt *p,
 	case WEIR_FIELD_DST_LABEL: *v = m && m->dst_label ? m->dst_label[i] : 0; return *v != 0;
 	case WEIR_FIELD_DST_NAME: *v = m && m->dst_name ? m->dst_name[i] : 0; return *v != 0;
 	default: *v = 0; return false; /* rule: written by the window stage per matched rule */
+	}
+}
+
+/* Bits of the fields every IP packet has, and of those a packet's L4 header gives. */
+#define BIT(f) (1u << WEIR_FIELD_##f)
+#define IP_FIELDS (BIT(SRC_IP) | BIT(DST_IP) | BIT(PROTO) | BIT(L4_PROTO) | BIT(IP_VERSION) | \
+		   BIT(IP_LEN) | BIT(PAYLOAD_LEN) | BIT(TTL))
+#define TCP_FIELDS (BIT(TCP_FLAGS) | BIT(TCP_WINDOW))
+
+static inline uint32_t meta_bit(const void *arr, bool set, uint32_t bit)
+{
+	return arr && set ? bit : 0;
+}
+
+void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields,
+			    const struct weir_pkt *const *pkts, const struct weir_burst_meta *m,
+			    unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct weir_pkt *p = pkts[i];
+		uint32_t h = BIT(LENGTH) | BIT(RULE);
+		h |= p->ip_version ? IP_FIELDS : 0;
+		h |= pkt_has_ports(p) ? BIT(SRC_PORT) | BIT(DST_PORT) : 0;
+		h |= p->n_vlan ? BIT(VLAN) : 0;
+		h |= (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6 ? TCP_FIELDS : 0;
+		h |= meta_bit(m->flow_id, m->flow_id && m->flow_id[i], BIT(FLOW_ID));
+		h |= meta_bit(m->direction, m->direction && m->direction[i], BIT(DIRECTION));
+		h |= meta_bit(m->src_label, m->src_label && m->src_label[i], BIT(SRC_LABEL));
+		h |= meta_bit(m->dst_label, m->dst_label && m->dst_label[i], BIT(DST_LABEL));
+		h |= meta_bit(m->dst_name, m->dst_name && m->dst_name[i], BIT(DST_NAME));
+		bf->have[i] = h;
+	}
+	/* field by field: one predictable loop each, not a switch per packet */
+	for (unsigned f = 0; f < WEIR_FIELD__COUNT; f++) {
+		if (!(fields & (1u << f)))
+			continue;
+		uint64_t *v = bf->num[f];
+		for (unsigned i = 0; i < n; i++)
+			field_num((enum weir_field)f, pkts[i], m, i, &v[i]);
 	}
 }
 

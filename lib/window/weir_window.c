@@ -217,6 +217,7 @@ struct weir_window_worker {
 	uint64_t wm;          /* every pane ending at or before wm is sealed */
 	unsigned n_late;      /* open late-delta shards, sealed at the next advance */
 	struct query_shards q[WEIR_MAX_QUERIES];
+	struct weir_burst_fields bf; /* the current burst's fields, for every query */
 	/* Read by the merger: written with release after the shards are enqueued. */
 	uint64_t sealed_wm __rte_cache_aligned;
 } __rte_cache_aligned;
@@ -244,6 +245,7 @@ struct weir_window_set {
 	unsigned n_queries;
 	unsigned n_workers;
 	struct weir_query q[WEIR_MAX_QUERIES];
+	uint32_t fields_used;                        /* numeric fields any query reads */
 	struct rte_ring *sealed;                     /* workers -> merger */
 	struct weir_window_worker *workers;
 	void *shard_mem;
@@ -323,6 +325,7 @@ struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, un
 	for (unsigned qi = 0; qi < s->n_queries; qi++) {
 		if (weir_query_compile(&s->q[qi], &cfg->queries[qi], qi, err, errlen) < 0)
 			goto fail;
+		s->fields_used |= s->q[qi].fields_used;
 		uint64_t mk = (uint64_t)cfg->queries[qi].max_keys * n_workers;
 		s->merged_max_keys[qi] = mk > (1u << 24) ? (1u << 24) : (uint32_t)mk;
 	}
@@ -519,43 +522,85 @@ static struct weir_table *open_new_shard(struct weir_window_worker *w, unsigned 
 	return t;
 }
 
-/* Sums only: table-driven, one load and one add each. */
-static inline void add_sums(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p,
-			    const struct weir_burst_meta *m, unsigned i)
+/* The inline-word aggregates: one load, one add or max each, no call. */
+static inline void apply_word_ops(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p,
+				  const struct weir_burst_fields *bf, uint64_t ts, unsigned i)
 {
-	uint8_t item[16];
-	uint64_t v[WEIR_AGG_SUM + 1] = {
-		[WEIR_AGG_PACKETS] = 1,
-		[WEIR_AGG_BYTES] = p->pkt_len,
-		[WEIR_AGG_IP_BYTES] = p->ip_bytes,
-		[WEIR_AGG_PAYLOAD_BYTES] = p->payload_len,
+	const uint64_t src[WEIR_WSRC_FIELD] = {
+		[WEIR_WSRC_ONE] = 1,
+		[WEIR_WSRC_LEN] = p->pkt_len,
+		[WEIR_WSRC_IP_BYTES] = p->ip_bytes,
+		[WEIR_WSRC_PAYLOAD] = p->payload_len,
+		[WEIR_WSRC_TS] = ts,
 	};
 
-	for (unsigned j = 0; j < q->n_slots; j++) {
-		if (unlikely(q->slot[j].kind == WEIR_AGG_SUM) &&
-		    !weir_field_get((enum weir_field)q->slot[j].field, p, m, i, item,
-				    &v[WEIR_AGG_SUM]))
-			continue;
-		a[j] += v[q->slot[j].kind];
+	for (unsigned j = 0; j < q->n_word_ops; j++) {
+		const struct weir_word_op *op = &q->word_op[j];
+		uint64_t *w = a + op->word, v;
+		if (op->src == WEIR_WSRC_FIELD) {
+			if (unlikely(!(bf->have[i] & (1u << op->field))))
+				continue; /* the packet lacks it: it does not count here */
+			v = bf->num[op->field][i];
+		} else {
+			v = src[op->src];
+		}
+		switch ((enum weir_word_op_kind)op->op) {
+		case WEIR_WOP_ADD: w[0] += v; break;
+		case WEIR_WOP_MAX: w[0] = RTE_MAX(w[0], v); break;
+		case WEIR_WOP_MIN: w[0] = RTE_MAX(w[0], ~v); break;
+		case WEIR_WOP_MAXP1: w[0] = RTE_MAX(w[0], v + 1); break;
+		case WEIR_WOP_AVG: w[0] += v; w[1]++; break;
+		}
 	}
 }
 
-static inline void add_packet(struct weir_table *t, uint64_t *a, const struct weir_query *q,
-			      const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
+static inline void add_packet(struct weir_window_worker *w, struct weir_table *t, uint64_t *a,
+			      const struct weir_query *q, const struct weir_pkt *p,
+			      const struct weir_burst_meta *m, unsigned i)
 {
-	if (likely(q->sums_only))
-		add_sums(a, q, p, m, i);
-	else
-		weir_agg_update(q, a, weir_table_blob(t, a), p, m, i);
+	apply_word_ops(a, q, p, &w->bf, m->ts[i], i);
+	if (unlikely(q->n_slow)) {
+		uint8_t *blob = weir_table_blob(t, a);
+		for (unsigned j = 0; j < q->n_slow; j++)
+			weir_agg_update_slot(q, q->slow_slot[j], a, blob, p, m, i);
+	}
+}
+
+/*
+ * Packet i's key from the burst's fields: addresses copied and masked to
+ * their prefix, every other field OR-ed into its key word. The keys are
+ * read back in a later pass, once these stores have retired.
+ * false: a field is missing.
+ */
+static inline bool key_build(const struct weir_query *q, const struct weir_burst_fields *bf,
+			     const struct weir_pkt *p, unsigned i, uint64_t *kw)
+{
+	if ((bf->have[i] & q->need) != q->need)
+		return false;
+	for (unsigned w = 0; w < WEIR_KEY_WORDS; w++)
+		kw[w] = 0;
+	for (unsigned f = 0; f < q->n_key_ip; f++) {
+		uint64_t ip[2];
+		const uint64_t *mask = p->ip_version == 4 ? q->key_ip[f].mask4 : q->key_ip[f].mask6;
+		memcpy(ip, q->key_ip[f].field == WEIR_FIELD_SRC_IP ? p->src_ip : p->dst_ip, 16);
+		kw[q->key_ip[f].word] = ip[0] & mask[0];
+		kw[q->key_ip[f].word + 1] = ip[1] & mask[1];
+	}
+	for (unsigned f = 0; f < q->n_key_num; f++)
+		kw[q->key_num[f].word] |= bf->num[q->key_num[f].field][i] << q->key_num[f].shift;
+	if (q->ipver_off >= 0)
+		kw[q->ipver_off / 8] |= (uint64_t)p->ip_version << (q->ipver_off % 8 * 8);
+	return true;
 }
 
 /* A packet whose key does not fit: into _other, so totals stay exact. */
-static void add_overflow(struct query_shards *qs, struct weir_table *t, const struct weir_query *q,
-			 const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
+static void add_overflow(struct weir_window_worker *w, struct query_shards *qs,
+			 struct weir_table *t, const struct weir_query *q, const struct weir_pkt *p,
+			 const struct weir_burst_meta *m, unsigned i)
 {
 	t->overflow++;
 	qs->qdrop[WEIR_QDROP_OVERFLOW]++;
-	add_packet(t, weir_table_other(t), q, p, m, i);
+	add_packet(w, t, weir_table_other(t), q, p, m, i);
 }
 
 struct burst_state {
@@ -566,19 +611,20 @@ struct burst_state {
 };
 
 /* Second half of a query's burst: upsert packets [lo, hi) into their shards. */
-static void upsert_range(struct query_shards *qs, const struct weir_query *q,
-			 struct burst_state *b, const struct weir_pkt *const *pkts,
-			 const struct weir_burst_meta *m, unsigned lo, unsigned hi)
+static void upsert_range(struct weir_window_worker *w, struct query_shards *qs,
+			 const struct weir_query *q, struct burst_state *b,
+			 const struct weir_pkt *const *pkts, const struct weir_burst_meta *m,
+			 unsigned lo, unsigned hi)
 {
 	for (unsigned i = lo; i < hi; i++) {
 		if (!b->tab[i])
 			continue;
 		uint64_t *a = table_upsert(b->tab[i], &b->keys[i], b->hash[i]);
 		if (unlikely(!a)) {
-			add_overflow(qs, b->tab[i], q, pkts[i], m, i);
+			add_overflow(w, qs, b->tab[i], q, pkts[i], m, i);
 			continue;
 		}
-		add_packet(b->tab[i], a, q, pkts[i], m, i);
+		add_packet(w, b->tab[i], a, q, pkts[i], m, i);
 	}
 }
 
@@ -627,7 +673,7 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 
 	for (unsigned i = 0; i < n; i++) {
 		b.tab[i] = NULL;
-		b.has_key[i] = !filtered_out(m, i, qi) && weir_key_extract(q, pkts[i], m, i, &b.keys[i]);
+		b.has_key[i] = !filtered_out(m, i, qi) && key_build(q, &w->bf, pkts[i], i, b.keys[i].w);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (unlikely(!b.has_key[i])) {
@@ -647,7 +693,7 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 					qs->qdrop[WEIR_QDROP_LATE]++;
 					continue;
 				}
-				upsert_range(qs, q, &b, pkts, m, lo, i);
+				upsert_range(w, qs, q, &b, pkts, m, lo, i);
 				lo = i;
 				/* may seal shards: nothing resolved before i refers to them now */
 				cur = open_new_shard(w, qi, start);
@@ -664,7 +710,7 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 		rte_prefetch0(&cur->hashes[s]);
 		rte_prefetch0(&cur->entries[(size_t)s * cur->stride]);
 	}
-	upsert_range(qs, q, &b, pkts, m, lo, n);
+	upsert_range(w, qs, q, &b, pkts, m, lo, n);
 }
 
 /*
@@ -688,7 +734,7 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi,
 			qs->qdrop[WEIR_QDROP_FILTERED]++;
 			continue;
 		}
-		if (lo == hi || !weir_key_extract(q, pkts[i], m, i, &k)) {
+		if (lo == hi || !key_build(q, &w->bf, pkts[i], i, k.w)) {
 			qs->qdrop[WEIR_QDROP_NO_KEY]++;
 			continue;
 		}
@@ -701,9 +747,9 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi,
 			memcpy((uint8_t *)k.w + q->rule_off, &rules->ids[r], 4);
 			uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, q->key_words));
 			if (unlikely(!a))
-				add_overflow(qs, t, q, pkts[i], m, i);
+				add_overflow(w, qs, t, q, pkts[i], m, i);
 			else
-				add_packet(t, a, q, pkts[i], m, i);
+				add_packet(w, t, a, q, pkts[i], m, i);
 		}
 	}
 }
@@ -715,6 +761,7 @@ void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pk
 	for (unsigned i = 0; i < n; i++)
 		if (meta->ts[i] > w->max_ts)
 			w->max_ts = meta->ts[i];
+	weir_burst_fields_fill(&w->bf, w->set->fields_used, pkts, meta, n);
 	for (unsigned qi = 0; qi < w->set->n_queries; qi++) {
 		if (unlikely(w->set->q[qi].rule_off >= 0))
 			update_query_rules(w, qi, pkts, n, meta);

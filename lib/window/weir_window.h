@@ -58,6 +58,17 @@ struct weir_agg_slot {
 	uint32_t param;     /* distinct: HyperLogLog precision; topk: counters; else 0 */
 };
 
+/* One inline-word aggregate as the data path applies it: w[word] op= value of src. */
+enum weir_word_op_kind { WEIR_WOP_ADD, WEIR_WOP_MAX, WEIR_WOP_MIN, WEIR_WOP_MAXP1, WEIR_WOP_AVG };
+enum weir_word_src { WEIR_WSRC_ONE, WEIR_WSRC_LEN, WEIR_WSRC_IP_BYTES, WEIR_WSRC_PAYLOAD,
+		     WEIR_WSRC_TS, WEIR_WSRC_FIELD };
+struct weir_word_op {
+	uint16_t word;
+	uint8_t op;     /* enum weir_word_op_kind */
+	uint8_t src;    /* enum weir_word_src */
+	uint8_t field;  /* WEIR_WSRC_FIELD: enum weir_field */
+};
+
 /* A compiled query: key layout, aggregate layout, time panes. */
 struct weir_query {
 	struct weir_query_conf conf;
@@ -71,7 +82,20 @@ struct weir_query {
 	int8_t first_slot, last_slot;          /* first_ts/last_ts slots, -1 none */
 	unsigned agg_words;                    /* inline words per entry */
 	uint32_t blob_bytes;                   /* sketch bytes per entry (0: none) */
-	bool sums_only;                        /* every slot a one-word sum: the fast path */
+	/* the data path's plan, derived from the layouts above */
+	uint32_t need;                         /* bit f: group-by field f the key needs */
+	unsigned n_key_ip;                     /* address fields: copied, then masked */
+	struct {
+		uint8_t field, word;           /* address field, first of its two key words */
+		uint64_t mask4[2], mask6[2];   /* prefix masks over the two words, per family */
+	} key_ip[2];
+	unsigned n_key_num;                    /* other fields: OR-ed into their key word */
+	struct { uint8_t field, word, shift; } key_num[WEIR_MAX_GROUP_BY];
+	unsigned n_word_ops;                   /* inline-word aggregates */
+	struct weir_word_op word_op[WEIR_MAX_AGGS + 2];
+	unsigned n_slow;                       /* the rest (sketches, flag counts): per slot */
+	uint8_t slow_slot[WEIR_MAX_AGGS + 2];
+	uint32_t fields_used;                  /* bit f: numeric field f read by keys or aggregates */
 	uint64_t pane_ns;                      /* workers count in panes of this length */
 	uint64_t slide_ns;                     /* windows start at multiples of it */
 	uint32_t id;                           /* index in the query set */
@@ -84,7 +108,11 @@ struct weir_query {
 int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, uint32_t id,
 		       char *err, size_t errlen);
 
-/* Encode packet i's group-by key for q. false when it lacks a field (no_key). */
+/*
+ * Encode packet i's group-by key for q, field by field; false when it lacks
+ * a field (no_key). The data path builds the same keys a burst at a time
+ * from struct weir_burst_fields; this plain version is their reference.
+ */
 bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p,
 		      const struct weir_burst_meta *m, unsigned i, struct weir_key *k);
 
@@ -104,11 +132,28 @@ uint32_t weir_key_hash(const struct weir_key *k, unsigned words);
 bool weir_field_get(enum weir_field f, const struct weir_pkt *p, const struct weir_burst_meta *m,
 		    unsigned i, uint8_t item[16], uint64_t *num);
 
+/*
+ * Per burst, once for all queries: which fields each packet has (bit per
+ * enum weir_field) and the numeric ones the queries read, so that each
+ * query builds its keys with plain loads and stores.
+ */
+struct weir_burst_fields {
+	uint32_t have[WEIR_BURST_MAX];
+	uint64_t num[WEIR_FIELD__COUNT][WEIR_BURST_MAX + 8]; /* rows 4 KiB + a line apart: no aliasing */
+};
+void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields, const struct weir_pkt *const *pkts,
+			    const struct weir_burst_meta *m, unsigned n);
+
 /* ---- aggregates ---------------------------------------------------------- */
 
 /* Add packet i into an entry's aggregates (words, blob). */
 void weir_agg_update(const struct weir_query *q, uint64_t *words, uint8_t *blob,
 		     const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i);
+/* Add packet i into slot s only (weir_agg_update is this for every slot). */
+void weir_agg_update_slot(const struct weir_query *q, unsigned s, uint64_t *words, uint8_t *blob,
+			  const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i);
+/* Keep the first `bits` bits of an address of len bytes (0: all of it). */
+void weir_ip_mask(uint8_t *ip, unsigned bits, unsigned len);
 /* dst += src, aggregate by aggregate. */
 void weir_agg_merge(const struct weir_query *q, uint64_t *dw, uint8_t *db, const uint64_t *sw,
 		    const uint8_t *sb);

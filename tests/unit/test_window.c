@@ -848,3 +848,119 @@ Test(window, early_shipping_leaves_other_queries_alone, .init = eal_up, .fini = 
 	cr_assert_eq(q1, 64);
 	weir_window_set_free(s);
 }
+
+/*
+ * The data path (keys from the burst's fields, inline-word ops) against the
+ * plain reference (weir_key_extract, weir_agg_update), packet by packet:
+ * every group-by field kind, prefixes, meta fields, every aggregate.
+ */
+static struct weir_table *emitted_copy;
+static void keep_table(void *ctx, const struct weir_window_result *r)
+{
+	size_t sz = weir_table_size(r->q, r->t->max_keys);
+	(void)ctx;
+	emitted_copy = weir_table_init(calloc(1, sz), r->q, r->t->max_keys);
+	weir_table_merge(r->q, emitted_copy, r->t);
+}
+
+Test(window, burst_path_equals_reference, .init = eal_up, .fini = eal_down)
+{
+	static const char *const aggs[] = {
+		"packets", "bytes", "sum(payload_len)", "min(length)", "max(ttl)", "avg(tcp_window)",
+		"distinct(dst_ip)", "topk(src_port, 2)", "quantiles(length)", "first_ts", "last_ts",
+		"flag_counts",
+	};
+	static const enum weir_field gb[][4] = {
+		{WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_PORT, WEIR_FIELD_PROTO, WEIR_FIELD__COUNT},
+		{WEIR_FIELD_DST_IP, WEIR_FIELD_TCP_FLAGS, WEIR_FIELD_TTL, WEIR_FIELD_VLAN},
+		{WEIR_FIELD_FLOW_ID, WEIR_FIELD_DIRECTION, WEIR_FIELD_SRC_LABEL, WEIR_FIELD_DST_NAME},
+		{WEIR_FIELD_IP_VERSION, WEIR_FIELD_LENGTH, WEIR_FIELD__COUNT},
+	};
+	char err[512];
+
+	for (unsigned g = 0; g < 4; g++) {
+		struct weir_query_conf c = qconf("ref", NULL, 0, 3600 * SEC, 4096);
+		for (unsigned f = 0; f < 4 && gb[g][f] != WEIR_FIELD__COUNT; f++) {
+			c.group_by[c.n_group_by] = gb[g][f];
+			if (gb[g][f] == WEIR_FIELD_SRC_IP) {
+				c.prefix4[c.n_group_by] = 24;
+				c.prefix6[c.n_group_by] = 48;
+			}
+			c.n_group_by++;
+		}
+		c.n_aggs = sizeof(aggs) / sizeof(aggs[0]);
+		for (unsigned i = 0; i < c.n_aggs; i++)
+			cr_assert_eq(weir_agg_conf_parse(aggs[i], &c.aggs[i], err, sizeof(err)), 0);
+		struct weir_window_set *s = set_of(c, 1);
+		struct weir_window_worker *w = weir_window_worker_get(s, 0);
+		const struct weir_query *q = weir_window_set_query(s, 0);
+		struct weir_table *ref = new_table(q, 4096);
+		struct weir_pkt pk[64];
+		const struct weir_pkt *pp[64];
+		uint64_t ts[64], flow[64], name[64];
+		uint8_t dir[64];
+		uint32_t lab[64];
+		uint32_t seed = 99 + g;
+		for (unsigned b = 0; b < 20; b++) {
+			for (unsigned i = 0; i < 64; i++) {
+				seed = seed * 1103515245u + 12345u;
+				char src[48];
+				if (seed % 7 == 0)
+					snprintf(src, sizeof(src), "2001:db8:%x::%x", (seed >> 8) % 5, (seed >> 4) % 3);
+				else
+					snprintf(src, sizeof(src), "10.%u.%u.%u", (seed >> 8) % 3, (seed >> 12) % 3, (seed >> 16) % 4);
+				const char *dst = seed % 7 == 0 ? "2001:db8::1" : "9.9.9.9";
+				pk[i] = v4(src, dst, seed % 3 ? 6 : 17, (uint16_t)(seed % 5), (uint16_t)((seed >> 3) % 4),
+					   60 + (seed >> 20) % 1400);
+				if (seed % 11 == 0)
+					pk[i].ip_version = 0; /* not IP: no address fields */
+				pk[i].ttl = (uint8_t)(seed >> 9);
+				pk[i].tcp_flags = (uint8_t)(seed >> 13);
+				pk[i].tcp_window = (uint16_t)(seed >> 7);
+				pk[i].n_vlan = seed % 4 == 0;
+				pk[i].vlan = (uint16_t)((seed >> 5) % 3);
+				pp[i] = &pk[i];
+				ts[i] = SEC + b * 64 + i;
+				flow[i] = seed % 9 ? (seed >> 4) % 5 + 1 : 0;
+				dir[i] = (uint8_t)(seed % 3);
+				lab[i] = (seed >> 6) % 3;
+				name[i] = seed % 5 ? (seed >> 10) % 4 + 1 : 0;
+			}
+			struct weir_burst_meta m = {.ts = ts, .flow_id = flow, .direction = dir,
+						    .src_label = lab, .dst_label = lab, .dst_name = name};
+			weir_window_update_burst(w, pp, 64, &m);
+			for (unsigned i = 0; i < 64; i++) {
+				struct weir_key k;
+				if (!weir_key_extract(q, pp[i], &m, i, &k))
+					continue;
+				uint64_t *a = weir_table_upsert(ref, &k, weir_key_hash(&k, q->key_words));
+				weir_agg_update(q, a, weir_table_blob(ref, a), pp[i], &m, i);
+			}
+		}
+		weir_window_advance(w, UINT64_MAX);
+		emitted_copy = NULL;
+		weir_window_merge_poll(s, keep_table, NULL);
+		cr_assert_not_null(emitted_copy, "group %u: a window", g);
+		cr_assert_eq(emitted_copy->n_used, ref->n_used, "group %u: keys", g);
+		cr_assert_gt(ref->n_used, 3, "group %u: a meaningful number of keys", g);
+		uint64_t no_key = weir_window_qdrop(w, 0, WEIR_QDROP_NO_KEY);
+		for (uint32_t i = 0; i < ref->n_used; i++) {
+			struct weir_key k;
+			memcpy(&k, weir_table_key(ref, i), sizeof(k));
+			const uint64_t *want = weir_table_aggs(ref, i);
+			uint32_t before = emitted_copy->n_used;
+			const uint64_t *got = weir_table_upsert(emitted_copy, &k, weir_key_hash(&k, q->key_words));
+			cr_assert_eq(emitted_copy->n_used, before, "group %u: key %u found", g, i);
+			cr_assert_eq(memcmp(got, want, q->agg_words * 8), 0, "group %u: words of key %u", g, i);
+			cr_assert_eq(memcmp(weir_table_blob(emitted_copy, got), weir_table_blob(ref, want),
+					    q->blob_bytes), 0, "group %u: sketches of key %u", g, i);
+		}
+		uint64_t counted = 0;
+		for (uint32_t i = 0; i < ref->n_used; i++)
+			counted += weir_table_aggs(ref, i)[0];
+		cr_assert_eq(counted + no_key, 20 * 64, "group %u: every packet counted or no_key", g);
+		free(ref);
+		free(emitted_copy);
+		weir_window_set_free(s);
+	}
+}

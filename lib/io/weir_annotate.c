@@ -74,7 +74,7 @@ static uint32_t label_id(void *ctx, const char *name)
 	return ctx ? weir_labels_find(ctx, name) : 0;
 }
 
-static int compile_filters(struct weir_annotate *a, const uint8_t *port_linktype, unsigned n_ports,
+static int compile_filters(struct weir_annotate *a, const uint16_t *port_linktype, unsigned n_ports,
 			   char *err, size_t errlen)
 {
 	int lt[RTE_MAX_ETHPORTS];
@@ -127,7 +127,7 @@ static int create_worker(struct weir_annotate *a, unsigned i, char *err, size_t 
 	return 0;
 }
 
-struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const uint8_t *port_linktype,
+struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const uint16_t *port_linktype,
 					   unsigned n_port_ids, unsigned n_workers, char *err,
 					   size_t errlen)
 {

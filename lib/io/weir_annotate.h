@@ -40,7 +40,7 @@ bool weir_annotate_wanted(const struct weir_config *cfg);
  * link types (port_linktype indexed by DPDK port id). NULL + err naming
  * the query or file on failure.
  */
-struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const uint8_t *port_linktype,
+struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const uint16_t *port_linktype,
 					   unsigned n_port_ids, unsigned n_workers, char *err,
 					   size_t errlen);
 void weir_annotate_free(struct weir_annotate *a);

@@ -117,7 +117,7 @@ struct pipeline {
 	volatile sig_atomic_t *stop;
 	struct weir_port ports[WEIR_MAX_PORTS];
 	unsigned n_ports;
-	uint8_t linktype[RTE_MAX_ETHPORTS];
+	uint16_t linktype[RTE_MAX_ETHPORTS]; /* DLT numbers: SLL2 is 276 */
 	uint32_t ts_mult[RTE_MAX_ETHPORTS];
 	bool all_finite;
 	struct weir_window_set *win;
@@ -484,7 +484,7 @@ static int open_ports(struct pipeline *pl, char *err, size_t errlen)
 		if (weir_port_open(p, &cfg->ports[i], i, cfg->workers, cfg->burst, err, errlen) < 0)
 			return -1;
 		pl->n_ports++;
-		pl->linktype[p->port_id] = (uint8_t)cfg->ports[i].linktype;
+		pl->linktype[p->port_id] = (uint16_t)cfg->ports[i].linktype;
 		pl->ts_mult[p->port_id] = p->ts_mult ? p->ts_mult : 1;
 		pl->all_finite &= cfg->ports[i].finite;
 	}

@@ -50,4 +50,20 @@ assert sum(r["packets"] for r in win) == 5500, sum(r["packets"] for r in win)
 PY
 then ok "processing time: windows within the run's wall-clock span, all 5500 packets counted"
 else fail "processing time"; fi
+
+# Link types above 255 (Linux cooked v2 is 276) reach the parser whole.
+python3 - "$TMP/sll2.pcap" <<'PY'
+import struct, sys
+udp = struct.pack("!HHHH", 1234, 53, 13, 0) + b"hello"
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, bytes([10, 0, 0, 1]),
+                 bytes([10, 0, 0, 2])) + udp
+sll2 = struct.pack("!HHIHBB8s", 0x0800, 0, 1, 1, 0, 6, bytes(8))
+recs = b"".join(struct.pack("<IIII", 1700000000 + i, 0, len(sll2 + ip), len(sll2 + ip)) + sll2 + ip
+                for i in range(2))
+open(sys.argv[1], "wb").write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 276) + recs)
+PY
+if "$WEIR_BIN" run --pcap "$TMP/sll2.pcap" --out - --no-summary 2> /dev/null |
+   grep -q '"query":"hostpairs".*"src_ip":"10.0.0.1","dst_ip":"10.0.0.2","proto":17,"packets":2'
+then ok "SLL2 (link type 276) capture parsed"
+else fail "SLL2 capture: no 10.0.0.1 -> 10.0.0.2 hostpair"; fi
 finish

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages weir builds, tests and benchmarks with, if any are missing.
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build python3 dpdk dpdk-dev libdpdk-dev
-      libhyperscan-dev libjemalloc-dev liburcu-dev libcriterion-dev libpcap-dev libyaml-dev
+      libhyperscan-dev libjemalloc-dev liburcu-dev libcriterion-dev libpcap-dev libyaml-dev libjansson-dev
       tshark tcpreplay iproute2)
 missing=()
 for p in "${pkgs[@]}"; do

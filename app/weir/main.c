@@ -51,7 +51,7 @@ static void usage_run(FILE *f)
 		"usage: weir run [--config FILE] [--pcap FILE]... [--port DEVARGS]... [--profile NAME|FILE]\n"
 		"                [--rules FILE]... [--strict]\n"
 		"                [--workers N] [--out PATH|-] [--eal \"EXTRA EAL ARGS\"] [--layer outer|inner]\n"
-		"                [--duration SECONDS] [--sample] [--no-summary]\n"
+		"                [--duration SECONDS] [--sample] [--no-summary] [--control SOCKET]\n"
 		"\n"
 		"  --config FILE     YAML configuration (queries, ports, knobs); see README.md.\n"
 		"                    Without it the bundled queries run: hostpairs, protocols, totals\n"
@@ -79,6 +79,9 @@ static void usage_run(FILE *f)
 		"                    SIGTERM: windows are flushed and stats written.\n"
 		"  --sample          run on the bundled sample capture (tests/data/sample.pcap).\n"
 		"  --no-summary      do not print the human summary.\n"
+		"  --control SOCKET  serve the control socket (JSON lines, mode 0600) at this path for\n"
+		"                    weirctl (status, stats, rules list, query list, shutdown, ...).\n"
+		"                    Off by default; config key control_socket.\n"
 		"\n"
 		"Exit status: 0 done, 1 runtime failure, 2 bad input (options, config, capture, port).\n",
 		weir_pmd_config_dir());
@@ -94,14 +97,14 @@ struct cli {
 	bool strict;
 	long workers;
 	double duration;
-	const char *out, *eal, *layer;
+	const char *out, *eal, *layer, *control;
 	bool sample, no_summary;
 };
 
 static int parse_run_args(int argc, char **argv, struct cli *c)
 {
 	enum { O_CONFIG = 256, O_PCAP, O_PORT, O_PROFILE, O_WORKERS, O_OUT, O_EAL, O_LAYER,
-	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_HELP };
+	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_CONTROL, O_HELP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"pcap", required_argument, NULL, O_PCAP},
@@ -116,6 +119,7 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		{"duration", required_argument, NULL, O_DURATION},
 		{"rules", required_argument, NULL, O_RULES},
 		{"strict", no_argument, NULL, O_STRICT},
+		{"control", required_argument, NULL, O_CONTROL},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -131,6 +135,7 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		case O_OUT: c->out = optarg; break;
 		case O_EAL: c->eal = optarg; break;
 		case O_LAYER: c->layer = optarg; break;
+		case O_CONTROL: c->control = optarg; break;
 		case O_SAMPLE: c->sample = true; break;
 		case O_NO_SUMMARY: c->no_summary = true; break;
 		case O_PCAP:
@@ -208,6 +213,9 @@ static int build_config(struct weir_config *cfg, const struct cli *c)
 	if (c->out && copy_str(cfg->out, sizeof(cfg->out), c->out, "--out") < 0)
 		return -1;
 	if (c->eal && copy_str(cfg->eal_args, sizeof(cfg->eal_args), c->eal, "--eal") < 0)
+		return -1;
+	if (c->control && copy_str(cfg->control_socket, sizeof(cfg->control_socket), c->control,
+				   "--control") < 0)
 		return -1;
 	if (c->no_summary)
 		cfg->summary = false;

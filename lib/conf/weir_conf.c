@@ -1532,6 +1532,10 @@ static const struct weir_yname time_kinds[] = {
  *                    group-by fields and filter predicates          none
  *   dns_capacity     addresses learned from DNS answers per worker,
  *                    for dst_name (on when a query groups by it)    65536
+ *   control_socket   path of the UNIX control socket weirctl talks
+ *                    to (mode 0600; a stale socket there is
+ *                    replaced, anything else refuses the start);
+ *                    the CLI's --control overrides it; "" = none  ""
  */
 static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "workers", CF, workers, 1, WEIR_MAX_WORKERS),
@@ -1554,6 +1558,7 @@ static const struct knob config_knobs[] = {
 	KNOB_FN("flows", read_flows),
 	KNOB(K_STR, "labels", CF, labels, 0, 0),
 	KNOB(K_SIZE, "dns_capacity", CF, dns_capacity, 16, 16u << 20),
+	KNOB(K_STR, "control_socket", CF, control_socket, 0, 0),
 	KNOB_END,
 };
 #undef CF

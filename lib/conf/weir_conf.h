@@ -220,6 +220,8 @@ struct weir_config {
 	/* enrichment */
 	char labels[WEIR_PATH_MAX];   /* CIDR,label CSV for src_label/dst_label ("" = none) */
 	uint32_t dns_capacity;        /* learned DNS answers per worker; default 65536 */
+	/* control */
+	char control_socket[WEIR_PATH_MAX]; /* UNIX control socket path ("" = none, the default) */
 };
 
 /* Add a rule file (the CLI's --rules). 0 or -1 with err filled. */

@@ -37,6 +37,8 @@
 #include <rte_ring.h>
 
 #include "weir_annotate.h"
+#include "weir_build.h"
+#include "weir_ctl.h"
 #include "weir_inspect.h"
 #include "weir_io.h"
 #include "weir_match.h"
@@ -134,6 +136,7 @@ struct pipeline {
 	struct weir_match *match;      /* NULL without rules */
 	struct weir_annotate *ann;     /* NULL when no query needs it */
 	struct weir_json rec_json;
+	struct weir_ctl *ctl;          /* control socket; NULL when off */
 };
 
 /* ---- stages ------------------------------------------------------------------ */
@@ -686,7 +689,7 @@ static void merge_until_done(struct pipeline *pl)
 {
 	while (!workers_done(pl))
 		if (weir_annotate_main_poll(pl->ann) + weir_window_merge_poll(pl->win, emit_window, pl) +
-		    drain_records(pl) == 0)
+		    drain_records(pl) + weir_ctl_poll(pl->ctl) == 0)
 			usleep(200); /* workers wait on us for shards: stay close */
 	rte_eal_mp_wait_lcore();
 	pl->tsc_end = rte_rdtsc();
@@ -695,9 +698,11 @@ static void merge_until_done(struct pipeline *pl)
 	weir_window_merge_poll(pl->win, emit_window, pl);
 }
 
+/* Run time so far (while running: for the control socket's stats). */
 static double elapsed_s(const struct pipeline *pl)
 {
-	return (double)(pl->tsc_end - pl->tsc_start) / (double)pl->tsc_hz;
+	return (double)((pl->tsc_end ? pl->tsc_end : rte_rdtsc()) - pl->tsc_start) /
+	       (double)pl->tsc_hz;
 }
 
 static void counters_add(struct counters *sum, const struct counters *c)
@@ -880,10 +885,14 @@ static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f
 	}
 }
 
-static void write_stats(struct pipeline *pl)
+/*
+ * The stats record into j (an open object): the final record, and the
+ * control socket's "stats" while running (counters the lcores are still
+ * writing, read as they stand).
+ */
+static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters *t)
 {
 	struct counters total;
-	struct weir_json j;
 	char id[16];
 
 	memset(&total, 0, sizeof(total));
@@ -891,45 +900,227 @@ static void write_stats(struct pipeline *pl)
 		counters_add(&total, &pl->dist->c);
 	for (unsigned i = 0; i < pl->n_workers; i++)
 		counters_add(&total, &pl->workers[i].c);
-	weir_json_init(&j);
-	weir_json_begin(&j, NULL);
-	weir_json_str(&j, "type", "stats");
-	json_counters(&j, &total);
-	weir_json_u64(&j, "windows", pl->windows_emitted);
-	weir_json_u64(&j, "having_alerts", weir_out_having_alerts(pl->out));
+	weir_json_str(j, "type", "stats");
+	json_counters(j, &total);
+	weir_json_u64(j, "windows", pl->windows_emitted);
+	weir_json_u64(j, "having_alerts", weir_out_having_alerts(pl->out));
 	if (pl->ann) {
 		uint64_t learnt, shared, full, evicted;
 		weir_annotate_dns_stats(pl->ann, &learnt, &shared, &full, &evicted);
-		weir_json_begin(&j, "dns");
-		weir_json_u64(&j, "answers", learnt);
-		weir_json_u64(&j, "shared", shared);
-		weir_json_u64(&j, "ring_full", full);
-		weir_json_u64(&j, "evicted", evicted);
-		weir_json_end(&j);
+		weir_json_begin(j, "dns");
+		weir_json_u64(j, "answers", learnt);
+		weir_json_u64(j, "shared", shared);
+		weir_json_u64(j, "ring_full", full);
+		weir_json_u64(j, "evicted", evicted);
+		weir_json_end(j);
 	}
-	weir_json_double(&j, "elapsed_s", elapsed_s(pl));
-	weir_json_double(&j, "mpps", elapsed_s(pl) > 0 ? (double)total.processed / elapsed_s(pl) / 1e6 : 0);
-	weir_json_begin(&j, "workers");
+	weir_json_double(j, "elapsed_s", elapsed_s(pl));
+	weir_json_double(j, "mpps", elapsed_s(pl) > 0 ? (double)total.processed / elapsed_s(pl) / 1e6 : 0);
+	weir_json_begin(j, "workers");
 	for (unsigned i = 0; i < pl->n_workers; i++) {
 		snprintf(id, sizeof(id), "%u", i);
-		weir_json_begin(&j, id);
-		json_counters(&j, &pl->workers[i].c);
-		weir_json_end(&j);
+		weir_json_begin(j, id);
+		json_counters(j, &pl->workers[i].c);
+		weir_json_end(j);
 	}
-	weir_json_end(&j);
+	weir_json_end(j);
 	if (pl->dist) {
-		weir_json_begin(&j, "distributor");
-		json_counters(&j, &pl->dist->c);
-		weir_json_end(&j);
+		weir_json_begin(j, "distributor");
+		json_counters(j, &pl->dist->c);
+		weir_json_end(j);
 	}
-	json_ports(pl, &j);
-	json_queries(pl, &j);
-	json_inspect(pl, &j);
+	json_ports(pl, j);
+	json_queries(pl, j);
+	json_inspect(pl, j);
+	*t = total;
+}
+
+static void write_stats(struct pipeline *pl)
+{
+	struct counters total;
+	struct weir_json j;
+
+	weir_json_init(&j);
+	weir_json_begin(&j, NULL);
+	stats_json(pl, &j, &total);
 	weir_json_end(&j);
 	weir_out_record(pl->out, &j);
 	weir_json_free(&j);
 	if (weir_out_summary_stream(pl->out))
 		stats_summary(pl, &total, weir_out_summary_stream(pl->out));
+}
+
+/* ---- control socket commands (main lcore, between merge polls) ------------------------- */
+
+static int ctl_no_args(unsigned argc, char **argv, char *err, size_t errlen)
+{
+	if (!argc)
+		return 0;
+	snprintf(err, errlen, "unexpected argument '%.60s'", argv[0]);
+	return -1;
+}
+
+static int ctl_status(void *ctx, unsigned argc, char **argv, json_t *r, char *err, size_t errlen)
+{
+	struct pipeline *pl = ctx;
+	json_t *ports = json_array();
+
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; i < pl->n_ports; i++)
+		json_array_append_new(ports, json_string(pl->ports[i].name));
+	json_object_set_new(r, "version", json_string(WEIR_VERSION));
+	json_object_set_new(r, "pid", json_integer(getpid()));
+	json_object_set_new(r, "uptime_s", json_real(elapsed_s(pl)));
+	json_object_set_new(r, "workers", json_integer(pl->n_workers));
+	json_object_set_new(r, "distributor", json_boolean(pl->dist));
+	json_object_set_new(r, "ports", ports);
+	json_object_set_new(r, "config", pl->cfg->path[0] ? json_string(pl->cfg->path) : json_null());
+	json_object_set_new(r, "generation", json_integer(1)); /* until generations are swapped */
+	json_object_set_new(r, "rules", json_integer(pl->match ? weir_match_info(pl->match)->n_rules : 0));
+	json_object_set_new(r, "queries", json_integer(weir_window_set_n_queries(pl->win)));
+	json_object_set_new(r, "control_clients", json_integer(weir_ctl_clients(pl->ctl)));
+	json_object_set_new(r, "stopping", json_boolean(*pl->stop));
+	return 0;
+}
+
+/* The same object as the final stats record, as the counters stand now. */
+static int ctl_stats(void *ctx, unsigned argc, char **argv, json_t *r, char *err, size_t errlen)
+{
+	struct pipeline *pl = ctx;
+	struct counters total;
+	struct weir_json j;
+	json_error_t je;
+
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	weir_json_init(&j);
+	weir_json_begin(&j, NULL);
+	stats_json(pl, &j, &total);
+	weir_json_end(&j);
+	json_t *st = j.oom ? NULL : json_loadb(j.buf, j.len, 0, &je);
+	weir_json_free(&j);
+	if (!st) {
+		snprintf(err, errlen, "stats: cannot build the record");
+		return -1;
+	}
+	json_object_set_new(r, "stats", st);
+	return 0;
+}
+
+static int ctl_rules_list(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			  size_t errlen)
+{
+	struct pipeline *pl = ctx;
+	json_t *a = json_array();
+
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	for (unsigned i = 0; pl->match && i < weir_match_info(pl->match)->n_rules; i++) {
+		const struct weir_rule *ru = weir_match_rule(pl->match, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(ru->id));
+		json_object_set_new(o, "rev", json_integer(ru->rev));
+		json_object_set_new(o, "msg", json_string(ru->msg ? ru->msg : ""));
+		json_object_set_new(o, "severity", json_integer(ru->severity));
+		json_object_set_new(o, "action", json_string(weir_rule_action_name(ru->action)));
+		json_object_set_new(o, "mode", json_string(weir_rule_mode_name(ru->mode)));
+		json_object_set_new(o, "packets", json_integer((json_int_t)SUM_WORKERS(
+			pl, weir_inspect_rule_counters(in)[i].packets)));
+		json_object_set_new(o, "matches", json_integer((json_int_t)SUM_WORKERS(
+			pl, weir_inspect_rule_counters(in)[i].matches)));
+		json_object_set_new(o, "alerts", json_integer((json_int_t)SUM_WORKERS(
+			pl, weir_inspect_rule_counters(in)[i].alerts)));
+		json_object_set_new(o, "suppressed", json_integer((json_int_t)SUM_WORKERS(
+			pl, weir_inspect_rule_counters(in)[i].suppressed)));
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(r, "rules", a);
+	return 0;
+}
+
+static json_t *ctl_seconds(uint64_t ns)
+{
+	return json_real((double)ns / 1e9);
+}
+
+static int ctl_query_list(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			  size_t errlen)
+{
+	static const char *const types[] = {"tumbling", "sliding", "session"};
+	struct pipeline *pl = ctx;
+	json_t *a = json_array();
+	char f[96];
+
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		const struct weir_query_conf *q = &weir_window_set_query(pl->win, qi)->conf;
+		json_t *o = json_object(), *w = json_object(), *g = json_array(), *ag = json_array();
+		json_t *cnt = json_object();
+		json_object_set_new(o, "name", json_string(q->name));
+		json_object_set_new(w, "type", json_string(q->window <= 2 ? types[q->window] : "?"));
+		if (q->window == WEIR_WINDOW_SESSION) {
+			json_object_set_new(w, "gap_s", ctl_seconds(q->gap_ns));
+			json_object_set_new(w, "max_s", ctl_seconds(q->max_ns));
+		} else {
+			json_object_set_new(w, "size_s", ctl_seconds(q->size_ns));
+			if (q->window == WEIR_WINDOW_SLIDING)
+				json_object_set_new(w, "slide_s", ctl_seconds(q->slide_ns));
+		}
+		json_object_set_new(w, "lateness_s", ctl_seconds(q->lateness_ns));
+		json_object_set_new(w, "emit_every_s", ctl_seconds(q->emit_every_ns));
+		json_object_set_new(o, "window", w);
+		for (unsigned i = 0; i < q->n_group_by; i++) {
+			int n = snprintf(f, sizeof(f), "%s", weir_field_name(q->group_by[i]));
+			if (q->prefix4[i] || q->prefix6[i])
+				snprintf(f + n, sizeof(f) - (size_t)n, "/%u/%u", q->prefix4[i], q->prefix6[i]);
+			json_array_append_new(g, json_string(f));
+		}
+		json_object_set_new(o, "group_by", g);
+		for (unsigned i = 0; i < q->n_aggs; i++)
+			json_array_append_new(ag, json_string(q->aggs[i].name));
+		json_object_set_new(o, "aggregates", ag);
+		json_object_set_new(o, "filter", q->filter[0] ? json_string(q->filter) : json_null());
+		json_object_set_new(o, "having", q->having.text[0] ? json_string(q->having.text)
+								    : json_null());
+		json_object_set_new(o, "max_keys", json_integer(q->max_keys));
+		for (unsigned d = 0; d < WEIR_QDROP__COUNT; d++)
+			json_object_set_new(cnt, weir_qdrop_name(d),
+					    json_integer((json_int_t)weir_window_set_qdrop(pl->win, qi, d)));
+		json_object_set_new(cnt, "merge_overflow",
+				    json_integer((json_int_t)weir_window_set_merge_overflow(pl->win, qi)));
+		json_object_set_new(o, "counters", cnt);
+		json_array_append_new(a, o);
+	}
+	json_object_set_new(r, "queries", a);
+	return 0;
+}
+
+/* Stop as on SIGTERM: windows flushed, stats written, exit 0. */
+static int ctl_shutdown(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			size_t errlen)
+{
+	struct pipeline *pl = ctx;
+
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	*pl->stop = 1;
+	json_object_set_new(r, "stopping", json_true());
+	return 0;
+}
+
+static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
+{
+	pl->ctl = weir_ctl_open(pl->cfg->control_socket, err, errlen);
+	if (!pl->ctl)
+		return -1;
+	weir_ctl_register(pl->ctl, "status", ctl_status, pl);
+	weir_ctl_register(pl->ctl, "stats", ctl_stats, pl);
+	weir_ctl_register(pl->ctl, "rules list", ctl_rules_list, pl);
+	weir_ctl_register(pl->ctl, "query list", ctl_query_list, pl);
+	weir_ctl_register(pl->ctl, "shutdown", ctl_shutdown, pl);
+	return 0;
 }
 
 static void pipeline_free(struct pipeline *pl)
@@ -949,6 +1140,7 @@ static void pipeline_free(struct pipeline *pl)
 	rte_free(pl->dist);
 	weir_window_set_free(pl->win);
 	weir_annotate_free(pl->ann);
+	weir_ctl_close(pl->ctl);
 	free(pl);
 }
 
@@ -1004,6 +1196,10 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	if (!pl->win || create_workers(pl, err, sizeof(err)) < 0)
 		goto fail;
 	/* Only now, with everything validated, is the output created. */
+	if (cfg->control_socket[0] && ctl_open(pl, err, sizeof(err)) < 0) {
+		status = 2;
+		goto fail;
+	}
 	pl->out = weir_out_open(cfg->out, cfg->summary ? cfg->summary_top : 0, err, sizeof(err));
 	if (!pl->out || launch(pl, err, sizeof(err)) < 0)
 		goto fail;
@@ -1011,6 +1207,8 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	pl->tsc_start = rte_rdtsc();
 	merge_until_done(pl);
 	write_stats(pl);
+	weir_ctl_close(pl->ctl);
+	pl->ctl = NULL;
 	status = 0;
 	if (weir_out_close(pl->out, err, sizeof(err)) < 0) {
 		pl->out = NULL;

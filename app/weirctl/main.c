@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * weirctl: talks to a running weir over its control socket (weir run
+ * --control PATH). Sends one JSON request line, reads one response line,
+ * prints it as tables (or as it came with --json).
+ *
+ * Exit status: 0 ok, 1 the response says "ok":false, 2 usage or connection error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <jansson.h>
+
+#define MAX_RESPONSE (64u << 20)
+
+static const char *prog = "weirctl";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: weirctl [--socket PATH] [--json] [--timeout S] COMMAND [ARGS]\n"
+		"\n"
+		"  --socket PATH  weir's control socket (weir run --control PATH); default $WEIR_SOCKET\n"
+		"  --json         print the response as it came (one JSON object)\n"
+		"  --timeout S    give up after S seconds (default 5)\n"
+		"\n"
+		"commands:\n"
+		"  status                 version, pid, uptime, workers, ports, config, generation\n"
+		"  stats                  counters as the final stats record has them\n"
+		"  rules list             loaded rules with their counters\n"
+		"  query list             queries: window, group_by, aggregates, filter, counters\n"
+		"  log level [LEVEL]      show or set DPDK's log level (emerg .. debug)\n"
+		"  shutdown               stop weir as SIGTERM does (flush, stats, exit 0)\n"
+		"\n"
+		"Exit status: 0 ok, 1 error response, 2 usage or connection error.\n");
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Send `req`, read one line back (malloc'd, NUL-terminated). NULL with a message printed. */
+static char *roundtrip(const char *path, const char *req, double timeout)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	double end = now_s() + timeout;
+	size_t len = 0, cap = 4096, off = 0, n = strlen(req);
+	char *buf;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: %s: socket path too long (at most %zu bytes)\n", prog, path,
+			sizeof(sa.sun_path) - 1);
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		fprintf(stderr, "%s: %s: %s%s\n", prog, path, strerror(e),
+			e == ENOENT || e == ECONNREFUSED ? " (is weir running with --control?)" : "");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while (off < n) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int left = (int)((end - now_s()) * 1000);
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			goto timeout;
+		ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			fprintf(stderr, "%s: %s: send: %s\n", prog, path, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		if (w > 0)
+			off += (size_t)w;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)((end - now_s()) * 1000);
+		if (left <= 0 || poll(&p, 1, left) <= 0) {
+			free(buf);
+			goto timeout;
+		}
+		if (len + 1 == cap) {
+			char *b = cap < MAX_RESPONSE ? realloc(buf, cap * 2) : NULL;
+			if (!b) {
+				fprintf(stderr, "%s: %s: response too large\n", prog, path);
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		ssize_t r = recv(fd, buf + len, cap - 1 - len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				fprintf(stderr, "%s: %s: recv: %s\n", prog, path, strerror(errno));
+			else if (!len)
+				fprintf(stderr, "%s: %s: weir closed the connection without an answer\n",
+					prog, path);
+			if (!len || r < 0) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			break; /* a last line without newline */
+		}
+		len += (size_t)r;
+		char *nl = memchr(buf + len - (size_t)r, '\n', (size_t)r);
+		if (nl) {
+			len = (size_t)(nl - buf);
+			break;
+		}
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+timeout:
+	fprintf(stderr, "%s: %s: no answer within %g s\n", prog, path, timeout);
+	close(fd);
+	return NULL;
+}
+
+/* ---- tables ---------------------------------------------------------------------- */
+
+static json_int_t num(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) ? json_integer_value(v) : (json_int_t)json_number_value(v);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+/* "a, b, c" from an array of strings, into buf */
+static const char *join(json_t *a, char *buf, size_t len)
+{
+	size_t i, o = 0;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(a, i, v)
+		if (o < len)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+					      json_is_string(v) ? json_string_value(v) : "?");
+	return buf[0] ? buf : "-";
+}
+
+static void print_value(const char *k, json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (json_is_string(v))
+		printf("%-16s %s\n", k, json_string_value(v));
+	else
+		printf("%-16s %s\n", k, s ? s : "?");
+	free(s);
+}
+
+static void print_status(json_t *r)
+{
+	const char *k;
+	json_t *v;
+	char b[1024];
+
+	json_object_foreach(r, k, v) {
+		if (!strcmp(k, "ok") || !strcmp(k, "cmd"))
+			continue;
+		if (json_is_array(v))
+			printf("%-16s %s\n", k, join(v, b, sizeof(b)));
+		else
+			print_value(k, v);
+	}
+}
+
+static json_int_t dropped_sum(json_t *c)
+{
+	json_int_t s = 0;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(json_object_get(c, "dropped"), k, v)
+		s += json_integer_value(v);
+	return s;
+}
+
+static void print_stats(json_t *r)
+{
+	json_t *s = json_object_get(r, "stats"), *v;
+	const char *k;
+
+	printf("rx %" JSON_INTEGER_FORMAT "  processed %" JSON_INTEGER_FORMAT "  dropped %"
+	       JSON_INTEGER_FORMAT "  bytes %" JSON_INTEGER_FORMAT "  windows %" JSON_INTEGER_FORMAT
+	       "\n%.3f s, %.2f Mpps\n",
+	       num(s, "rx"), num(s, "processed"), dropped_sum(s), num(s, "bytes"), num(s, "windows"),
+	       json_number_value(json_object_get(s, "elapsed_s")),
+	       json_number_value(json_object_get(s, "mpps")));
+	printf("\n%-12s %14s %14s %10s %16s\n", "worker", "rx", "processed", "dropped", "bytes");
+	json_object_foreach(json_object_get(s, "workers"), k, v)
+		printf("%-12s %14" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %16" JSON_INTEGER_FORMAT "\n", k, num(v, "rx"), num(v, "processed"),
+		       dropped_sum(v), num(v, "bytes"));
+	if ((v = json_object_get(s, "distributor")))
+		printf("%-12s %14" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %16" JSON_INTEGER_FORMAT "\n", "distributor", num(v, "rx"), num(v, "processed"),
+		       dropped_sum(v), num(v, "bytes"));
+	printf("\n%-20s %14s %10s %10s %10s\n", "port", "ipackets", "imissed", "ierrors", "rx_nombuf");
+	json_object_foreach(json_object_get(s, "ports"), k, v)
+		printf("%-20s %14" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       " %10" JSON_INTEGER_FORMAT "\n", k, num(v, "ipackets"), num(v, "imissed"),
+		       num(v, "ierrors"), num(v, "rx_nombuf"));
+	printf("\n%-20s", "query");
+	json_t *qs = json_object_get(s, "queries"), *q1 = json_object_iter_value(json_object_iter(qs));
+	json_object_foreach(q1, k, v)
+		printf(" %14s", k);
+	putchar('\n');
+	json_object_foreach(qs, k, v) {
+		const char *c;
+		json_t *n;
+		printf("%-20s", k);
+		json_object_foreach(v, c, n)
+			printf(" %14" JSON_INTEGER_FORMAT, json_integer_value(n));
+		putchar('\n');
+	}
+	if ((v = json_object_get(s, "inspect"))) {
+		printf("\ninspect:");
+		json_object_foreach(v, k, q1)
+			printf(" %s=%" JSON_INTEGER_FORMAT, k, json_integer_value(q1));
+		putchar('\n');
+	}
+}
+
+static void print_rules(json_t *r)
+{
+	json_t *a = json_object_get(r, "rules"), *v;
+	size_t i;
+
+	if (!json_array_size(a)) {
+		printf("no rules loaded\n");
+		return;
+	}
+	printf("%-10s %3s %-6s %-7s %12s %12s %10s %10s  %s\n", "id", "sev", "action", "mode",
+	       "packets", "matches", "alerts", "suppressed", "msg");
+	json_array_foreach(a, i, v)
+		printf("%-10" JSON_INTEGER_FORMAT " %3" JSON_INTEGER_FORMAT " %-6s %-7s %12"
+		       JSON_INTEGER_FORMAT " %12" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT " %10"
+		       JSON_INTEGER_FORMAT "  %.60s\n", num(v, "id"), num(v, "severity"),
+		       str(v, "action"), str(v, "mode"), num(v, "packets"), num(v, "matches"),
+		       num(v, "alerts"), num(v, "suppressed"), str(v, "msg"));
+}
+
+static void print_queries(json_t *r)
+{
+	json_t *a = json_object_get(r, "queries"), *v;
+	char g[512], ag[512], w[96];
+	size_t i;
+
+	printf("%-16s %-22s %-28s %-30s %10s %10s  %s\n", "name", "window", "group_by",
+	       "aggregates", "no_key", "filtered", "filter / having");
+	json_array_foreach(a, i, v) {
+		json_t *win = json_object_get(v, "window"), *c = json_object_get(v, "counters");
+		const char *t = str(win, "type");
+		if (!strcmp(t, "session"))
+			snprintf(w, sizeof(w), "session gap %gs", json_number_value(json_object_get(win, "gap_s")));
+		else if (!strcmp(t, "sliding"))
+			snprintf(w, sizeof(w), "sliding %gs/%gs",
+				 json_number_value(json_object_get(win, "size_s")),
+				 json_number_value(json_object_get(win, "slide_s")));
+		else
+			snprintf(w, sizeof(w), "%s %gs", t, json_number_value(json_object_get(win, "size_s")));
+		printf("%-16s %-22s %-28s %-30s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
+		       "  %s%s%s\n", str(v, "name"), w, join(json_object_get(v, "group_by"), g, sizeof(g)),
+		       join(json_object_get(v, "aggregates"), ag, sizeof(ag)), num(c, "no_key"),
+		       num(c, "filtered"), str(v, "filter"),
+		       json_is_string(json_object_get(v, "having")) ? " / having " : "",
+		       json_is_string(json_object_get(v, "having")) ? str(v, "having") : "");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = getenv("WEIR_SOCKET");
+	bool raw = false;
+	double timeout = 5;
+	char *end;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "+s:jt:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 's': path = optarg; break;
+		case 'j': raw = true; break;
+		case 't':
+			timeout = strtod(optarg, &end);
+			if (*end || !(timeout > 0) || timeout > 3600) {
+				fprintf(stderr, "%s: --timeout: '%s' is not a number of seconds (0..3600]\n",
+					prog, optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "%s: no command (see weirctl --help)\n", prog);
+		return 2;
+	}
+	if (!path || !path[0]) {
+		fprintf(stderr, "%s: no socket: give --socket PATH (weir run --control PATH) or set "
+			"WEIR_SOCKET\n", prog);
+		return 2;
+	}
+	json_t *req = json_object(), *args = json_array();
+	json_object_set_new(req, "cmd", json_string(argv[optind]));
+	for (int i = optind + 1; i < argc; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	json_object_set_new(req, "args", args);
+	char *line = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(req);
+	if (!line)
+		return 2;
+	size_t n = strlen(line);
+	char *msg = malloc(n + 2);
+	if (!msg)
+		return 2;
+	memcpy(msg, line, n);
+	memcpy(msg + n, "\n", 2);
+	free(line);
+	char *resp = roundtrip(path, msg, timeout);
+	free(msg);
+	if (!resp)
+		return 2;
+
+	json_error_t je;
+	json_t *r = json_loads(resp, 0, &je);
+	if (!r || !json_is_object(r)) {
+		fprintf(stderr, "%s: %s: not a JSON response (%s): %.200s\n", prog, path, je.text, resp);
+		free(resp);
+		return 2;
+	}
+	int ok = json_is_true(json_object_get(r, "ok"));
+	const char *cmd = str(r, "cmd");
+	if (raw)
+		printf("%s\n", resp);
+	else if (!ok)
+		fprintf(stderr, "%s: %s\n", prog, str(r, "error"));
+	else if (!strcmp(cmd, "stats"))
+		print_stats(r);
+	else if (!strcmp(cmd, "rules list"))
+		print_rules(r);
+	else if (!strcmp(cmd, "query list"))
+		print_queries(r);
+	else
+		print_status(r); /* status, log level, shutdown: key value lines */
+	json_decref(r);
+	free(resp);
+	return ok ? 0 : 1;
+}

@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"  stats                  counters as the final stats record has them\n"
 		"  rules list             loaded rules with their counters\n"
 		"  query list             queries: window, group_by, aggregates, filter, counters\n"
+		"  windows show Q [--top N]  what the merger holds of query Q's open windows\n"
 		"  log level [LEVEL]      show or set DPDK's log level (emerg .. debug)\n"
 		"  shutdown               stop weir as SIGTERM does (flush, stats, exit 0)\n"
 		"\n"
@@ -307,6 +308,35 @@ static void print_queries(json_t *r)
 	}
 }
 
+/* One line a window, then its top rows as the window records show them, minus the bounds. */
+static void print_windows(json_t *r)
+{
+	json_t *a = json_object_get(r, "windows"), *v, *rows, *row, *val;
+	size_t i, k;
+	const char *key;
+
+	if (!json_array_size(a))
+		printf("%s: no open window held by the merger yet\n", str(r, "query"));
+	json_array_foreach(a, i, v) {
+		printf("%s [%" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT ") %" JSON_INTEGER_FORMAT
+		       " keys\n", str(r, "query"), num(v, "window_start"), num(v, "window_end"),
+		       num(v, "keys"));
+		rows = json_object_get(v, "rows");
+		json_array_foreach(rows, k, row) {
+			printf(" ");
+			json_object_foreach(row, key, val) {
+				if (!strcmp(key, "type") || !strcmp(key, "query") || !strcmp(key, "final") ||
+				    !strcmp(key, "window_start") || !strcmp(key, "window_end"))
+					continue;
+				char *t = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+				printf(" %s=%s", key, t ? t : "?");
+				free(t);
+			}
+			printf("\n");
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -387,6 +417,8 @@ int main(int argc, char **argv)
 		print_rules(r);
 	else if (!strcmp(cmd, "query list"))
 		print_queries(r);
+	else if (!strcmp(cmd, "windows show"))
+		print_windows(r);
 	else
 		print_status(r); /* status, log level, shutdown: key value lines */
 	json_decref(r);

@@ -1097,6 +1097,74 @@ static int ctl_query_list(void *ctx, unsigned argc, char **argv, json_t *r, char
 	return 0;
 }
 
+struct peek {
+	struct pipeline *pl;
+	json_t *windows;
+	unsigned top;
+};
+
+/* One open window of `windows show`: its bounds, key count and top rows. */
+static void peek_window(void *ctx, const struct weir_window_result *r)
+{
+	struct peek *pk = ctx;
+	uint32_t *order;
+	uint32_t rows = weir_out_rows(r, &order);
+	json_t *w = json_object(), *a = json_array();
+	struct weir_json j;
+
+	weir_json_init(&j);
+	json_object_set_new(w, "window_start", json_integer((json_int_t)r->start));
+	json_object_set_new(w, "window_end", json_integer((json_int_t)r->end));
+	json_object_set_new(w, "keys", json_integer(rows));
+	for (uint32_t i = 0; order && i < rows && i < pk->top; i++) {
+		weir_out_row_json(pk->pl->out, &j, r, order[i]);
+		json_t *row = json_loads(j.buf, 0, NULL);
+		if (row)
+			json_array_append_new(a, row);
+	}
+	json_object_set_new(w, "rows", a);
+	json_array_append_new(pk->windows, w);
+	weir_json_free(&j);
+	free(order);
+}
+
+/*
+ * windows show QUERY [--top N]: what the merger holds of the query's open
+ * windows (the panes workers have sealed or shipped so far; their shards
+ * still being counted are not readable from here).
+ */
+static int ctl_windows_show(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			    size_t errlen)
+{
+	struct pipeline *pl = ctx;
+	struct peek pk = {pl, NULL, 10};
+	char *end;
+
+	if (argc != 1 && !(argc == 3 && strcmp(argv[1], "--top") == 0)) {
+		snprintf(err, errlen, "usage: windows show QUERY [--top N]");
+		return -1;
+	}
+	if (argc == 3) {
+		unsigned long t = strtoul(argv[2], &end, 10);
+		if (*end || end == argv[2] || t == 0 || t > 10000) {
+			snprintf(err, errlen, "--top: '%s' is not a number in 1..10000", argv[2]);
+			return -1;
+		}
+		pk.top = (unsigned)t;
+	}
+	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		if (strcmp(weir_window_set_query(pl->win, qi)->conf.name, argv[0]) != 0)
+			continue;
+		pk.windows = json_array();
+		weir_window_set_peek(pl->win, qi, peek_window, &pk);
+		json_object_set_new(r, "query", json_string(argv[0]));
+		json_object_set_new(r, "windows", pk.windows);
+		return 0;
+	}
+	snprintf(err, errlen, "no query '%s' (see: query list)", argv[0]);
+	return -1;
+}
+
 /* Stop as on SIGTERM: windows flushed, stats written, exit 0. */
 static int ctl_shutdown(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
 			size_t errlen)
@@ -1119,6 +1187,7 @@ static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
 	weir_ctl_register(pl->ctl, "stats", ctl_stats, pl);
 	weir_ctl_register(pl->ctl, "rules list", ctl_rules_list, pl);
 	weir_ctl_register(pl->ctl, "query list", ctl_query_list, pl);
+	weir_ctl_register(pl->ctl, "windows show", ctl_windows_show, pl);
 	weir_ctl_register(pl->ctl, "shutdown", ctl_shutdown, pl);
 	return 0;
 }

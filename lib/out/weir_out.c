@@ -476,9 +476,9 @@ static void row_head(struct weir_out *o, struct weir_json *j, const char *type,
 	}
 }
 
-static void row_json(struct weir_out *o, const struct weir_window_result *r, const struct row *w)
+static void row_build(struct weir_out *o, struct weir_json *j, const struct weir_window_result *r,
+		      const struct row *w)
 {
-	struct weir_json *j = &o->j;
 	const struct weir_query *q = r->q;
 
 	row_head(o, j, "window", q, w);
@@ -488,7 +488,20 @@ static void row_json(struct weir_out *o, const struct weir_window_result *r, con
 	if (r->late)
 		weir_json_bool(j, "late", true);
 	weir_json_end(j);
-	weir_out_record(o, j);
+}
+
+void weir_out_row_json(struct weir_out *o, struct weir_json *j, const struct weir_window_result *r,
+		       uint32_t row)
+{
+	struct row w = row_get(r, row);
+
+	row_build(o, j, r, &w);
+}
+
+static void row_json(struct weir_out *o, const struct weir_window_result *r, const struct row *w)
+{
+	row_build(o, &o->j, r, w);
+	weir_out_record(o, &o->j);
 }
 
 /* having holds: an alert naming the row and the value of the first aggregate it tests. */
@@ -581,20 +594,30 @@ static void summary_window(struct weir_out *o, const struct weir_window_result *
 	}
 }
 
-void weir_out_window(struct weir_out *o, const struct weir_window_result *r)
+uint32_t weir_out_rows(const struct weir_window_result *r, uint32_t **order)
 {
 	uint32_t rows = r->t->n_used + (r->t->has_other ? 1 : 0);
-	uint32_t *order = malloc(sizeof(*order) * (rows ? rows : 1));
+
+	*order = malloc(sizeof(**order) * (rows ? rows : 1));
+	if (!*order)
+		return 0;
+	for (uint32_t i = 0; i < rows; i++)
+		(*order)[i] = i;
+	sort_ctx.r = r;
+	sort_ctx.agg = rank_agg(r->q);
+	qsort(*order, rows, sizeof(**order), cmp_rows);
+	return rows;
+}
+
+void weir_out_window(struct weir_out *o, const struct weir_window_result *r)
+{
+	uint32_t *order;
+	uint32_t rows = weir_out_rows(r, &order);
 
 	if (!order) {
 		o->write_errno = ENOMEM;
 		return;
 	}
-	for (uint32_t i = 0; i < rows; i++)
-		order[i] = i;
-	sort_ctx.r = r;
-	sort_ctx.agg = rank_agg(r->q);
-	qsort(order, rows, sizeof(*order), cmp_rows);
 	for (uint32_t i = 0; i < rows; i++) {
 		struct row w = row_get(r, order[i]);
 		row_json(o, r, &w);

@@ -58,6 +58,12 @@ void weir_out_set_names(struct weir_out *o, weir_out_name_fn fn, void *ctx);
 void weir_out_window(struct weir_out *o, const struct weir_window_result *r);
 uint64_t weir_out_having_alerts(const struct weir_out *o);
 
+/* A result's rows (the _other row included) in output order; *order is malloc'd. */
+uint32_t weir_out_rows(const struct weir_window_result *r, uint32_t **order);
+/* Row `row` (an index from weir_out_rows) as the object a window record holds, into j (reset). */
+void weir_out_row_json(struct weir_out *o, struct weir_json *j, const struct weir_window_result *r,
+		       uint32_t row);
+
 /* A finished record built with weir_json (written as one line). */
 void weir_out_record(struct weir_out *o, const struct weir_json *j);
 

@@ -1216,6 +1216,35 @@ unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn f
 	return s->emitted;
 }
 
+unsigned weir_window_set_peek(struct weir_window_set *s, unsigned qi, weir_window_emit_fn fn,
+			      void *ctx)
+{
+	const struct weir_query *q = &s->q[qi];
+	struct merger_query *m = &s->mq[qi];
+	struct pane *last = m->panes;
+
+	s->emit = fn;
+	s->emit_ctx = ctx;
+	s->emitted = 0;
+	if (q->conf.window == WEIR_WINDOW_SESSION) {
+		session_partials(s, qi);
+		return s->emitted;
+	}
+	if (q->pane_ns == q->conf.size_ns) {
+		for (struct pane *p = m->panes; p; p = p->next)
+			if (!window_emitted(m, p->start))
+				emit(s, qi, p->start, p->start + q->conf.size_ns, p->t, false, false);
+		return s->emitted;
+	}
+	while (last && last->next)
+		last = last->next;
+	for (uint64_t ws = last ? first_window_of(q, last->start) : 1; last && ws <= last->start;
+	     ws += q->slide_ns)
+		if (!window_emitted(m, ws))
+			emit_window(s, qi, ws, false, false);
+	return s->emitted;
+}
+
 uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, enum weir_qdrop r)
 {
 	uint64_t sum = 0;

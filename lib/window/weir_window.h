@@ -274,6 +274,16 @@ typedef void (*weir_window_emit_fn)(void *ctx, const struct weir_window_result *
  */
 unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn emit, void *ctx);
 
+/*
+ * Control thread, between polls: call fn (final = false) for what the merger
+ * holds of query qi's open windows: the panes the workers have sealed or
+ * shipped so far (tumbling: each window; sliding: the windows the newest
+ * pane belongs to; session: the open sessions). The workers' shards still
+ * being counted are not included. Returns how many results it gave.
+ */
+unsigned weir_window_set_peek(struct weir_window_set *s, unsigned qi, weir_window_emit_fn fn,
+			      void *ctx);
+
 /* Totals over all workers of a query's per-query drops. */
 uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, enum weir_qdrop r);
 /* Keys folded into _other when merging (merger-side overflow). */

@@ -324,4 +324,41 @@ else
   kill -KILL $pid 2>/dev/null
 fi
 
+
+# 9. windows show: what the merger holds of open windows (1 s panes and gaps, so it fills fast)
+cat > "$TMP/win.yaml" <<'Y'
+queries:
+  - name: slide
+    window: {type: sliding, size: 60s, slide: 1s}
+    aggregates: [packets, bytes]
+  - name: sess
+    window: {type: session, gap: 1s}
+    aggregates: [packets]
+Y
+SOCK=$TMP/win.sock
+if start_weir "$SOCK" "$TMP/out3.jsonl" "$TMP/err3" --config "$TMP/win.yaml" --control "$SOCK"; then
+  sleep 3
+  ctl --json windows show slide --top 2 > "$TMP/w.json" || fail "windows show: exit $?"
+  jcheck "$TMP/w.json" 'r["ok"] and r["query"] == "slide" and len(r["windows"]) > 0' \
+    'all(w["window_end"] - w["window_start"] == 60 * 10**9 for w in r["windows"])' \
+    'all(row["final"] is False and row["packets"] > 0 for w in r["windows"] for row in w["rows"])' &&
+    ok "windows show --json: $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["windows"]))' "$TMP/w.json") open sliding windows with partial rows" ||
+    fail "windows show --json: $(head -c 300 "$TMP/w.json")"
+  ctl --json windows show sess > "$TMP/s.json" &&
+    jcheck "$TMP/s.json" 'r["windows"] and r["windows"][0]["rows"][0]["packets"] > 0' &&
+    ok "windows show of a session query: the open session" || fail "windows show sess: $(head -c 300 "$TMP/s.json")"
+  ctl windows show slide --top 1 | grep -q '^slide \[[0-9]*, [0-9]*) 1 keys$' &&
+    ok "windows show table" || fail "windows show table: $(ctl windows show slide --top 1 | head -3)"
+  ctl windows show nope 2> "$TMP/e" > /dev/null; rc=$?
+  [ $rc -eq 1 ] && grep -q "no query 'nope'" "$TMP/e" && ok "windows show of an unknown query: exit 1" ||
+    fail "windows show nope: exit $rc $(cat "$TMP/e")"
+  ctl windows show slide --top zero 2> "$TMP/e" > /dev/null; rc=$?
+  [ $rc -eq 1 ] && grep -q -- "--top" "$TMP/e" && ok "windows show --top zero refused" || fail "--top zero: exit $rc"
+  ctl shutdown > /dev/null
+  wait_exit $pid
+  [ "$rc" -eq 0 ] || fail "third weir exit $rc"
+else
+  fail "windows show: weir did not start: $(tail -3 "$TMP/err3")"
+fi
+
 finish

@@ -52,6 +52,7 @@ static void usage_run(FILE *f)
 		"                [--rules FILE]... [--strict]\n"
 		"                [--workers N] [--out PATH|-] [--eal \"EXTRA EAL ARGS\"] [--layer outer|inner]\n"
 		"                [--duration SECONDS] [--sample] [--no-summary] [--control SOCKET]\n"
+		"                [--metrics ADDR:PORT]\n"
 		"\n"
 		"  --config FILE     YAML configuration (queries, ports, knobs); see README.md.\n"
 		"                    Without it the bundled queries run: hostpairs, protocols, totals\n"
@@ -73,7 +74,7 @@ static void usage_run(FILE *f)
 		"  --out PATH|-      JSON-lines output (default weir-out.jsonl; - = stdout, summary\n"
 		"                    then goes to stderr).\n"
 		"  --eal \"ARGS\"      extra EAL arguments (weir adds --no-pci, --in-memory or --no-huge,\n"
-		"                    and --lcores unless given here).\n"
+		"                    --file-prefix weir-PID and --lcores unless given here).\n"
 		"  --layer L         analysis layer for tunnelled traffic: outer (default) or inner.\n"
 		"  --duration S      stop after S seconds of wall time (live ports, benchmarks), as on\n"
 		"                    SIGTERM: windows are flushed and stats written.\n"
@@ -82,6 +83,10 @@ static void usage_run(FILE *f)
 		"  --control SOCKET  serve the control socket (JSON lines, mode 0600) at this path for\n"
 		"                    weirctl (status, stats, rules list, query list, shutdown, ...).\n"
 		"                    Off by default; config key control_socket.\n"
+		"  --metrics A:P     serve Prometheus metrics (GET /metrics) on ADDR:PORT, [IPV6]:PORT,\n"
+		"                    or PORT alone (127.0.0.1). Off by default; config metrics: {listen}.\n"
+		"                    DPDK telemetry (/weir/stats, /weir/rules, /weir/queries,\n"
+		"                    /weir/status) is always on: dpdk-telemetry.py -f weir-PID.\n"
 		"\n"
 		"Exit status: 0 done, 1 runtime failure, 2 bad input (options, config, capture, port).\n",
 		weir_pmd_config_dir());
@@ -97,14 +102,14 @@ struct cli {
 	bool strict;
 	long workers;
 	double duration;
-	const char *out, *eal, *layer, *control;
+	const char *out, *eal, *layer, *control, *metrics;
 	bool sample, no_summary;
 };
 
 static int parse_run_args(int argc, char **argv, struct cli *c)
 {
 	enum { O_CONFIG = 256, O_PCAP, O_PORT, O_PROFILE, O_WORKERS, O_OUT, O_EAL, O_LAYER,
-	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_CONTROL, O_HELP };
+	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_CONTROL, O_METRICS, O_HELP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"pcap", required_argument, NULL, O_PCAP},
@@ -120,6 +125,7 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		{"rules", required_argument, NULL, O_RULES},
 		{"strict", no_argument, NULL, O_STRICT},
 		{"control", required_argument, NULL, O_CONTROL},
+		{"metrics", required_argument, NULL, O_METRICS},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -136,6 +142,7 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		case O_EAL: c->eal = optarg; break;
 		case O_LAYER: c->layer = optarg; break;
 		case O_CONTROL: c->control = optarg; break;
+		case O_METRICS: c->metrics = optarg; break;
 		case O_SAMPLE: c->sample = true; break;
 		case O_NO_SUMMARY: c->no_summary = true; break;
 		case O_PCAP:
@@ -217,6 +224,10 @@ static int build_config(struct weir_config *cfg, const struct cli *c)
 	if (c->control && copy_str(cfg->control_socket, sizeof(cfg->control_socket), c->control,
 				   "--control") < 0)
 		return -1;
+	if (c->metrics && weir_config_set_metrics(cfg, c->metrics, err, sizeof(err)) < 0) {
+		fprintf(stderr, "weir: --metrics: %s\n", err);
+		return -1;
+	}
 	if (c->no_summary)
 		cfg->summary = false;
 	if (c->strict)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <pcap/pcap.h>
 
@@ -1481,6 +1482,78 @@ static int read_flows(struct weir_yctx *y, const struct weir_ynode *n, void *bas
 	return knobs_apply(y, n, flows_knobs, &((struct weir_config *)base)->flows, NULL);
 }
 
+/* ---- metrics ------------------------------------------------------------------ */
+
+int weir_config_set_metrics(struct weir_config *c, const char *listen, char *err, size_t errlen)
+{
+	struct weir_metrics_conf *m = &c->metrics;
+	const char *port = strrchr(listen, ':'), *host = listen;
+	size_t hlen = port ? (size_t)(port - listen) : 0;
+	unsigned char addr[16];
+	char *end;
+
+	if (!port) {              /* "9464": loopback only */
+		port = listen;
+		host = "127.0.0.1";
+		hlen = strlen(host);
+	} else {
+		port++;
+		if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+			host++;
+			hlen -= 2;
+		}
+	}
+	if (hlen == 0 || hlen >= sizeof(m->host) || strlen(listen) >= sizeof(m->listen))
+		goto bad;
+	snprintf(m->host, sizeof(m->host), "%.*s", (int)hlen, host);
+	errno = 0;
+	unsigned long p = strtoul(port, &end, 10);
+	if (!isdigit((unsigned char)*port) || *end || errno || p > 65535)
+		goto bad;
+	if (inet_pton(AF_INET, m->host, addr) != 1 && inet_pton(AF_INET6, m->host, addr) != 1)
+		goto bad;
+	m->port = (uint16_t)p;
+	snprintf(m->listen, sizeof(m->listen), "%s", listen);
+	return 0;
+bad:
+	snprintf(err, errlen, "metrics listen address '%.100s' is not ADDR:PORT, [IPV6]:PORT or PORT "
+		 "(numeric address, port 0..65535)", listen);
+	m->listen[0] = m->host[0] = '\0';
+	return -1;
+}
+
+static int read_metrics_listen(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	char addr[128], err[256];
+
+	if (weir_yread_str(y, n, addr, sizeof(addr)))
+		return -1;
+	if (addr[0] && weir_config_set_metrics(base, addr, err, sizeof(err)) < 0)
+		return weir_yerr(y, n->line, "%s", err);
+	if (!addr[0])
+		((struct weir_config *)base)->metrics.listen[0] = '\0';
+	return 0;
+}
+
+/*
+ *   metrics:
+ *     listen      where GET /metrics (Prometheus text format) is served:
+ *                 ADDR:PORT with a numeric IPv4 address, "[IPV6]:PORT"
+ *                 (quoted: YAML reads [ as a list), or PORT alone for
+ *                 127.0.0.1:PORT. Any address given explicitly is used
+ *                 as is (0.0.0.0 exposes it to the network); the CLI's
+ *                 --metrics overrides it; "" = off                   off
+ */
+static const struct knob metrics_knobs[] = {
+	KNOB_FN("listen", read_metrics_listen),
+	KNOB_END,
+};
+
+static int read_metrics(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	return knobs_apply(y, n, metrics_knobs, base, NULL);
+}
+
 /* ---- the config file --------------------------------------------------------- */
 
 static const struct weir_yname layers[] = {
@@ -1536,6 +1609,7 @@ static const struct weir_yname time_kinds[] = {
  *                    to (mode 0600; a stale socket there is
  *                    replaced, anything else refuses the start);
  *                    the CLI's --control overrides it; "" = none  ""
+ *   metrics          Prometheus endpoint (see metrics_knobs)       off
  */
 static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "workers", CF, workers, 1, WEIR_MAX_WORKERS),
@@ -1559,6 +1633,7 @@ static const struct knob config_knobs[] = {
 	KNOB(K_STR, "labels", CF, labels, 0, 0),
 	KNOB(K_SIZE, "dns_capacity", CF, dns_capacity, 16, 16u << 20),
 	KNOB(K_STR, "control_socket", CF, control_socket, 0, 0),
+	KNOB_FN("metrics", read_metrics),
 	KNOB_END,
 };
 #undef CF

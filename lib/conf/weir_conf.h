@@ -193,6 +193,13 @@ struct weir_flows_conf {
 	uint32_t ooo_slots;           /* held out-of-order TCP segment slots per worker; default 4096 */
 };
 
+/* The Prometheus endpoint (GET /metrics): off unless an address is given. */
+struct weir_metrics_conf {
+	char listen[96];              /* as given ("" = off): ADDR:PORT, [V6]:PORT or PORT */
+	char host[64];                /* numeric IPv4 or IPv6 address; PORT alone = 127.0.0.1 */
+	uint16_t port;                /* 0 = any free port (the status command tells which) */
+};
+
 struct weir_config {
 	char path[WEIR_PATH_MAX];     /* "" = built-in defaults */
 	unsigned workers;             /* worker lcores; default 1 */
@@ -222,7 +229,15 @@ struct weir_config {
 	uint32_t dns_capacity;        /* learned DNS answers per worker; default 65536 */
 	/* control */
 	char control_socket[WEIR_PATH_MAX]; /* UNIX control socket path ("" = none, the default) */
+	struct weir_metrics_conf metrics;   /* Prometheus text endpoint; off by default */
 };
+
+/*
+ * Set the metrics listen address (the CLI's --metrics, the config's
+ * metrics: {listen}): "ADDR:PORT", "[IPV6]:PORT" or "PORT" (127.0.0.1),
+ * numeric addresses only. 0 or -1 with err filled.
+ */
+int weir_config_set_metrics(struct weir_config *c, const char *listen, char *err, size_t errlen);
 
 /* Add a rule file (the CLI's --rules). 0 or -1 with err filled. */
 int weir_config_add_rules(struct weir_config *c, const char *path, char *err, size_t errlen);

@@ -20,6 +20,7 @@
 #define MAX_ARGS 128
 
 static char runtime_dir[WEIR_PATH_MAX]; /* removed at stop */
+static char file_prefix[64];           /* ours ("weir-PID"); "" when the user gave one */
 
 struct argv_buf {
 	char *argv[MAX_ARGS];
@@ -170,6 +171,13 @@ int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, s
 			rc |= push(&a, "-a") | push(&a, cfg->ports[i].pci[k]);
 	if (n_pci == 0 && !user_gave(cfg, "-a ") && !user_gave(cfg, "--allow"))
 		rc |= push(&a, "--no-pci");
+	/*
+	 * A per-process prefix keeps runs apart and names the runtime folder
+	 * that holds the telemetry socket (dpdk-telemetry.py -f weir-PID),
+	 * with --in-memory too (it then holds nothing else).
+	 */
+	if (!user_gave(cfg, "--file-prefix"))
+		snprintf(file_prefix, sizeof(file_prefix), "weir-%d", (int)getpid());
 	if (!user_gave(cfg, "--no-huge") && !user_gave(cfg, "--in-memory") &&
 	    !user_gave(cfg, "--file-prefix")) {
 		if (hugepages_free_bytes() >= need) {
@@ -178,16 +186,15 @@ int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, s
 			fprintf(stderr, "weir: warning: fewer than %llu MiB of free hugepages, running with --no-huge (slower)\n",
 				(unsigned long long)(need >> 20));
 			snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(need >> 20));
-			/* --in-memory does not combine with --no-huge; a per-process prefix keeps runs apart. */
+			/* --in-memory does not combine with --no-huge */
 			rc |= push(&a, "--no-huge") | push(&a, "-m") | push(&a, buf) | push(&a, "--no-shconf");
-			snprintf(buf, sizeof(buf), "weir-%d", (int)getpid());
-			rc |= push(&a, "--file-prefix") | push(&a, buf);
 		}
 	}
+	if (file_prefix[0])
+		rc |= push(&a, "--file-prefix") | push(&a, file_prefix);
 	if (!user_gave(cfg, "--log-level"))
-		rc |= push(&a, "--log-level=lib.eal:error");
-	if (!user_gave(cfg, "telemetry"))
-		rc |= push(&a, "--no-telemetry");
+		rc |= push(&a, "--log-level=lib.eal:error") | push(&a, "--log-level=lib.telemetry:error");
+	/* Telemetry stays on (weir registers /weir/... commands) unless the user says otherwise. */
 	rc |= push_words(&a, cfg->eal_args);
 	if (rc) {
 		snprintf(err, errlen, "EAL arguments too long");
@@ -206,10 +213,28 @@ int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, s
 	return 0;
 }
 
+const char *weir_eal_file_prefix(void)
+{
+	return file_prefix;
+}
+
 void weir_eal_stop(void)
 {
+	char path[WEIR_PATH_MAX + 32];
+
 	rte_eal_cleanup();
-	/* A --file-prefix run leaves its empty runtime folder behind; don't litter. */
-	if (runtime_dir[0])
-		rmdir(runtime_dir);
+	/*
+	 * A --file-prefix run leaves its runtime folder behind, and the
+	 * telemetry sockets in it are only unlinked at exit: remove them now so
+	 * that the folder goes too (don't litter).
+	 */
+	if (!runtime_dir[0])
+		return;
+	if (file_prefix[0]) {
+		snprintf(path, sizeof(path), "%s/dpdk_telemetry.v2", runtime_dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/telemetry", runtime_dir);
+		unlink(path);
+	}
+	rmdir(runtime_dir);
 }

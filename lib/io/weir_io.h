@@ -30,11 +30,13 @@ const char *weir_drop_name(enum weir_drop d);
 /*
  * Start the EAL for `cfg`: --no-pci unless a port allow-lists PCI devices,
  * --in-memory on hugepages when enough are free, else --no-huge with a
- * one-line warning; one lcore for main, one per worker, one distributor when
+ * one-line warning; --file-prefix weir-PID (telemetry's socket folder); one lcore for main, one per worker, one distributor when
  * needed (lcores may share CPUs). 0, or -1 with err filled.
  */
 int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, size_t errlen);
 void weir_eal_stop(void);
+/* The --file-prefix weir gave the EAL ("weir-PID"; "" when --eal gave one): telemetry's folder. */
+const char *weir_eal_file_prefix(void);
 
 /* Does this config need a software distributor (ports with fewer queues than workers)? */
 int weir_needs_distributor(const struct weir_config *cfg);

@@ -16,7 +16,9 @@
  * for the end: finite sources (pcap files) end when every record the file
  * holds has been received; live sources end on SIGINT/SIGTERM.
  */
+#include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@
 #include <rte_pause.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include "weir_annotate.h"
 #include "weir_build.h"
@@ -42,6 +45,7 @@
 #include "weir_inspect.h"
 #include "weir_io.h"
 #include "weir_match.h"
+#include "weir_obs.h"
 #include "weir_out.h"
 #include "weir_port.h"
 #include "weir_window.h"
@@ -103,6 +107,7 @@ struct worker {
 	struct weir_burst_rules rules;     /* what the burst matched, for `rule` queries */
 	struct weir_flow_notes flows;       /* each packet's flow */
 	struct weir_annotations notes;     /* labels, names, filter results */
+	struct weir_hist burst __rte_cache_aligned; /* TSC cycles per burst in worker_process */
 } __rte_cache_aligned;
 
 struct distributor {
@@ -137,6 +142,8 @@ struct pipeline {
 	struct weir_annotate *ann;     /* NULL when no query needs it */
 	struct weir_json rec_json;
 	struct weir_ctl *ctl;          /* control socket; NULL when off */
+	struct weir_metrics *metrics;  /* Prometheus endpoint; NULL when off */
+	char metrics_addr[96];         /* where it listens, as bound */
 };
 
 /* ---- stages ------------------------------------------------------------------ */
@@ -276,11 +283,16 @@ static void idle_backoff(unsigned *idle)
 
 /* ---- workers ------------------------------------------------------------------ */
 
+/*
+ * One burst through every stage (parse .. window advance). Its TSC cycles go
+ * into the worker's log2 histogram: one rdtsc pair and a bucket increment.
+ */
 static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bool parsed)
 {
 	const struct weir_pkt *pk[BURST_MAX];
 	uint64_t ts[BURST_MAX];
 	struct weir_burst_meta meta = {.ts = ts};
+	uint64_t t0 = rte_rdtsc();
 
 	if (parsed) {
 		load_ts(m, n, ts);
@@ -318,6 +330,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 	if (mx > w->pl->delay)
 		weir_window_advance(w->win, mx - w->pl->delay);
 	__atomic_store_n(&w->max_ts_pub, mx, __ATOMIC_RELAXED);
+	weir_hist_add(&w->burst, rte_rdtsc() - t0);
 }
 
 /* A live queue that stays idle must not hold back the windows of the others. */
@@ -705,15 +718,81 @@ static double elapsed_s(const struct pipeline *pl)
 	       (double)pl->tsc_hz;
 }
 
+/* An lcore's counter as it stands (another thread writes it). */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* sum += c, c read as it stands (from any thread: main, telemetry, metrics). */
 static void counters_add(struct counters *sum, const struct counters *c)
 {
-	sum->rx += c->rx;
-	sum->processed += c->processed;
-	sum->bytes += c->bytes;
+	sum->rx += LOAD(c->rx);
+	sum->processed += LOAD(c->processed);
+	sum->bytes += LOAD(c->bytes);
 	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
-		sum->dropped[r] += c->dropped[r];
+		sum->dropped[r] += LOAD(c->dropped[r]);
 	for (unsigned r = 0; r < WEIR_PKT_MAL__COUNT; r++)
-		sum->malformed[r] += c->malformed[r];
+		sum->malformed[r] += LOAD(c->malformed[r]);
+}
+
+/* Every lcore's counters summed, as they stand. */
+static void counters_total(const struct pipeline *pl, struct counters *total)
+{
+	memset(total, 0, sizeof(*total));
+	if (pl->dist)
+		counters_add(total, &pl->dist->c);
+	for (unsigned i = 0; i < pl->n_workers; i++)
+		counters_add(total, &pl->workers[i].c);
+}
+
+static struct counters counters_read(const struct counters *c)
+{
+	struct counters r;
+
+	memset(&r, 0, sizeof(r));
+	counters_add(&r, c);
+	return r;
+}
+
+/* Burst-time summary in ns: p50, p99, p99.9, max (log2 buckets, see weir_hist_quantile). */
+struct burst_summary {
+	uint64_t count, mean_ns, p50_ns, p99_ns, p999_ns, max_ns;
+};
+
+static struct burst_summary burst_summary(const struct pipeline *pl, const struct weir_hist *h)
+{
+	double ns = 1e9 / (double)pl->tsc_hz;
+	struct burst_summary b = {.count = weir_hist_count(h)};
+
+	b.mean_ns = b.count ? (uint64_t)((double)h->sum / (double)b.count * ns) : 0;
+	b.p50_ns = (uint64_t)(weir_hist_quantile(h, 0.5) * ns);
+	b.p99_ns = (uint64_t)(weir_hist_quantile(h, 0.99) * ns);
+	b.p999_ns = (uint64_t)(weir_hist_quantile(h, 0.999) * ns);
+	b.max_ns = (uint64_t)((double)h->max * ns);
+	return b;
+}
+
+/* Worker i's histogram (i < 0: all workers merged), as it stands. */
+static void burst_hist(const struct pipeline *pl, int i, struct weir_hist *h)
+{
+	memset(h, 0, sizeof(*h));
+	for (unsigned k = 0; k < pl->n_workers; k++)
+		if (i < 0 || (unsigned)i == k)
+			weir_hist_add_from(h, &pl->workers[k].burst);
+}
+
+static void json_burst_time(const struct pipeline *pl, struct weir_json *j, int worker)
+{
+	struct weir_hist h;
+
+	burst_hist(pl, worker, &h);
+	struct burst_summary b = burst_summary(pl, &h);
+	weir_json_begin(j, "burst_time");
+	weir_json_u64(j, "bursts", b.count);
+	weir_json_u64(j, "mean_ns", b.mean_ns);
+	weir_json_u64(j, "p50_ns", b.p50_ns);
+	weir_json_u64(j, "p99_ns", b.p99_ns);
+	weir_json_u64(j, "p99_9_ns", b.p999_ns);
+	weir_json_u64(j, "max_ns", b.max_ns);
+	weir_json_end(j);
 }
 
 static uint64_t dropped_total(const struct counters *c)
@@ -785,6 +864,8 @@ static void json_queries(struct pipeline *pl, struct weir_json *j)
 		}                                                          \
 		sum_;                                                      \
 	})
+/* A per-rule counter (packets, matches, alerts, suppressed) over the workers. */
+#define RULE_SUM(pl, r, f) SUM_WORKERS(pl, LOAD(weir_inspect_rule_counters(in)[r].f))
 
 static void json_rules(struct pipeline *pl, struct weir_json *j)
 {
@@ -793,10 +874,10 @@ static void json_rules(struct pipeline *pl, struct weir_json *j)
 
 	weir_json_begin(j, "rules");
 	for (unsigned r = 0; r < mi->n_rules; r++) {
-		uint64_t pk = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].packets);
-		uint64_t al = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].alerts);
-		uint64_t mt = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].matches);
-		uint64_t su = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].suppressed);
+		uint64_t pk = RULE_SUM(pl, r, packets);
+		uint64_t al = RULE_SUM(pl, r, alerts);
+		uint64_t mt = RULE_SUM(pl, r, matches);
+		uint64_t su = RULE_SUM(pl, r, suppressed);
 		snprintf(id, sizeof(id), "%u", weir_match_rule(pl->match, r)->id);
 		weir_json_begin(j, id);
 		weir_json_u64(j, "packets", pk);
@@ -837,9 +918,9 @@ static void rules_summary(struct pipeline *pl, FILE *f)
 	unsigned idx[5] = {0};
 
 	for (unsigned r = 0; r < mi->n_rules; r++) {
-		uint64_t pk = SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].packets);
-		alerts += SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].alerts);
-		suppressed += SUM_WORKERS(pl, weir_inspect_rule_counters(in)[r].suppressed);
+		uint64_t pk = RULE_SUM(pl, r, packets);
+		alerts += RULE_SUM(pl, r, alerts);
+		suppressed += RULE_SUM(pl, r, suppressed);
 		for (unsigned k = 0; k < 5; k++)
 			if (pk > best[k]) {
 				memmove(best + k + 1, best + k, (4 - k) * sizeof(best[0]));
@@ -895,11 +976,7 @@ static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters
 	struct counters total;
 	char id[16];
 
-	memset(&total, 0, sizeof(total));
-	if (pl->dist)
-		counters_add(&total, &pl->dist->c);
-	for (unsigned i = 0; i < pl->n_workers; i++)
-		counters_add(&total, &pl->workers[i].c);
+	counters_total(pl, &total);
 	weir_json_str(j, "type", "stats");
 	json_counters(j, &total);
 	weir_json_u64(j, "windows", pl->windows_emitted);
@@ -916,17 +993,21 @@ static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters
 	}
 	weir_json_double(j, "elapsed_s", elapsed_s(pl));
 	weir_json_double(j, "mpps", elapsed_s(pl) > 0 ? (double)total.processed / elapsed_s(pl) / 1e6 : 0);
+	json_burst_time(pl, j, -1);
 	weir_json_begin(j, "workers");
 	for (unsigned i = 0; i < pl->n_workers; i++) {
+		struct counters c = counters_read(&pl->workers[i].c);
 		snprintf(id, sizeof(id), "%u", i);
 		weir_json_begin(j, id);
-		json_counters(j, &pl->workers[i].c);
+		json_counters(j, &c);
+		json_burst_time(pl, j, (int)i);
 		weir_json_end(j);
 	}
 	weir_json_end(j);
 	if (pl->dist) {
+		struct counters c = counters_read(&pl->dist->c);
 		weir_json_begin(j, "distributor");
-		json_counters(j, &pl->dist->c);
+		json_counters(j, &c);
 		weir_json_end(j);
 	}
 	json_ports(pl, j);
@@ -980,6 +1061,8 @@ static int ctl_status(void *ctx, unsigned argc, char **argv, json_t *r, char *er
 	json_object_set_new(r, "rules", json_integer(pl->match ? weir_match_info(pl->match)->n_rules : 0));
 	json_object_set_new(r, "queries", json_integer(weir_window_set_n_queries(pl->win)));
 	json_object_set_new(r, "control_clients", json_integer(weir_ctl_clients(pl->ctl)));
+	json_object_set_new(r, "file_prefix", json_string(weir_eal_file_prefix()));
+	json_object_set_new(r, "metrics", pl->metrics ? json_string(pl->metrics_addr) : json_null());
 	json_object_set_new(r, "stopping", json_boolean(*pl->stop));
 	return 0;
 }
@@ -1025,14 +1108,11 @@ static int ctl_rules_list(void *ctx, unsigned argc, char **argv, json_t *r, char
 		json_object_set_new(o, "severity", json_integer(ru->severity));
 		json_object_set_new(o, "action", json_string(weir_rule_action_name(ru->action)));
 		json_object_set_new(o, "mode", json_string(weir_rule_mode_name(ru->mode)));
-		json_object_set_new(o, "packets", json_integer((json_int_t)SUM_WORKERS(
-			pl, weir_inspect_rule_counters(in)[i].packets)));
-		json_object_set_new(o, "matches", json_integer((json_int_t)SUM_WORKERS(
-			pl, weir_inspect_rule_counters(in)[i].matches)));
-		json_object_set_new(o, "alerts", json_integer((json_int_t)SUM_WORKERS(
-			pl, weir_inspect_rule_counters(in)[i].alerts)));
-		json_object_set_new(o, "suppressed", json_integer((json_int_t)SUM_WORKERS(
-			pl, weir_inspect_rule_counters(in)[i].suppressed)));
+		json_object_set_new(o, "packets", json_integer((json_int_t)RULE_SUM(pl, i, packets)));
+		json_object_set_new(o, "matches", json_integer((json_int_t)RULE_SUM(pl, i, matches)));
+		json_object_set_new(o, "alerts", json_integer((json_int_t)RULE_SUM(pl, i, alerts)));
+		json_object_set_new(o, "suppressed",
+				    json_integer((json_int_t)RULE_SUM(pl, i, suppressed)));
 		json_array_append_new(a, o);
 	}
 	json_object_set_new(r, "rules", a);
@@ -1192,8 +1272,410 @@ static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- DPDK telemetry: /weir/stats, /weir/rules, /weir/queries, /weir/status ---------------- */
+
+/*
+ * Telemetry callbacks run on DPDK's telemetry threads and take no context:
+ * they find the running pipeline here. The lock only orders them against
+ * weir_run's teardown (and each other); lcores never take it, and the
+ * counters are read as they stand, like the control socket's stats.
+ */
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pipeline *tel_pl;
+
+/* Telemetry dict keys allow [A-Za-z0-9_/] only ("ring-full" -> "ring_full"). */
+static const char *tel_key(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < len; i++)
+		buf[i] = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '/' ? s[i] : '_';
+	buf[i] = '\0';
+	return buf;
+}
+
+static void tel_u64(struct rte_tel_data *d, const char *key, uint64_t v)
+{
+	char k[RTE_TEL_MAX_STRING_LEN];
+
+	rte_tel_data_add_dict_u64(d, tel_key(key, k, sizeof(k)), v);
+}
+
+/* A sub-dictionary under key (the caller fills it; added when done with tel_end). */
+static struct rte_tel_data *tel_begin(void)
+{
+	struct rte_tel_data *c = rte_tel_data_alloc();
+
+	if (c)
+		rte_tel_data_start_dict(c);
+	return c;
+}
+
+static void tel_end(struct rte_tel_data *d, const char *key, struct rte_tel_data *c)
+{
+	char k[RTE_TEL_MAX_STRING_LEN];
+
+	if (c && rte_tel_data_add_dict_container(d, tel_key(key, k, sizeof(k)), c, 0) < 0)
+		rte_tel_data_free(c);
+}
+
+static void tel_counters(struct rte_tel_data *d, const struct counters *c, bool reasons)
+{
+	tel_u64(d, "rx", c->rx);
+	tel_u64(d, "processed", c->processed);
+	tel_u64(d, "bytes", c->bytes);
+	tel_u64(d, "dropped", dropped_total(c));
+	if (!reasons)
+		return;
+	struct rte_tel_data *dr = tel_begin(), *mal = tel_begin();
+	for (unsigned r = 0; dr && r < WEIR_DROP__COUNT; r++)
+		tel_u64(dr, weir_drop_name(r), c->dropped[r]);
+	for (unsigned r = 1; mal && r < WEIR_PKT_MAL__COUNT; r++)
+		if (c->malformed[r])
+			tel_u64(mal, weir_pkt_malformed_name(r), c->malformed[r]);
+	tel_end(d, "dropped_by_reason", dr);
+	tel_end(d, "malformed", mal);
+}
+
+static void tel_burst(const struct pipeline *pl, struct rte_tel_data *d, int worker,
+		      const char *prefix)
+{
+	struct weir_hist h;
+	char k[64];
+
+	burst_hist(pl, worker, &h);
+	struct burst_summary b = burst_summary(pl, &h);
+	const struct { const char *name; uint64_t v; } f[] = {
+		{"bursts", b.count}, {"mean_ns", b.mean_ns}, {"p50_ns", b.p50_ns},
+		{"p99_ns", b.p99_ns}, {"p99_9_ns", b.p999_ns}, {"max_ns", b.max_ns},
+	};
+	for (unsigned i = 0; i < RTE_DIM(f); i++) {
+		snprintf(k, sizeof(k), "%s%s", prefix, f[i].name);
+		tel_u64(d, k, f[i].v);
+	}
+}
+
+/* Totals, drops by reason, burst time, per worker (and distributor), per port. */
+static void tel_stats(struct pipeline *pl, struct rte_tel_data *d)
+{
+	struct counters total;
+	char id[16];
+
+	counters_total(pl, &total);
+	tel_counters(d, &total, true);
+	tel_u64(d, "windows", LOAD(pl->windows_emitted));
+	tel_u64(d, "records", LOAD(pl->records_written));
+	struct rte_tel_data *bt = tel_begin();
+	if (bt)
+		tel_burst(pl, bt, -1, "");
+	tel_end(d, "burst_time", bt);
+	struct rte_tel_data *ws = tel_begin();
+	for (unsigned i = 0; ws && i < pl->n_workers; i++) {
+		struct counters c = counters_read(&pl->workers[i].c);
+		struct rte_tel_data *w = tel_begin();
+		if (!w)
+			break;
+		tel_counters(w, &c, false);
+		tel_burst(pl, w, (int)i, "burst_");
+		snprintf(id, sizeof(id), "%u", i);
+		tel_end(ws, id, w);
+	}
+	tel_end(d, "workers", ws);
+	if (pl->dist) {
+		struct counters c = counters_read(&pl->dist->c);
+		struct rte_tel_data *w = tel_begin();
+		if (w)
+			tel_counters(w, &c, false);
+		tel_end(d, "distributor", w);
+	}
+	struct rte_tel_data *ps = tel_begin();
+	for (unsigned i = 0; ps && i < pl->n_ports; i++) {
+		struct rte_eth_stats st;
+		struct rte_tel_data *p = tel_begin();
+		if (!p)
+			break;
+		memset(&st, 0, sizeof(st));
+		rte_eth_stats_get(pl->ports[i].port_id, &st);
+		tel_u64(p, "ipackets", st.ipackets);
+		tel_u64(p, "imissed", st.imissed);
+		tel_u64(p, "ierrors", st.ierrors);
+		tel_u64(p, "rx_nombuf", st.rx_nombuf);
+		tel_end(ps, pl->ports[i].name, p);
+	}
+	tel_end(d, "ports", ps);
+}
+
+/* A rule's counters, summed over the workers. */
+static void tel_rule(struct pipeline *pl, struct rte_tel_data *d, unsigned r)
+{
+	tel_u64(d, "packets", RULE_SUM(pl, r, packets));
+	tel_u64(d, "matches", RULE_SUM(pl, r, matches));
+	tel_u64(d, "alerts", RULE_SUM(pl, r, alerts));
+	tel_u64(d, "suppressed", RULE_SUM(pl, r, suppressed));
+}
+
+/* Rules shown by /weir/rules without a rule id: telemetry answers are 16 KiB at most. */
+#define TEL_RULES_MAX 100
+
+/*
+ * /weir/rules: the first TEL_RULES_MAX rules' counters by id, and n_rules;
+ * /weir/rules,ID: that rule (msg, action, counters).
+ */
+static int tel_rules(struct pipeline *pl, const char *params, struct rte_tel_data *d)
+{
+	unsigned n = pl->match ? weir_match_info(pl->match)->n_rules : 0;
+	char id[16], *end;
+
+	if (params && *params) {
+		unsigned long want = strtoul(params, &end, 10);
+		for (unsigned r = 0; !*end && r < n; r++) {
+			const struct weir_rule *ru = weir_match_rule(pl->match, r);
+			if (ru->id != want)
+				continue;
+			tel_u64(d, "id", ru->id);
+			tel_u64(d, "rev", ru->rev);
+			rte_tel_data_add_dict_string(d, "msg", ru->msg ? ru->msg : "");
+			rte_tel_data_add_dict_string(d, "action", weir_rule_action_name(ru->action));
+			rte_tel_data_add_dict_string(d, "mode", weir_rule_mode_name(ru->mode));
+			tel_rule(pl, d, r);
+			return 0;
+		}
+		rte_tel_data_add_dict_string(d, "error", "no such rule id (see /weir/rules)");
+		return 0;
+	}
+	tel_u64(d, "n_rules", n);
+	struct rte_tel_data *rs = tel_begin();
+	for (unsigned r = 0; rs && r < n && r < TEL_RULES_MAX; r++) {
+		struct rte_tel_data *o = tel_begin();
+		if (!o)
+			break;
+		tel_rule(pl, o, r);
+		snprintf(id, sizeof(id), "%u", weir_match_rule(pl->match, r)->id);
+		tel_end(rs, id, o);
+	}
+	tel_end(d, "rules", rs);
+	if (n > TEL_RULES_MAX)
+		rte_tel_data_add_dict_string(d, "note",
+					     "first 100 rules shown: /weir/rules,ID for others");
+	return 0;
+}
+
+static void tel_queries(struct pipeline *pl, struct rte_tel_data *d)
+{
+	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		struct rte_tel_data *q = tel_begin();
+		if (!q)
+			break;
+		for (unsigned r = 0; r < WEIR_QDROP__COUNT; r++)
+			tel_u64(q, weir_qdrop_name(r), weir_window_set_qdrop(pl->win, qi, r));
+		tel_u64(q, "merge_overflow", weir_window_set_merge_overflow(pl->win, qi));
+		tel_end(d, weir_window_set_query(pl->win, qi)->conf.name, q);
+	}
+}
+
+static void tel_status(struct pipeline *pl, struct rte_tel_data *d)
+{
+	rte_tel_data_add_dict_string(d, "version", WEIR_VERSION);
+	tel_u64(d, "pid", (uint64_t)getpid());
+	tel_u64(d, "generation", 1); /* until generations are swapped */
+	tel_u64(d, "uptime_ms", (uint64_t)(elapsed_s(pl) * 1e3));
+	tel_u64(d, "workers", pl->n_workers);
+	tel_u64(d, "rules", pl->match ? weir_match_info(pl->match)->n_rules : 0);
+	tel_u64(d, "queries", weir_window_set_n_queries(pl->win));
+	tel_u64(d, "stopping", *pl->stop ? 1 : 0);
+	rte_tel_data_add_dict_string(d, "metrics", pl->metrics_addr);
+}
+
+static int tel_handler(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&tel_lock);
+	struct pipeline *pl = tel_pl;
+	if (!pl)
+		rte_tel_data_add_dict_string(d, "error", "weir is not running a pipeline");
+	else if (strcmp(cmd, "/weir/stats") == 0)
+		tel_stats(pl, d);
+	else if (strcmp(cmd, "/weir/rules") == 0)
+		tel_rules(pl, params, d);
+	else if (strcmp(cmd, "/weir/queries") == 0)
+		tel_queries(pl, d);
+	else
+		tel_status(pl, d);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+/* Registered once per process (telemetry has no unregister); NULL detaches. */
+static void tel_attach(struct pipeline *pl)
+{
+	static bool registered;
+
+	pthread_mutex_lock(&tel_lock);
+	tel_pl = pl;
+	pthread_mutex_unlock(&tel_lock);
+	if (!pl || registered)
+		return;
+	registered = true;
+	rte_telemetry_register_cmd("/weir/stats", tel_handler,
+		"weir totals, drops by reason, burst time, per worker and port. No parameters");
+	rte_telemetry_register_cmd("/weir/rules", tel_handler,
+		"weir per-rule counters (first 100). Parameter: a rule id for one rule");
+	rte_telemetry_register_cmd("/weir/queries", tel_handler,
+		"weir per-query counters: no_key, late, overflow, filtered, merge_overflow");
+	rte_telemetry_register_cmd("/weir/status", tel_handler,
+		"weir version, pid, generation, uptime, workers, rules, queries");
+}
+
+/* ---- Prometheus text endpoint (libmicrohttpd's thread) ------------------------------------ */
+
+static void prom_counters(struct weir_text *t, const char *name, const char *help,
+			  const struct pipeline *pl, size_t off)
+{
+	char id[16];
+
+	weir_prom_family(t, name, "counter", help);
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		snprintf(id, sizeof(id), "%u", i);
+		weir_prom_u64(t, name, "worker", id,
+			      LOAD(*(const uint64_t *)((const char *)&pl->workers[i].c + off)));
+	}
+	if (pl->dist)
+		weir_prom_u64(t, name, "worker", "distributor",
+			      LOAD(*(const uint64_t *)((const char *)&pl->dist->c + off)));
+}
+
+/* A family read at one offset of a struct per labelled item (a port's stats, a rule's counters). */
+struct prom_field {
+	const char *name, *help;
+	size_t off;
+};
+
+static void prom_ports(struct weir_text *t, const struct pipeline *pl)
+{
+	static const struct prom_field f[] = {
+		{"weir_port_ipackets_total", "Packets the port received (rte_eth_stats ipackets).",
+		 offsetof(struct rte_eth_stats, ipackets)},
+		{"weir_port_imissed_total", "Packets the port dropped for want of rx descriptors.",
+		 offsetof(struct rte_eth_stats, imissed)},
+		{"weir_port_ierrors_total", "Erroneous packets the port received.",
+		 offsetof(struct rte_eth_stats, ierrors)},
+		{"weir_port_rx_nombuf_total", "Receive mbuf allocation failures.",
+		 offsetof(struct rte_eth_stats, rx_nombuf)},
+	};
+	struct rte_eth_stats st[WEIR_MAX_PORTS];
+
+	for (unsigned i = 0; i < pl->n_ports; i++) {
+		memset(&st[i], 0, sizeof(st[i]));
+		rte_eth_stats_get(pl->ports[i].port_id, &st[i]);
+	}
+	for (unsigned k = 0; k < RTE_DIM(f); k++) {
+		weir_prom_family(t, f[k].name, "counter", f[k].help);
+		for (unsigned i = 0; i < pl->n_ports; i++)
+			weir_prom_u64(t, f[k].name, "port", pl->ports[i].name,
+				      *(const uint64_t *)((const char *)&st[i] + f[k].off));
+	}
+}
+
+static void prom_rules(struct weir_text *t, struct pipeline *pl)
+{
+	static const struct prom_field f[] = {
+		{"weir_rule_packets_total", "Packets that matched the rule.",
+		 offsetof(struct weir_rule_counters, packets)},
+		{"weir_rule_matches_total", "Hyperscan matches of the rule.",
+		 offsetof(struct weir_rule_counters, matches)},
+		{"weir_rule_alerts_total", "Alert records the rule raised.",
+		 offsetof(struct weir_rule_counters, alerts)},
+		{"weir_rule_suppressed_total", "Alerts over alert_limit (counted, not written).",
+		 offsetof(struct weir_rule_counters, suppressed)},
+	};
+	unsigned n = pl->match ? weir_match_info(pl->match)->n_rules : 0;
+	char id[16];
+
+	for (unsigned k = 0; k < RTE_DIM(f); k++) {
+		weir_prom_family(t, f[k].name, "counter", f[k].help);
+		for (unsigned r = 0; r < n; r++) {
+			uint64_t v = SUM_WORKERS(pl, LOAD(*(const uint64_t *)(
+				(const char *)&weir_inspect_rule_counters(in)[r] + f[k].off)));
+			snprintf(id, sizeof(id), "%u", weir_match_rule(pl->match, r)->id);
+			weir_prom_u64(t, f[k].name, "rule", id, v);
+		}
+	}
+}
+
+static void prom_queries(struct weir_text *t, struct pipeline *pl)
+{
+	char name[64], help[128];
+
+	for (unsigned r = 0; r <= WEIR_QDROP__COUNT; r++) {
+		const char *what = r < WEIR_QDROP__COUNT ? weir_qdrop_name(r) : "merge_overflow";
+		snprintf(name, sizeof(name), "weir_query_%s_total", what);
+		snprintf(help, sizeof(help), "Packets (merge_overflow: keys) the query counted as %s.",
+			 what);
+		weir_prom_family(t, name, "counter", help);
+		for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+			uint64_t v = r < WEIR_QDROP__COUNT ? weir_window_set_qdrop(pl->win, qi, r)
+							   : weir_window_set_merge_overflow(pl->win, qi);
+			weir_prom_u64(t, name, "query", weir_window_set_query(pl->win, qi)->conf.name, v);
+		}
+	}
+}
+
+/* GET /metrics: every counter as it stands. */
+static void prom_render(void *ctx, struct weir_text *t)
+{
+	struct pipeline *pl = ctx;
+	struct counters total;
+	char id[16];
+
+	counters_total(pl, &total);
+	weir_prom_family(t, "weir_build_info", "gauge", "weir's version (value 1).");
+	weir_prom_u64(t, "weir_build_info", "version", WEIR_VERSION, 1);
+	weir_prom_family(t, "weir_generation", "gauge", "Generation of rules and queries running.");
+	weir_prom_u64(t, "weir_generation", NULL, NULL, 1);
+	weir_prom_family(t, "weir_uptime_seconds", "gauge", "Seconds since the lcores started.");
+	weir_prom_double(t, "weir_uptime_seconds", NULL, NULL, elapsed_s(pl));
+	prom_counters(t, "weir_rx_packets_total", "Packets received from ports, per polling lcore.",
+		      pl, offsetof(struct counters, rx));
+	prom_counters(t, "weir_processed_packets_total", "Packets that went through every stage.",
+		      pl, offsetof(struct counters, processed));
+	prom_counters(t, "weir_processed_bytes_total", "Captured bytes of processed packets.", pl,
+		      offsetof(struct counters, bytes));
+	weir_prom_family(t, "weir_dropped_packets_total", "counter",
+			 "Packets received and dropped, by reason (rx = processed + dropped).");
+	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
+		weir_prom_u64(t, "weir_dropped_packets_total", "reason", weir_drop_name(r),
+			      total.dropped[r]);
+	weir_prom_family(t, "weir_malformed_packets_total", "counter",
+			 "Malformed packets by reason (counted, still processed).");
+	for (unsigned r = 1; r < WEIR_PKT_MAL__COUNT; r++)
+		weir_prom_u64(t, "weir_malformed_packets_total", "reason", weir_pkt_malformed_name(r),
+			      total.malformed[r]);
+	weir_prom_family(t, "weir_windows_emitted_total", "counter", "Window results written.");
+	weir_prom_u64(t, "weir_windows_emitted_total", NULL, NULL, LOAD(pl->windows_emitted));
+	prom_ports(t, pl);
+	prom_rules(t, pl);
+	prom_queries(t, pl);
+	weir_prom_family(t, "weir_burst_seconds", "histogram",
+			 "Time a worker spends on one rx burst (parse .. window update), log2 buckets.");
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		struct weir_hist h;
+		burst_hist(pl, (int)i, &h);
+		snprintf(id, sizeof(id), "%u", i);
+		weir_prom_hist(t, "weir_burst_seconds", "worker", id, &h, pl->tsc_hz);
+	}
+}
+
+static int metrics_open(struct pipeline *pl, char *err, size_t errlen)
+{
+	pl->metrics = weir_metrics_start(&pl->cfg->metrics, prom_render, pl, pl->metrics_addr,
+					 sizeof(pl->metrics_addr), err, errlen);
+	return pl->metrics ? 0 : -1;
+}
+
 static void pipeline_free(struct pipeline *pl)
 {
+	tel_attach(NULL);              /* no telemetry or HTTP reader left before anything goes */
+	weir_metrics_stop(pl->metrics);
 	for (unsigned i = 0; i < pl->n_ports; i++)
 		weir_port_close(&pl->ports[i]);
 	if (pl->workers)
@@ -1269,11 +1751,16 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 		status = 2;
 		goto fail;
 	}
+	if (cfg->metrics.listen[0] && metrics_open(pl, err, sizeof(err)) < 0) {
+		status = 2;
+		goto fail;
+	}
 	pl->out = weir_out_open(cfg->out, cfg->summary ? cfg->summary_top : 0, err, sizeof(err));
 	if (!pl->out || launch(pl, err, sizeof(err)) < 0)
 		goto fail;
 	weir_out_set_names(pl->out, weir_annotate_name, pl->ann);
 	pl->tsc_start = rte_rdtsc();
+	tel_attach(pl);
 	merge_until_done(pl);
 	write_stats(pl);
 	weir_ctl_close(pl->ctl);

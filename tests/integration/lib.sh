@@ -40,6 +40,43 @@ sys.exit(0 if s["rx"]==s["processed"]+d else 1)
 PY
 }
 
+# Live weir runs (test_control.sh, test_metrics.sh): the caller keeps a PIDS array and kills
+# what is left in it on exit; start_weir's ARGS include --control SOCK.
+# start_weir SOCK OUT ERR [ARGS...]: weir in the background (pid in $pid); 0 once the socket answers.
+start_weir() {
+  local sock=$1 out=$2 err=$3
+  shift 3
+  "$WEIR_BIN" run --port net_null0 --out "$out" --no-summary "$@" 2> "$err" &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 300); do
+    if [ -S "$sock" ] && "$WEIRCTL_BIN" --socket "$sock" --timeout 2 status > /dev/null 2>&1; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# wait_exit PID: wait up to 10 s for it to exit (then kill it); its exit status in $rc.
+wait_exit() {
+  local p=$1
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$p" 2>/dev/null; then kill -KILL "$p"; wait "$p" 2>/dev/null; rc=137; return; fi
+  wait "$p"; rc=$?
+}
+
+# jcheck FILE PYTHON-EXPR...: the response in FILE parses, and each expression over r holds.
+jcheck() {
+  python3 - "$@" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read())
+for e in sys.argv[2:]:
+    assert eval(e, {"r": r}), f"{e} does not hold for {json.dumps(r)[:400]}"
+PY
+}
+
 finish() {
   if [ "$fails" -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
   echo "all passed"; exit 0

@@ -230,6 +230,13 @@ struct pane {
 	struct pane *next;
 };
 
+/*
+ * Merged tables are sized for every worker's max_keys, so a fresh one is
+ * megabytes of zeroed pages: emptied ones are kept (cleared entry by
+ * entry, as shards are) and reused.
+ */
+#define MERGER_SPARES 8
+
 /* Merger state of one query. */
 struct merger_query {
 	struct pane *panes;          /* ascending start */
@@ -239,6 +246,8 @@ struct merger_query {
 	uint64_t assembled;          /* sessions: panes before this are folded in */
 	struct weir_table *sessions; /* sessions: open ones, merged */
 	uint64_t overflow;           /* keys folded into _other when merging */
+	struct weir_table *spare[MERGER_SPARES]; /* emptied merged tables, for reuse */
+	unsigned n_spare;
 };
 
 struct weir_window_set {
@@ -348,9 +357,32 @@ fail:
 	return NULL;
 }
 
-static void pane_free(struct pane *p)
+static struct weir_table *merged_get(struct weir_window_set *s, unsigned qi)
 {
-	free(p->t);
+	struct merger_query *m = &s->mq[qi];
+
+	if (m->n_spare)
+		return m->spare[--m->n_spare];
+	return weir_table_new(&s->q[qi], s->merged_max_keys[qi]);
+}
+
+static void merged_put(struct weir_window_set *s, unsigned qi, struct weir_table *t)
+{
+	struct merger_query *m = &s->mq[qi];
+
+	if (!t)
+		return;
+	if (m->n_spare == MERGER_SPARES) {
+		free(t);
+		return;
+	}
+	weir_table_reset(t);
+	m->spare[m->n_spare++] = t;
+}
+
+static void pane_free(struct weir_window_set *s, unsigned qi, struct pane *p)
+{
+	merged_put(s, qi, p->t);
 	free(p);
 }
 
@@ -362,9 +394,11 @@ void weir_window_set_free(struct weir_window_set *s)
 		while (s->mq[qi].panes) {
 			struct pane *p = s->mq[qi].panes;
 			s->mq[qi].panes = p->next;
-			pane_free(p);
+			pane_free(s, qi, p);
 		}
 		free(s->mq[qi].sessions);
+		while (s->mq[qi].n_spare)
+			free(s->mq[qi].spare[--s->mq[qi].n_spare]);
 	}
 	if (s->workers)
 		for (unsigned w = 0; w < s->n_workers; w++)
@@ -708,7 +742,9 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 		b.tab[i] = cur;
 		b.hash[i] = h;
 		rte_prefetch0(&cur->hashes[s]);
+		/* an entry over 8 words may straddle two lines: fetch its last word's too */
 		rte_prefetch0(&cur->entries[(size_t)s * cur->stride]);
+		rte_prefetch0(&cur->entries[(size_t)s * cur->stride + cur->stride - 1]);
 	}
 	upsert_range(w, qs, q, &b, pkts, m, lo, n);
 }
@@ -792,7 +828,7 @@ static struct pane *pane_get(struct weir_window_set *s, unsigned qi, uint64_t st
 	if (*pp && (*pp)->start == start)
 		return *pp;
 	struct pane *p = calloc(1, sizeof(*p));
-	struct weir_table *t = p ? weir_table_new(&s->q[qi], s->merged_max_keys[qi]) : NULL;
+	struct weir_table *t = p ? merged_get(s, qi) : NULL;
 	if (!t) {
 		free(p);
 		return NULL;
@@ -850,7 +886,7 @@ static void emit_window(struct weir_window_set *s, unsigned qi, uint64_t ws, boo
 		emit(s, qi, ws, we, first->t, final, late);
 		return;
 	}
-	t = weir_table_new(q, s->merged_max_keys[qi]);
+	t = merged_get(s, qi);
 	if (!t) {
 		s->mq[qi].overflow += 1;
 		return;
@@ -858,7 +894,7 @@ static void emit_window(struct weir_window_set *s, unsigned qi, uint64_t ws, boo
 	for (struct pane *p = first; p && p->start < we; p = p->next)
 		s->mq[qi].overflow += weir_table_merge(q, t, p->t);
 	emit(s, qi, ws, we, t, final, late);
-	free(t);
+	merged_put(s, qi, t);
 }
 
 /*
@@ -947,7 +983,7 @@ static void free_panes(struct weir_window_set *s, unsigned qi, uint64_t wm)
 		    (wm != UINT64_MAX && last_ws + q->conf.size_ns + q->conf.lateness_ns > wm))
 			break;
 		m->panes = p->next;
-		pane_free(p);
+		pane_free(s, qi, p);
 	}
 }
 
@@ -1079,7 +1115,7 @@ static void close_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm,
 {
 	const struct weir_query *q = &s->q[qi];
 	struct merger_query *m = &s->mq[qi];
-	struct weir_table *open = m->sessions, *keep = weir_table_new(q, s->merged_max_keys[qi]);
+	struct weir_table *open = m->sessions, *keep = merged_get(s, qi);
 	/* every pane before `bound` is folded in: later packets start at or after it */
 	uint64_t bound = wm - wm % q->pane_ns;
 
@@ -1094,7 +1130,7 @@ static void close_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm,
 		else
 			table_add_entry(q, keep, open, weir_table_key(open, i), a, &m->overflow);
 	}
-	free(open);
+	merged_put(s, qi, open);
 	m->sessions = keep;
 }
 
@@ -1104,10 +1140,10 @@ static void run_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm)
 	struct merger_query *m = &s->mq[qi];
 	struct weir_table *closed, *late;
 
-	if (!m->sessions && !(m->sessions = weir_table_new(q, s->merged_max_keys[qi])))
+	if (!m->sessions && !(m->sessions = merged_get(s, qi)))
 		return;
-	closed = weir_table_new(q, s->merged_max_keys[qi]);
-	late = weir_table_new(q, s->merged_max_keys[qi]);
+	closed = merged_get(s, qi);
+	late = merged_get(s, qi);
 	if (!closed || !late)
 		goto out;
 	while (m->panes && (wm == UINT64_MAX || m->panes->start + q->pane_ns <= wm)) {
@@ -1118,14 +1154,14 @@ static void run_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm)
 		if (p->start >= m->assembled)
 			m->assembled = p->start + q->pane_ns;
 		m->panes = p->next;
-		pane_free(p);
+		pane_free(s, qi, p);
 	}
 	close_sessions(s, qi, wm, closed);
 	emit_sessions(s, qi, closed, true, false);
 	emit_sessions(s, qi, late, true, true);
 out:
-	free(closed);
-	free(late);
+	merged_put(s, qi, closed);
+	merged_put(s, qi, late);
 }
 
 static void session_partials(struct weir_window_set *s, unsigned qi)

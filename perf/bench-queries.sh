@@ -120,63 +120,6 @@ require_hugepages 1024
 
 start_cleanup   # TMP, CHILD; the child is stopped by its PID however we end
 
-# ---- neighbours ----------------------------------------------------------------------
-# As bench-match.sh: around each run, the CPU time every process of the machine used
-# (/proc/stat, steal included) minus the CPU time of the run itself (bash's `times` for
-# reaped children) = what other work took while we measured, in CPUs (OTHERS). weir's
-# worker lcore busy-polls one of the 2 CPUs; a neighbour that takes it halves the rate,
-# so rounds where neighbours took more than --max-others CPUs are not counted.
-TCK=$(getconf CLK_TCK 2> /dev/null || echo 100)
-SNAP_BUSY=0 SNAP_CHILD=0 SNAP_T=0 OTHERS=0
-cpu_snap() {
-	local u n sy irq sirq steal line
-	read -r _ u n sy _ _ irq sirq steal _ < /proc/stat
-	SNAP_BUSY=$((u + n + sy + irq + sirq + steal))
-	times > "$TMP/times"   # second line: children's user and system time
-	{ read -r line; read -r line; } < "$TMP/times"
-	SNAP_CHILD=$line
-	SNAP_T=$(date +%s.%N)
-}
-others_since() { # busy0 child0 t0: sets OTHERS
-	local b0=$1 c0=$2 t0=$3
-	cpu_snap
-	OTHERS=$(awk -v b="$((SNAP_BUSY - b0))" -v tck="$TCK" -v c0="$c0" -v c1="$SNAP_CHILD" \
-		-v t0="$t0" -v t1="$SNAP_T" '
-		function sec(s,   n, a, m) { n = split(s, a, " "); m = 0
-			for (i = 1; i <= n; i++) { split(a[i], x, "m"); sub(/s$/, "", x[2]); m += x[1] * 60 + x[2] }
-			return m }
-		BEGIN { w = t1 - t0; o = b / tck - (sec(c1) - sec(c0)); if (o < 0) o = 0
-			printf "%.2f", (w > 0 ? o / w : 0) }')
-}
-
-# Run a command in the background (so the trap can stop it by PID) and wait for it,
-# with a wall-clock limit; status in WAIT_RC, neighbours' CPUs in OTHERS.
-WAIT_RC=0
-run_bg() { # limit_s log cmd...
-	local limit=$1 log=$2 t0 b0 c0 w0
-	shift 2
-	cpu_snap
-	b0=$SNAP_BUSY c0=$SNAP_CHILD w0=$SNAP_T
-	"$@" < /dev/null > "$log" 2>&1 &
-	CHILD=$!
-	t0=$SECONDS
-	WAIT_RC=
-	while kill -0 "$CHILD" 2> /dev/null; do
-		if [ $((SECONDS - t0)) -ge "$limit" ]; then
-			echo "$BENCH: $(basename "$1") overran ${limit}s, stopping it" >&2
-			stop_child "$CHILD"
-			WAIT_RC=124
-			break
-		fi
-		sleep 0.2
-	done
-	if [ -z "$WAIT_RC" ]; then
-		wait "$CHILD" 2> /dev/null
-		WAIT_RC=$?
-	fi
-	CHILD=
-	others_since "$b0" "$c0" "$w0"
-}
 
 # ---- the replay: records cut to 2,048 bytes (infinite_rx refuses bigger ones) --------
 cut_capture 0   # CUT, RECORDS

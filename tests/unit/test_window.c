@@ -666,15 +666,11 @@ Test(window, partial_results_every_then_final, .init = eal_up, .fini = eal_down)
 	struct weir_pkt a = v4("1.1.1.1", "2.2.2.2", 6, 1, 2, 100);
 	struct emitted e = {0};
 
-	feed(w, &a, 1 * SEC);
-	weir_window_advance(w, 1 * SEC);
-	weir_window_merge_poll(s, collect, &e);
-	feed(w, &a, 12 * SEC);
-	weir_window_advance(w, 12 * SEC);
-	weir_window_merge_poll(s, collect, &e);
-	feed(w, &a, 25 * SEC);
-	weir_window_advance(w, 25 * SEC);
-	weir_window_merge_poll(s, collect, &e);
+	for (unsigned t = 1; t < 30; t += 12) { /* packets at 1 s, 13 s and 25 s */
+		feed(w, &a, t * SEC);
+		weir_window_advance(w, t * SEC);
+		weir_window_merge_poll(s, collect, &e);
+	}
 	weir_window_advance(w, UINT64_MAX);
 	weir_window_merge_poll(s, collect, &e);
 	cr_assert_eq(e.n, 3, "partials at 10 s and 20 s, then the final");

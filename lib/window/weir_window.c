@@ -742,9 +742,10 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 		b.tab[i] = cur;
 		b.hash[i] = h;
 		rte_prefetch0(&cur->hashes[s]);
-		/* an entry over 8 words may straddle two lines: fetch its last word's too */
 		rte_prefetch0(&cur->entries[(size_t)s * cur->stride]);
-		rte_prefetch0(&cur->entries[(size_t)s * cur->stride + cur->stride - 1]);
+		/* an entry over 8 words may straddle two lines: fetch its last word's too */
+		if (cur->stride > 8)
+			rte_prefetch0(&cur->entries[(size_t)s * cur->stride + cur->stride - 1]);
 	}
 	upsert_range(w, qs, q, &b, pkts, m, lo, n);
 }

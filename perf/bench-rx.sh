@@ -76,7 +76,8 @@ Y
 RES=
 run_testpmd() { # seconds log
 	local secs=$1 log=$2 need=$(($1 + 2)) t0
-	"$TESTPMD" -l 0,1 --no-pci --in-memory --no-telemetry --log-level=lib.eal:error \
+	"$TESTPMD" -l 0,1 --no-pci --in-memory --file-prefix "$EAL_PREFIX" --no-telemetry \
+		--log-level=lib.eal:error \
 		--vdev "net_pcap0,rx_pcap=$CUT,infinite_rx=1" -- \
 		--forward-mode=rxonly --stats-period=1 --total-num-mbufs="$TP_MBUFS" \
 		< /dev/null > "$log" 2>&1 &

@@ -153,9 +153,12 @@ run_bg() { # limit_s log cmd...
 	CHILD=
 	others_since "$b0" "$c0" "$w0"
 }
+# A DPDK process a script starts itself (testpmd) gets --file-prefix "$EAL_PREFIX": its
+# runtime folder, removed here, is its own and not the default "rte" one.
+EAL_PREFIX=weir-perf-$$
 cleanup() {
 	[ -n "$CHILD" ] && stop_child "$CHILD"
-	rm -rf "$TMP"
+	rm -rf "$TMP" "/var/run/dpdk/$EAL_PREFIX"
 }
 # Makes TMP and sets the traps, so that however the script ends (done, die, Ctrl-C)
 # its child is stopped and TMP removed.

@@ -14,11 +14,14 @@ command -v ss >/dev/null || { echo "SKIP: ss (iproute2) not installed"; exit 77;
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (DPDK hugepages)"; exit 77; }
 
 weir_pid="" tp_pid=""
+# testpmd's own file prefix (its telemetry socket would otherwise share the default "rte"
+# runtime folder with any other in-memory DPDK process); the folder is removed at the end.
+TP_PREFIX=weirtest-testpmd-$$
 cleanup() {
   # Only the processes this test started, by PID; client before server.
   [ -n "$tp_pid" ] && kill -INT "$tp_pid" 2>/dev/null && sleep 0.5 && kill -KILL "$tp_pid" 2>/dev/null
   [ -n "$weir_pid" ] && kill -TERM "$weir_pid" 2>/dev/null && sleep 0.5 && kill -KILL "$weir_pid" 2>/dev/null
-  rm -rf "$TMP"
+  rm -rf "$TMP" "/var/run/dpdk/$TP_PREFIX"
 }
 trap cleanup EXIT
 
@@ -50,7 +53,7 @@ run_case() { # workers
   fi
   # --stats-period keeps non-interactive testpmd running until SIGINT (without it, testpmd exits
   # as soon as it reads EOF on stdin). Its own --in-memory EAL, --no-pci, a small mbuf pool.
-  dpdk-testpmd --no-pci --in-memory --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
+  dpdk-testpmd --no-pci --in-memory --file-prefix "$TP_PREFIX" --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
     --vdev "net_memif0,role=client,socket=$sock.$w" -- \
     --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
     > "$tpout" 2>&1 < /dev/null &
@@ -104,7 +107,7 @@ run_case 2
 client_case() {
   local out="$TMP/memif-client.jsonl" tpout="$TMP/testpmd-server.out"
   weir_pid="" tp_pid=""
-  dpdk-testpmd --no-pci --in-memory --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
+  dpdk-testpmd --no-pci --in-memory --file-prefix "$TP_PREFIX" --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
     --vdev "net_memif0,role=server,socket=$sock.c" -- \
     --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
     > "$tpout" 2>&1 < /dev/null &

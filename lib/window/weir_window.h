@@ -2,13 +2,24 @@
  *
  * weir_window: event-time windows over group-by keys, sharded per worker.
  *
- * Each worker owns, per query, a small pool of shards (fixed-size hash
- * tables allocated once at start). A shard holds one window's partial
+ * Workers count every packet once, into a pane: the window itself for
+ * tumbling windows, gcd(size, slide) for sliding ones, the gap for
+ * sessions. Each worker owns, per query, a small pool of shards (fixed-size
+ * hash tables allocated once at start); a shard holds one pane's partial
  * aggregates for the keys this worker saw. When the worker's watermark
- * passes the window's end, the shard is sealed and handed over a lock-free
+ * passes the pane's end the shard is sealed and handed over a lock-free
  * ring to the merger (the control thread), which adds it into the merged
- * window, returns the emptied shard to the worker's pool, and emits the
- * window once every worker has sealed past its end.
+ * pane and returns the emptied shard to the worker's pool. A worker may
+ * also ship a shard early (a late packet's delta, a partial result at an
+ * `emit every` boundary, a pool running short): the merger adds shards of
+ * one pane together, whenever they come.
+ *
+ * Once every worker's watermark has passed a window's end, the merger
+ * emits it: a tumbling window is its pane; a sliding window merges its
+ * panes; sessions are built from the gap-sized panes in order, each key's
+ * session going on while its next pane's first packet is less than a gap
+ * after its last one. Panes are kept for `lateness` more, so that late
+ * deltas re-emit the windows they belong to.
  *
  * Data-path functions (weir_window_update_burst, weir_window_advance) take
  * no locks, make no syscalls and never allocate.

@@ -556,28 +556,30 @@ static struct weir_table *open_new_shard(struct weir_window_worker *w, unsigned 
 	return t;
 }
 
+/* The value an inline-word op adds or compares. false: the packet lacks its field. */
+static inline bool word_src(const struct weir_word_op *op, const struct weir_pkt *p,
+			    const struct weir_burst_fields *bf, uint64_t ts, unsigned i, uint64_t *v)
+{
+	switch ((enum weir_word_src)op->src) {
+	case WEIR_WSRC_ONE: *v = 1; return true;
+	case WEIR_WSRC_LEN: *v = p->pkt_len; return true;
+	case WEIR_WSRC_IP_BYTES: *v = p->ip_bytes; return true;
+	case WEIR_WSRC_PAYLOAD: *v = p->payload_len; return true;
+	case WEIR_WSRC_TS: *v = ts; return true;
+	case WEIR_WSRC_FIELD: *v = bf->num[op->field][i]; return (bf->have[i] >> op->field) & 1;
+	}
+	return false;
+}
+
 /* The inline-word aggregates: one load, one add or max each, no call. */
 static inline void apply_word_ops(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p,
 				  const struct weir_burst_fields *bf, uint64_t ts, unsigned i)
 {
-	const uint64_t src[WEIR_WSRC_FIELD] = {
-		[WEIR_WSRC_ONE] = 1,
-		[WEIR_WSRC_LEN] = p->pkt_len,
-		[WEIR_WSRC_IP_BYTES] = p->ip_bytes,
-		[WEIR_WSRC_PAYLOAD] = p->payload_len,
-		[WEIR_WSRC_TS] = ts,
-	};
-
 	for (unsigned j = 0; j < q->n_word_ops; j++) {
 		const struct weir_word_op *op = &q->word_op[j];
 		uint64_t *w = a + op->word, v;
-		if (op->src == WEIR_WSRC_FIELD) {
-			if (unlikely(!(bf->have[i] & (1u << op->field))))
-				continue; /* the packet lacks it: it does not count here */
-			v = bf->num[op->field][i];
-		} else {
-			v = src[op->src];
-		}
+		if (unlikely(!word_src(op, p, bf, ts, i, &v)))
+			continue; /* the packet lacks the field: it does not count here */
 		switch ((enum weir_word_op_kind)op->op) {
 		case WEIR_WOP_ADD: w[0] += v; break;
 		case WEIR_WOP_MAX: w[0] = RTE_MAX(w[0], v); break;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <rte_hash_crc.h>
 
 #include "weir_sketch.h"
 #include "weir_window.h"
@@ -421,13 +420,4 @@ void weir_key_field_ip(const struct weir_query *q, const struct weir_key *k, uns
 
 	memcpy(ip, b + q->field_off[i], 16);
 	*ip_version = q->ipver_off >= 0 ? b[q->ipver_off] : 0;
-}
-
-uint32_t weir_key_hash(const struct weir_key *k, unsigned words)
-{
-	uint32_t h = 0x9747b28cu;
-
-	for (unsigned i = 0; i < words; i++)
-		h = rte_hash_crc_8byte(k->w[i], h);
-	return h;
 }

@@ -31,6 +31,8 @@
 #include <stdint.h>
 
 #include "weir_conf.h"
+#include <rte_hash_crc.h>
+
 #include "weir_burst.h"
 #include "weir_pkt.h"
 
@@ -133,7 +135,14 @@ void weir_key_field_ip(const struct weir_query *q, const struct weir_key *k, uns
 		       uint8_t *ip_version, uint8_t ip[16]);
 
 /* Key hash (CRC32C over the used words). */
-uint32_t weir_key_hash(const struct weir_key *k, unsigned words);
+static inline uint32_t weir_key_hash(const struct weir_key *k, unsigned words)
+{
+	uint32_t h = 0x9747b28cu;
+
+	for (unsigned i = 0; i < words; i++)
+		h = rte_hash_crc_8byte(k->w[i], h);
+	return h;
+}
 
 /*
  * Field f of packet i as up to 16 bytes (addresses: IPv4 as ::ffff:a.b.c.d,

@@ -226,6 +226,11 @@ static void print_stats(json_t *r)
 	       num(s, "rx"), num(s, "processed"), dropped_sum(s), num(s, "bytes"), num(s, "windows"),
 	       json_number_value(json_object_get(s, "elapsed_s")),
 	       json_number_value(json_object_get(s, "mpps")));
+	if ((v = json_object_get(s, "burst_time")))
+		printf("burst time: %" JSON_INTEGER_FORMAT " bursts, p50 %" JSON_INTEGER_FORMAT
+		       " ns, p99 %" JSON_INTEGER_FORMAT " ns, p99.9 %" JSON_INTEGER_FORMAT
+		       " ns, max %" JSON_INTEGER_FORMAT " ns\n", num(v, "bursts"), num(v, "p50_ns"),
+		       num(v, "p99_ns"), num(v, "p99_9_ns"), num(v, "max_ns"));
 	printf("\n%-12s %14s %14s %10s %16s\n", "worker", "rx", "processed", "dropped", "bytes");
 	json_object_foreach(json_object_get(s, "workers"), k, v)
 		printf("%-12s %14" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT

@@ -47,7 +47,8 @@ jcheck "$TMP/stats1.json" 'r["ok"] is True' 'r["stats"]["type"] == "stats"' 'r["
   && ok "stats --json: the stats record's fields" || fail "stats --json"
 ctl stats > "$TMP/stats.txt" && grep -q "^rx [0-9]* *processed [0-9]*" "$TMP/stats.txt" &&
   grep -q "^net_null0 " "$TMP/stats.txt" && grep -q "^hostpairs " "$TMP/stats.txt" &&
-  ok "stats table" || fail "stats table: $(head -20 "$TMP/stats.txt")"
+  grep -Eq "^burst time: [1-9][0-9]* bursts, p50 [0-9]+ ns, p99 [0-9]+ ns, p99.9 [0-9]+ ns, max [0-9]+ ns" "$TMP/stats.txt" &&
+  ok "stats table (burst time line included)" || fail "stats table: $(head -20 "$TMP/stats.txt")"
 
 ctl --json rules list > "$TMP/rules.json" || fail "rules list: exit $?"
 nrules=$(grep -c '^alert' "$RULES")

@@ -52,8 +52,9 @@ run_case() { # label workers extra-devargs [weir args...]
   ip netns exec "$ns" "$WEIR_BIN" run --port "net_af_packet0,iface=$va,framecnt=4096$extra" \
     --workers "$w" --duration 4 --out "$out" --no-summary "$@" 2> "$TMP/weir-$label.err" &
   weir_pid=$! # ip netns exec execs weir: the same PID (not via nsx: a backgrounded function forks)
-  for _ in $(seq 100); do nsx ss -0 -p 2>/dev/null | grep -q "pid=$weir_pid," && break; sleep 0.1; done
-  nsx ss -0 -p 2>/dev/null | grep -q "pid=$weir_pid," || fail "$label: weir opened no packet socket on $va"
+  # grep -c reads to the end: grep -q stopping early could SIGPIPE ss, a failure under pipefail
+  for _ in $(seq 100); do nsx ss -0 -p 2>/dev/null | grep -c "pid=$weir_pid," > /dev/null && break; sleep 0.1; done
+  nsx ss -0 -p 2>/dev/null | grep -c "pid=$weir_pid," > /dev/null || fail "$label: weir opened no packet socket on $va"
   sleep 0.5 # the packet socket exists at probe; let the port start and the workers poll
   nsx tcpreplay -i "$vb" -p 10000 "$sample" > "$TMP/tcpreplay.out" 2>&1 ||
     fail "$label: tcpreplay: $(tail -3 "$TMP/tcpreplay.out")"

@@ -35,7 +35,7 @@ sock="$TMP/memif.sock" # memif uses the abstract namespace by default: a unique 
 wait_socket() { # state pid
   local opt="-xp state connected"; [ "$1" = listening ] && opt=-xlp
   for _ in $(seq 100); do
-    ss $opt 2>/dev/null | grep -q "pid=$2," && return 0
+    ss $opt 2>/dev/null | grep -c "pid=$2," > /dev/null && return 0
     sleep 0.1
   done
   return 1

@@ -192,7 +192,8 @@ Y
 SOCK2=$TMP/weir2.sock
 if start_weir "$SOCK2" "$TMP/out2.jsonl" "$TMP/err2" --control "$SOCK2" --config "$TMP/m.yaml"; then
   addr=$("$WEIRCTL_BIN" --socket "$SOCK2" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["metrics"])')
-  curl -sf "http://$addr/metrics" | grep -q '^weir_generation 1$' &&
+  # into a file first: with pipefail, grep -q leaving early would fail curl (SIGPIPE)
+  curl -sf "http://$addr/metrics" > "$TMP/m0.txt" && grep -q '^weir_generation 1$' "$TMP/m0.txt" &&
     ok "config metrics: {listen: 127.0.0.1:0} serves on $addr" || fail "config metrics on '$addr'"
   kill -TERM "$pid"; wait_exit "$pid"
   [ "$rc" -eq 0 ] || fail "config run exit $rc"

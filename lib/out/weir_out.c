@@ -296,7 +296,7 @@ static int rank_agg(const struct weir_query *q)
 
 static struct {
 	const struct weir_window_result *r;
-	int agg;
+	const double *rank;  /* per row: the ranking aggregate's value, computed once */
 } sort_ctx;
 
 /* Sessions by start; others largest first; ties by key bytes, _other last. */
@@ -310,8 +310,7 @@ static int cmp_rows(const void *a, const void *b)
 		return ra.key ? -1 : rb.key ? 1 : 0;
 	if (r->q->conf.window == WEIR_WINDOW_SESSION && ra.start != rb.start)
 		return ra.start < rb.start ? -1 : 1;
-	double va = weir_agg_value(r->q, (unsigned)sort_ctx.agg, 0, ra.aggs, ra.blob);
-	double vb = weir_agg_value(r->q, (unsigned)sort_ctx.agg, 0, rb.aggs, rb.blob);
+	double va = sort_ctx.rank[ia], vb = sort_ctx.rank[ib];
 	if (va != vb)
 		return va < vb ? 1 : -1;
 	return memcmp(ra.key, rb.key, (size_t)r->t->key_words * 8);
@@ -598,14 +597,26 @@ uint32_t weir_out_rows(const struct weir_window_result *r, uint32_t **order)
 {
 	uint32_t rows = r->t->n_used + (r->t->has_other ? 1 : 0);
 
+	double *rank = malloc(sizeof(*rank) * (rows ? rows : 1));
+	unsigned agg = (unsigned)rank_agg(r->q);
+
 	*order = malloc(sizeof(**order) * (rows ? rows : 1));
-	if (!*order)
+	if (!*order || !rank) {
+		free(*order);
+		free(rank);
+		*order = NULL;
 		return 0;
-	for (uint32_t i = 0; i < rows; i++)
+	}
+	/* a sketch's value (a distinct estimate) takes KiBs of reading: once per row, not per compare */
+	for (uint32_t i = 0; i < rows; i++) {
+		struct row w = row_get(r, i);
 		(*order)[i] = i;
+		rank[i] = weir_agg_value(r->q, agg, 0, w.aggs, w.blob);
+	}
 	sort_ctx.r = r;
-	sort_ctx.agg = rank_agg(r->q);
+	sort_ctx.rank = rank;
 	qsort(*order, rows, sizeof(**order), cmp_rows);
+	free(rank);
 	return rows;
 }
 

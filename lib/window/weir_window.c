@@ -709,13 +709,17 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 
 	for (unsigned i = 0; i < n; i++) {
 		b.tab[i] = NULL;
-		b.has_key[i] = !filtered_out(m, i, qi) && key_build(q, &w->bf, pkts[i], i, b.keys[i].w);
+		b.has_key[i] = false;
+		if (unlikely(filtered_out(m, i, qi)))
+			qs->qdrop[WEIR_QDROP_FILTERED]++;
+		else if (likely(key_build(q, &w->bf, pkts[i], i, b.keys[i].w)))
+			b.has_key[i] = true;
+		else
+			qs->qdrop[WEIR_QDROP_NO_KEY]++;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (unlikely(!b.has_key[i])) {
-			qs->qdrop[filtered_out(m, i, qi) ? WEIR_QDROP_FILTERED : WEIR_QDROP_NO_KEY]++;
+		if (unlikely(!b.has_key[i]))
 			continue;
-		}
 		/*
 		 * A burst nearly always falls in one pane: the division and the
 		 * shard search only when a packet leaves the previous one's pane

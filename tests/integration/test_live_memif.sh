@@ -25,6 +25,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start_testpmd ROLE SOCKET OUT: testpmd sending 64-byte frames on a memif port (pid in tp_pid).
+# --stats-period keeps non-interactive testpmd running until SIGINT (without it, testpmd exits
+# as soon as it reads EOF on stdin). Its own --in-memory EAL and prefix, --no-pci, a small pool.
+start_testpmd() {
+  dpdk-testpmd --no-pci --in-memory --file-prefix "$TP_PREFIX" --lcores "0@$cpu,1@$cpu" \
+    --log-level=lib.eal:error --vdev "net_memif0,role=$1,socket=$2" -- \
+    --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
+    > "$3" 2>&1 < /dev/null &
+  tp_pid=$!
+}
+
 # testpmd's main and forwarding lcores both on our first CPU, where weir's main lcore (mostly
 # idle) sits; weir's worker gets the next CPU on these 2-core machines (with --workers 2 weir's
 # lcores float over both CPUs). On 1 CPU everything shares it, slower but correct.
@@ -51,13 +62,7 @@ run_case() { # workers
   if ! wait_socket listening $weir_pid; then
     fail "workers=$w: weir did not listen on the memif socket: $(tail -3 "$TMP/weir$w.err")"; return
   fi
-  # --stats-period keeps non-interactive testpmd running until SIGINT (without it, testpmd exits
-  # as soon as it reads EOF on stdin). Its own --in-memory EAL, --no-pci, a small mbuf pool.
-  dpdk-testpmd --no-pci --in-memory --file-prefix "$TP_PREFIX" --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
-    --vdev "net_memif0,role=client,socket=$sock.$w" -- \
-    --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
-    > "$tpout" 2>&1 < /dev/null &
-  tp_pid=$!
+  start_testpmd client "$sock.$w" "$tpout"
   # Connected once weir's end of the socket is established; then let traffic flow 1.5 s.
   wait_socket connected $weir_pid || fail "workers=$w: testpmd never connected"
   sleep 1.5
@@ -107,11 +112,7 @@ run_case 2
 client_case() {
   local out="$TMP/memif-client.jsonl" tpout="$TMP/testpmd-server.out"
   weir_pid="" tp_pid=""
-  dpdk-testpmd --no-pci --in-memory --file-prefix "$TP_PREFIX" --lcores "0@$cpu,1@$cpu" --log-level=lib.eal:error \
-    --vdev "net_memif0,role=server,socket=$sock.c" -- \
-    --forward-mode=txonly --txpkts=64 --auto-start --stats-period 1 --total-num-mbufs=8192 \
-    > "$tpout" 2>&1 < /dev/null &
-  tp_pid=$!
+  start_testpmd server "$sock.c" "$tpout"
   wait_socket listening $tp_pid || { fail "client: testpmd did not listen"; return; }
   "$WEIR_BIN" run --port "net_memif0,socket=$sock.c" --out "$out" --no-summary 2> "$TMP/weir-c.err" &
   weir_pid=$!

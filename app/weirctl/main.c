@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,11 +34,18 @@ static void usage(FILE *f)
 		"  --socket PATH  weir's control socket (weir run --control PATH); default $WEIR_SOCKET\n"
 		"  --json         print the response as it came (one JSON object)\n"
 		"  --timeout S    give up after S seconds (default 5)\n"
+		"  --no-wait      rules reload/add: return once the compile has started\n"
+		"  --wait S       rules reload/add: wait at most S seconds for the compile (default 600)\n"
 		"\n"
 		"commands:\n"
 		"  status                 version, pid, uptime, workers, ports, config, generation\n"
 		"  stats                  counters as the final stats record has them\n"
 		"  rules list             loaded rules with their counters\n"
+		"  rules reload [FILE...] compile the rule files (default: those running) into a new\n"
+		"                         generation; waits until it is published or refused\n"
+		"  rules add FILE         add FILE's rules (a small delta compile); waits likewise\n"
+		"  rules remove ID...     stop matching those rules (no compile)\n"
+		"  rules status           generation, last compile job, background merge\n"
 		"  query list             queries: window, group_by, aggregates, filter, counters\n"
 		"  windows show Q [--top N]  what the merger holds of query Q's open windows\n"
 		"  log level [LEVEL]      show or set DPDK's log level (emerg .. debug)\n"
@@ -275,6 +283,7 @@ static void print_rules(json_t *r)
 		printf("no rules loaded\n");
 		return;
 	}
+	printf("generation %" JSON_INTEGER_FORMAT "\n", num(r, "generation"));
 	printf("%-10s %3s %-6s %-7s %12s %12s %10s %10s  %s\n", "id", "sev", "action", "mode",
 	       "packets", "matches", "alerts", "suppressed", "msg");
 	json_array_foreach(a, i, v)
@@ -342,6 +351,105 @@ static void print_windows(json_t *r)
 	}
 }
 
+/* A job's outcome for people: generation, state, compile figures or the error. */
+static void print_job(json_t *r, json_t *job)
+{
+	printf("%-16s %" JSON_INTEGER_FORMAT "\n", "generation", num(r, "generation"));
+	printf("%-16s %" JSON_INTEGER_FORMAT "\n", "rules", num(r, "rules"));
+	printf("%-16s %s\n", "merge", str(r, "merge"));
+	printf("%-16s %" JSON_INTEGER_FORMAT " (%s) %s\n", "job", num(job, "id"), str(job, "op"),
+	       str(job, "state"));
+	if (json_object_get(job, "compile_s"))
+		printf("%-16s %.3f s compile, %.3f s to publish, %" JSON_INTEGER_FORMAT
+		       " cache hits, %" JSON_INTEGER_FORMAT " misses\n", "compile",
+		       json_number_value(json_object_get(job, "compile_s")),
+		       json_number_value(json_object_get(job, "wall_s")), num(job, "cache_hits"),
+		       num(job, "cache_misses"));
+	if (json_object_get(job, "error"))
+		printf("%-16s %s\n", "error", str(job, "error"));
+}
+
+/*
+ * One request from words (the command's words, then arguments; with
+ * abs_files, arguments that name existing files are sent as absolute paths).
+ * The parsed response, its text in *text (malloc'd); NULL after a message.
+ */
+static json_t *request(const char *path, int n, char **words, bool abs_files, double timeout,
+		       char **text)
+{
+	json_t *req = json_object(), *args = json_array();
+	char abs[PATH_MAX];
+
+	/* "rules reload F" or "rules" "reload" "F": files start after the command's words */
+	int first_file = strchr(words[0], ' ') ? 1 : 2;
+
+	json_object_set_new(req, "cmd", json_string(words[0]));
+	for (int i = 1; i < n; i++)
+		json_array_append_new(args, json_string(abs_files && i >= first_file &&
+							realpath(words[i], abs) ? abs : words[i]));
+	json_object_set_new(req, "args", args);
+	char *line = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(req);
+	if (!line)
+		return NULL;
+	size_t len = strlen(line);
+	char *msg = malloc(len + 2);
+	if (!msg) {
+		free(line);
+		return NULL;
+	}
+	memcpy(msg, line, len);
+	memcpy(msg + len, "\n", 2);
+	free(line);
+	char *resp = roundtrip(path, msg, timeout);
+	free(msg);
+	if (!resp)
+		return NULL;
+	json_error_t je;
+	json_t *r = json_loads(resp, 0, &je);
+	if (!r || !json_is_object(r)) {
+		fprintf(stderr, "%s: %s: not a JSON response (%s): %.200s\n", prog, path, je.text, resp);
+		free(resp);
+		json_decref(r);
+		return NULL;
+	}
+	*text = resp;
+	return r;
+}
+
+/*
+ * Poll `rules status` until job id is no longer compiling (or wait_s
+ * passes). Returns that response (first is released), its text in *text.
+ */
+static json_t *wait_job(const char *path, json_int_t id, double timeout, double wait_s, char **text,
+			json_t *first)
+{
+	char *words[] = {"rules status"};
+	double t_end = now_s() + wait_s;
+
+	json_decref(first);
+	free(*text);
+	for (;;) {
+		json_t *r = request(path, 1, words, false, timeout, text);
+		if (!r)
+			return NULL;
+		json_t *job = json_object_get(r, "job");
+		if (!json_is_object(job) || num(job, "id") != id ||
+		    strcmp(str(job, "state"), "compiling") != 0)
+			return r;
+		if (now_s() > t_end) {
+			fprintf(stderr, "%s: job %" JSON_INTEGER_FORMAT " still compiling after %.0f s "
+				"(see `weirctl rules status`)\n", prog, id, wait_s);
+			json_decref(r);
+			free(*text);
+			return NULL;
+		}
+		json_decref(r);
+		free(*text);
+		usleep(20000);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -349,11 +457,13 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
+		{"no-wait", no_argument, NULL, 'n'},
+		{"wait", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = getenv("WEIR_SOCKET");
-	bool raw = false;
-	double timeout = 5;
+	bool raw = false, nowait = false;
+	double timeout = 5, wait_s = 600;
 	char *end;
 	int o;
 
@@ -361,6 +471,15 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 's': path = optarg; break;
 		case 'j': raw = true; break;
+		case 'n': nowait = true; break;
+		case 'w':
+			wait_s = strtod(optarg, &end);
+			if (*end || !(wait_s > 0) || wait_s > 86400) {
+				fprintf(stderr, "%s: --wait: '%s' is not a number of seconds (0..86400]\n",
+					prog, optarg);
+				return 2;
+			}
+			break;
 		case 't':
 			timeout = strtod(optarg, &end);
 			if (*end || !(timeout > 0) || timeout > 3600) {
@@ -382,39 +501,35 @@ int main(int argc, char **argv)
 			"WEIR_SOCKET\n", prog);
 		return 2;
 	}
-	json_t *req = json_object(), *args = json_array();
-	json_object_set_new(req, "cmd", json_string(argv[optind]));
-	for (int i = optind + 1; i < argc; i++)
-		json_array_append_new(args, json_string(argv[i]));
-	json_object_set_new(req, "args", args);
-	char *line = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(req);
-	if (!line)
+	/* weir resolves rule files from its own directory: send absolute paths */
+	const char *cmd0 = argv[optind];
+	bool files = !strcmp(cmd0, "rules reload") || !strcmp(cmd0, "rules add") ||
+		     (!strcmp(cmd0, "rules") && optind + 1 < argc &&
+		      (!strcmp(argv[optind + 1], "reload") || !strcmp(argv[optind + 1], "add")));
+	char *resp;
+	json_t *r = request(path, argc - optind, argv + optind, files, timeout, &resp);
+	if (!r)
 		return 2;
-	size_t n = strlen(line);
-	char *msg = malloc(n + 2);
-	if (!msg)
-		return 2;
-	memcpy(msg, line, n);
-	memcpy(msg + n, "\n", 2);
-	free(line);
-	char *resp = roundtrip(path, msg, timeout);
-	free(msg);
-	if (!resp)
-		return 2;
-
-	json_error_t je;
-	json_t *r = json_loads(resp, 0, &je);
-	if (!r || !json_is_object(r)) {
-		fprintf(stderr, "%s: %s: not a JSON response (%s): %.200s\n", prog, path, je.text, resp);
-		free(resp);
-		return 2;
+	json_t *job = json_object_get(r, "job");
+	if (!nowait && json_is_true(json_object_get(r, "ok")) && files && job) {
+		json_t *done = wait_job(path, num(job, "id"), timeout, wait_s, &resp, r);
+		if (!done)
+			return 2;
+		r = done;
 	}
 	int ok = json_is_true(json_object_get(r, "ok"));
 	const char *cmd = str(r, "cmd");
+	json_t *jobr = json_object_get(r, "job");
+	if (ok && files && !nowait && jobr && strcmp(str(jobr, "state"), "done") != 0) {
+		ok = 0; /* the compile was refused: the running generation stays */
+		if (!raw)
+			fprintf(stderr, "%s: rules %s refused (generation %" JSON_INTEGER_FORMAT
+				" stays): %s\n", prog, str(jobr, "op"), num(r, "generation"),
+				str(jobr, "error"));
+	}
 	if (raw)
 		printf("%s\n", resp);
-	else if (!ok)
+	else if (!ok && !jobr)
 		fprintf(stderr, "%s: %s\n", prog, str(r, "error"));
 	else if (!strcmp(cmd, "stats"))
 		print_stats(r);
@@ -424,6 +539,10 @@ int main(int argc, char **argv)
 		print_queries(r);
 	else if (!strcmp(cmd, "windows show"))
 		print_windows(r);
+	else if (!ok)
+		; /* said above */
+	else if (jobr && json_is_object(jobr))
+		print_job(r, jobr);
 	else
 		print_status(r); /* status, log level, shutdown: key value lines */
 	json_decref(r);

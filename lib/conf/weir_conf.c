@@ -1598,6 +1598,14 @@ static const struct weir_yname time_kinds[] = {
  *   rules_cache      directory caching compiled Hyperscan
  *                    databases: a path, "off", or "auto" =
  *                    $XDG_CACHE_HOME/weir/hs (~/.cache/weir/hs)   auto
+ *   rules_max        distinct rule ids live at once (per-rule
+ *                    counter slots; reloads and adds beyond it
+ *                    are refused), 16..16M                        65536
+ *   rules_compile_memory  bytes a rules reload/add compile may
+ *                    allocate (its child process is killed past
+ *                    it; the running rules stay)                   4G
+ *   rules_compile_timeout  time a rules reload/add compile may
+ *                    take, likewise                                300s
  *   alert_limit      alerts per rule per flow before further ones
  *                    are suppressed (counted), 0 = no limit        10
  *   flows            flow tracking (see flows_knobs)
@@ -1628,6 +1636,9 @@ static const struct knob config_knobs[] = {
 	KNOB_FN("rules", read_rules),
 	KNOB(K_BOOL, "rules_strict", CF, rules_strict, 0, 0),
 	KNOB(K_STR, "rules_cache", CF, rules_cache, 0, 0),
+	KNOB(K_SIZE, "rules_max", CF, rules_max, 16, 16u << 20),
+	KNOB(K_SIZE, "rules_compile_memory", CF, rules_compile_memory, 16u << 20, UINT64_MAX),
+	KNOB(K_DURATION, "rules_compile_timeout", CF, rules_compile_timeout_ns, NS_PER_S, 86400 * NS_PER_S),
 	KNOB(K_UINT, "alert_limit", CF, alert_limit, 0, 1u << 30),
 	KNOB_FN("flows", read_flows),
 	KNOB(K_STR, "labels", CF, labels, 0, 0),
@@ -1668,6 +1679,9 @@ void weir_config_defaults(struct weir_config *c)
 	c->summary = true;
 	c->summary_top = 5;
 	c->alert_limit = 10;
+	c->rules_max = 1u << 16;
+	c->rules_compile_memory = 4ull << 30;
+	c->rules_compile_timeout_ns = 300 * NS_PER_S;
 	snprintf(c->rules_cache, sizeof(c->rules_cache), "auto");
 	c->dns_capacity = 1u << 16;
 	c->flows.capacity = 1u << 20;
@@ -1715,6 +1729,7 @@ int weir_config_load(struct weir_config *c, const char *path, char *err, size_t 
 	rc = knobs_apply(&y, root, config_knobs, c, NULL);
 	if (!rc)
 		rc = check_labels_used(&y, c);
+	c->n_rules_file = c->n_rules;
 	weir_yaml_free(root);
 	return rc;
 }

@@ -220,8 +220,12 @@ struct weir_config {
 	/* payload matching */
 	unsigned n_rules;
 	char rules[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX]; /* rule files, loaded in order */
+	unsigned n_rules_file;        /* the first n came from the config file (SIGHUP re-reads those) */
 	bool rules_strict;            /* a skipped or invalid rule fails the start */
 	char rules_cache[WEIR_PATH_MAX]; /* compiled-database cache: a dir, "off", "auto" (default) */
+	uint32_t rules_max;           /* distinct rule ids live at once (counter slots) */
+	uint64_t rules_compile_memory;   /* bytes a runtime compile may allocate */
+	uint64_t rules_compile_timeout_ns;
 	uint32_t alert_limit;         /* alerts per rule per flow, then suppressed (0 = no limit) */
 	struct weir_flows_conf flows;
 	/* enrichment */

@@ -22,6 +22,7 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
+#include "weir_gen.h"
 #include "weir_inspect.h"
 
 #define NO_STREAM ((void *)1) /* direction has no stream rule (or no state left) */
@@ -51,16 +52,26 @@ struct limit_slot {
 	uint32_t count;           /* 0: free */
 };
 
+/*
+ * A flow direction's streams: one per database of the generation (base,
+ * delta), each tagged with the database it was opened on. A tag that is not
+ * the current database's is a stream of a retired one, whose state memory
+ * went with it: the direction starts a fresh stream there.
+ */
+struct stream_slot {
+	struct weir_match_stream s[WEIR_GEN_DBS];
+	uint32_t serial[WEIR_GEN_DBS];
+};
+
 struct weir_inspect {
 	const struct weir_config *cfg;
-	const struct weir_match *match;
-	struct weir_match_worker *mw;
+	const struct weir_gen *g;          /* this burst's generation; NULL: no rules */
 	struct weir_flow_table *flows;
 	struct rte_ring *records;
 	unsigned worker;
-	bool stream_rules;
-	/* stream states per flow direction: a preallocated stack */
-	struct weir_match_stream *streams;
+	bool matching;                     /* rules configured (a generation may come) */
+	/* stream slots per flow direction: a preallocated stack */
+	struct stream_slot *streams;
 	uint32_t *stream_free;
 	uint32_t n_stream_free;
 	struct limit_slot *limits;
@@ -89,7 +100,7 @@ static bool queries_need_flows(const struct weir_config *cfg)
 	return false;
 }
 
-static bool flows_wanted(const struct weir_config *cfg)
+bool weir_inspect_flows_wanted(const struct weir_config *cfg)
 {
 	return cfg->flows.mode == WEIR_FLOWS_ON ||
 	       (cfg->flows.mode == WEIR_FLOWS_AUTO &&
@@ -98,7 +109,7 @@ static bool flows_wanted(const struct weir_config *cfg)
 
 bool weir_inspect_wanted(const struct weir_config *cfg)
 {
-	return cfg->n_rules > 0 || flows_wanted(cfg);
+	return cfg->n_rules > 0 || weir_inspect_flows_wanted(cfg);
 }
 
 /* ---- records to the main lcore ---------------------------------------------------- */
@@ -140,17 +151,18 @@ static bool under_limit(struct weir_inspect *in, uint64_t flow_id, uint32_t rule
 	return 1 <= limit;
 }
 
-/* One matched rule of one packet: counters, alert (rate limited). */
-static void on_hit(struct weir_inspect *in, const struct weir_match_hit *h, const struct weir_pkt *p,
-		   uint64_t ts, const struct weir_flow *f, unsigned dir, bool stream)
+/* One matched rule (database db, counter slot) of one packet: counters, alert (rate limited). */
+static void on_hit(struct weir_inspect *in, unsigned db, uint32_t slot, const struct weir_match_hit *h,
+		   const struct weir_pkt *p, uint64_t ts, const struct weir_flow *f, unsigned dir,
+		   bool stream)
 {
-	const struct weir_rule *r = weir_match_rule(in->match, h->rule);
-	struct weir_rule_counters *c = &in->rc[h->rule];
+	const struct weir_rule *r = weir_gen_rule(in->g, db, h->rule);
+	struct weir_rule_counters *c = &in->rc[slot];
 
 	c->matches += h->matches;
 	if (r->action != WEIR_ACTION_ALERT && r->action != WEIR_ACTION_DROP)
 		return;
-	if (!under_limit(in, f ? f->id : 0, h->rule)) {
+	if (!under_limit(in, f ? f->id : 0, h->id)) {
 		c->suppressed++;
 		return;
 	}
@@ -159,6 +171,8 @@ static void on_hit(struct weir_inspect *in, const struct weir_match_hit *h, cons
 	a->ts = ts;
 	a->flow_id = f ? f->id : 0;
 	a->rule_idx = h->rule;
+	a->generation = in->g->id;
+	a->db = (uint8_t)db;
 	a->matches = h->matches;
 	a->to_server = f ? (uint8_t)weir_flow_to_server(f, dir) : 2;
 	a->stream = stream;
@@ -170,18 +184,43 @@ static void on_hit(struct weir_inspect *in, const struct weir_match_hit *h, cons
 
 /* ---- flows ending ------------------------------------------------------------------- */
 
+/* The database's stream of the slot: opened (or reopened after a swap) on first use; NULL if none. */
+static struct weir_match_stream *slot_stream(struct weir_inspect *in, struct stream_slot *sl,
+					     unsigned k, const struct weir_match_pkt *mp)
+{
+	const struct weir_rdb *db = in->g->db[k];
+
+	if (!db || !db->stream_rules)
+		return NULL;
+	if (sl->serial[k] != db->serial) {
+		memset(&sl->s[k], 0, sizeof(sl->s[k]));
+		sl->serial[k] = db->serial;
+		if (weir_match_stream_open(db->mw[in->worker], mp, &sl->s[k]) < 0)
+			in->cnt[WEIR_INSPECT_NO_STREAM]++;
+	}
+	return sl->s[k].open ? &sl->s[k] : NULL;
+}
+
 static void close_stream(struct weir_inspect *in, struct weir_flow *f, unsigned dir)
 {
-	struct weir_match_stream *s = f->stream[dir];
+	struct stream_slot *sl = f->stream[dir];
 	struct weir_match_result res;
 
-	if (!s || s == NO_STREAM)
+	if (!sl || sl == NO_STREAM)
 		return;
 	struct weir_match_pkt mp = {.l4_proto = f->key.proto};
-	if (weir_match_stream_close(in->mw, s, &mp, &res) > 0)
-		for (unsigned i = 0; i < res.n_hits; i++)
-			on_hit(in, &res.hit[i], NULL, f->last_ts, f, dir, true);
-	in->stream_free[in->n_stream_free++] = (uint32_t)(s - in->streams);
+	for (unsigned k = 0; k < WEIR_GEN_DBS; k++) {
+		const struct weir_rdb *db = in->g->db[k];
+		if (!db || sl->serial[k] != db->serial || !sl->s[k].open)
+			continue; /* a retired database's stream: its memory went with it */
+		if (weir_match_stream_close(db->mw[in->worker], &sl->s[k], &mp, &res) > 0)
+			for (unsigned i = 0; i < res.n_hits; i++)
+				if (in->g->slot[k][res.hit[i].rule] != WEIR_GEN_OFF)
+					on_hit(in, k, in->g->slot[k][res.hit[i].rule], &res.hit[i], NULL,
+					       f->last_ts, f, dir, true);
+	}
+	memset(sl, 0, sizeof(*sl));
+	in->stream_free[in->n_stream_free++] = (uint32_t)(sl - in->streams);
 	f->stream[dir] = NULL;
 }
 
@@ -221,9 +260,9 @@ static uint8_t flow_flags(const struct weir_flow *f, unsigned dir, uint8_t state
 	       (state == WEIR_FLOW_ESTABLISHED ? WEIR_MATCH_F_ESTABLISHED : 0);
 }
 
-/* The direction's stream, opened on its first payload; NULL when it has none. */
-static struct weir_match_stream *stream_of(struct weir_inspect *in, struct weir_flow *f, unsigned dir,
-					   const struct weir_match_pkt *mp)
+/* The direction's streams, opened on its first payload; NULL when no stream rule applies. */
+static struct stream_slot *stream_of(struct weir_inspect *in, struct weir_flow *f, unsigned dir,
+				     const struct weir_match_pkt *mp)
 {
 	if (f->stream[dir])
 		return f->stream[dir] == NO_STREAM ? NULL : f->stream[dir];
@@ -232,39 +271,66 @@ static struct weir_match_stream *stream_of(struct weir_inspect *in, struct weir_
 		f->stream[dir] = NO_STREAM;
 		return NULL;
 	}
-	struct weir_match_stream *s = &in->streams[in->stream_free[in->n_stream_free - 1]];
-	int rc = weir_match_stream_open(in->mw, mp, s);
-	if (rc != 0) {
-		if (rc < 0)
-			in->cnt[WEIR_INSPECT_NO_STREAM]++;
+	struct stream_slot *sl = &in->streams[in->stream_free[in->n_stream_free - 1]];
+	bool any = false;
+	for (unsigned k = 0; k < WEIR_GEN_DBS; k++)
+		any |= slot_stream(in, sl, k, mp) != NULL;
+	if (!any) {
+		memset(sl, 0, sizeof(*sl));
 		f->stream[dir] = NO_STREAM;
 		return NULL;
 	}
 	in->n_stream_free--;
-	f->stream[dir] = s;
-	return s;
+	f->stream[dir] = sl;
+	return sl;
 }
 
-/* Add res's rules to the packet's list (distinct), counting each once per packet. */
-static void collect(struct weir_inspect *in, const struct weir_match_result *res,
+/*
+ * Add the rules res (of database db) reports to the packet's list (distinct),
+ * counting each once per packet; rules the generation removed are ignored.
+ */
+static void collect(struct weir_inspect *in, unsigned db, const struct weir_match_result *res,
 		    const struct weir_pkt *p, uint64_t ts, const struct weir_flow *f, unsigned dir,
 		    bool stream, struct weir_burst_rules *out, unsigned first)
 {
 	in->cnt[WEIR_INSPECT_HITS_DROPPED] += res->hits_dropped;
 	for (unsigned h = 0; h < res->n_hits; h++) {
 		const struct weir_match_hit *hit = &res->hit[h];
+		uint32_t slot = in->g->slot[db][hit->rule];
 		bool seen = false;
+		if (slot == WEIR_GEN_OFF)
+			continue;
 		for (unsigned k = first; k < out->n && !seen; k++)
 			seen = out->ids[k] == hit->id;
-		on_hit(in, hit, p, ts, f, dir, stream);
+		on_hit(in, db, slot, hit, p, ts, f, dir, stream);
 		if (seen)
 			continue;
-		in->rc[hit->rule].packets++;
+		in->rc[slot].packets++;
 		if (out->n < WEIR_BURST_RULES_MAX) {
-			out->sev[out->n] = weir_match_rule(in->match, hit->rule)->severity;
+			out->sev[out->n] = weir_gen_rule(in->g, db, hit->rule)->severity;
 			out->ids[out->n++] = hit->id;
 		} else
 			in->cnt[WEIR_INSPECT_HITS_DROPPED]++;
+	}
+}
+
+/* The next bytes of a direction's streams, one per database. */
+static void stream_bytes(struct weir_inspect *in, struct stream_slot *sl, struct weir_flow *f,
+			 unsigned dir, const struct weir_match_pkt *mp, const struct weir_pkt *p,
+			 const uint8_t *data, uint32_t len, uint64_t ts, struct weir_burst_rules *out,
+			 unsigned first)
+{
+	struct weir_match_result res;
+
+	in->cnt[WEIR_INSPECT_STREAM_BYTES] += len;
+	for (unsigned k = 0; k < WEIR_GEN_DBS; k++) {
+		struct weir_match_stream *s = slot_stream(in, sl, k, mp);
+		if (!s)
+			continue;
+		if (weir_match_stream_scan(in->g->db[k]->mw[in->worker], s, mp, data, len, &res) < 0)
+			in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
+		else
+			collect(in, k, &res, p, ts, f, dir, true, out, first);
 	}
 }
 
@@ -273,30 +339,20 @@ static void scan_stream(struct weir_inspect *in, struct weir_flow *f, unsigned d
 			const uint8_t *frame, const uint8_t *data, uint64_t ts,
 			struct weir_burst_rules *out, unsigned first)
 {
-	struct weir_match_stream *s = stream_of(in, f, dir, mp);
-	struct weir_match_result res;
+	struct stream_slot *sl = stream_of(in, f, dir, mp);
 
-	if (!s)
+	if (!sl)
 		return;
 	if (p->l4_proto != 6) {
-		in->cnt[WEIR_INSPECT_STREAM_BYTES] += p->payload_len;
-		if (weir_match_stream_scan(in->mw, s, mp, data, p->payload_len, &res) < 0)
-			in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
-		else
-			collect(in, &res, p, ts, f, dir, true, out, first);
+		stream_bytes(in, sl, f, dir, mp, p, data, p->payload_len, ts, out, first);
 		return;
 	}
 	/* TCP: only the bytes now in order, each byte once. */
 	struct weir_tcp_delivery *d = &in->delivery;
 	weir_flow_tcp_segment(in->flows, f, dir, weir_flow_tcp_seq(frame, p), p->tcp_flags, data,
 			      p->payload_len, d);
-	for (unsigned i = 0; i < d->n; i++) {
-		in->cnt[WEIR_INSPECT_STREAM_BYTES] += d->r[i].len;
-		if (weir_match_stream_scan(in->mw, s, mp, d->r[i].data, d->r[i].len, &res) < 0)
-			in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
-		else
-			collect(in, &res, p, ts, f, dir, true, out, first);
-	}
+	for (unsigned i = 0; i < d->n; i++)
+		stream_bytes(in, sl, f, dir, mp, p, d->r[i].data, d->r[i].len, ts, out, first);
 }
 
 static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struct weir_pkt *p,
@@ -306,12 +362,12 @@ static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struc
 	unsigned first = out->n;
 	struct weir_match_result res;
 
-	if (!in->mw)
+	if (!in->g)
 		return;
 	if (!p->payload_len || !p->payload_off) {
 		/* A SYN anchors the direction's sequence, so data arriving out of order
 		 * right after the handshake is held rather than taken as the start. */
-		if (f && in->stream_rules && p->l4_proto == 6 && (p->tcp_flags & 0x02) &&
+		if (f && in->g->stream_rules && p->l4_proto == 6 && (p->tcp_flags & 0x02) &&
 		    (p->flags & WEIR_PKT_F_L4))
 			weir_flow_tcp_segment(in->flows, f, dir,
 					      weir_flow_tcp_seq(rte_pktmbuf_mtod(m, const uint8_t *), p),
@@ -322,22 +378,28 @@ static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struc
 	struct weir_match_pkt mp = weir_match_pkt_of(p, flow_flags(f, dir, state));
 	in->cnt[WEIR_INSPECT_SCANNED]++;
 	in->cnt[WEIR_INSPECT_SCANNED_BYTES] += p->payload_len;
-	if (weir_match_scan(in->mw, &mp, data, p->payload_len, &res) < 0)
-		in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
-	else
-		collect(in, &res, p, ts, f, dir, false, out, first);
+	for (unsigned k = 0; k < WEIR_GEN_DBS; k++) {
+		if (!in->g->db[k])
+			continue;
+		if (weir_match_scan(in->g->db[k]->mw[in->worker], &mp, data, p->payload_len, &res) < 0)
+			in->cnt[WEIR_INSPECT_SCAN_ERRORS]++;
+		else
+			collect(in, k, &res, p, ts, f, dir, false, out, first);
+	}
 	/* Stream ordering needs the whole TCP segment in one piece. */
-	if (f && in->stream_rules && (p->payload_len <= PAYLOAD_MAX || p->l4_proto != 6))
+	if (f && in->g->stream_rules && (p->payload_len <= PAYLOAD_MAX || p->l4_proto != 6))
 		scan_stream(in, f, dir, &mp, p, rte_pktmbuf_mtod(m, const uint8_t *), data, ts, out,
 			    first);
 }
 
-void weir_inspect_burst(struct weir_inspect *in, struct rte_mbuf **m,
+void weir_inspect_burst(struct weir_inspect *in, const struct weir_gen *g, struct rte_mbuf **m,
 			const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n,
 			struct weir_burst_rules *rules, struct weir_flow_notes *fi)
 {
 	struct weir_flow *flows[WEIR_BURST_MAX];
 	uint8_t dir[WEIR_BURST_MAX], state[WEIR_BURST_MAX];
+
+	in->g = g;
 
 	if (in->flows) {
 		weir_flow_lookup_burst(in->flows, pkts, ts, n, flows, dir, state);
@@ -358,14 +420,16 @@ void weir_inspect_burst(struct weir_inspect *in, struct rte_mbuf **m,
 	rules->off[n] = (uint16_t)rules->n;
 }
 
-void weir_inspect_expire(struct weir_inspect *in, uint64_t now)
+void weir_inspect_expire(struct weir_inspect *in, const struct weir_gen *g, uint64_t now)
 {
+	in->g = g;
 	if (in->flows)
 		weir_flow_expire(in->flows, now, 64, on_flow_end, in);
 }
 
-void weir_inspect_flush(struct weir_inspect *in)
+void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g)
 {
+	in->g = g;
 	if (in->flows)
 		weir_flow_flush(in->flows, on_flow_end, in);
 }
@@ -390,35 +454,29 @@ static int create_flows(struct weir_inspect *in, char *err, size_t errlen)
 	return in->flows ? 0 : -1;
 }
 
+/* Stream slots exist whenever flows do: a later generation may bring stream rules. */
 static int create_matching(struct weir_inspect *in, char *err, size_t errlen)
 {
-	const struct weir_match_info *mi = weir_match_info(in->match);
-	uint32_t n = in->cfg->flows.streams;
+	uint32_t n = in->flows ? in->cfg->flows.streams : 0;
 
-	in->stream_rules = mi->n_db_stream > 0 && in->flows;
-	in->mw = weir_match_worker_new(in->match, in->stream_rules ? n * mi->max_streams_per_dir : 0,
-				       err, errlen);
-	if (!in->mw)
-		return -1;
-	in->rc = rte_zmalloc("weir_rule_cnt", sizeof(*in->rc) * (mi->n_rules ? mi->n_rules : 1), 64);
 	in->limits = rte_zmalloc("weir_limits", sizeof(*in->limits) * LIMIT_SLOTS, 64);
-	if (in->stream_rules) {
+	if (n) {
 		in->streams = rte_zmalloc("weir_streams", sizeof(*in->streams) * n, 64);
 		in->stream_free = rte_malloc("weir_stream_free", sizeof(*in->stream_free) * n, 64);
 	}
-	if (!in->rc || !in->limits || (in->stream_rules && (!in->streams || !in->stream_free))) {
+	if (!in->limits || (n && (!in->streams || !in->stream_free))) {
 		snprintf(err, errlen, "cannot allocate matching state");
 		return -1;
 	}
-	for (uint32_t i = 0; in->stream_rules && i < n; i++)
+	for (uint32_t i = 0; i < n; i++)
 		in->stream_free[i] = n - 1 - i;
-	in->n_stream_free = in->stream_rules ? n : 0;
+	in->n_stream_free = n;
 	return 0;
 }
 
-struct weir_inspect *weir_inspect_create(const struct weir_config *cfg,
-					 const struct weir_match *match, unsigned worker,
-					 struct rte_ring *records, char *err, size_t errlen)
+struct weir_inspect *weir_inspect_create(const struct weir_config *cfg, unsigned worker,
+					 struct rte_ring *records, struct weir_rule_counters *rc,
+					 char *err, size_t errlen)
 {
 	struct weir_inspect *in = rte_zmalloc("weir_inspect", sizeof(*in), 64);
 
@@ -427,11 +485,12 @@ struct weir_inspect *weir_inspect_create(const struct weir_config *cfg,
 		return NULL;
 	}
 	in->cfg = cfg;
-	in->match = match;
+	in->rc = rc;
+	in->matching = rc != NULL;
 	in->worker = worker;
 	in->records = records;
-	if ((flows_wanted(cfg) && create_flows(in, err, errlen) < 0) ||
-	    (match && create_matching(in, err, errlen) < 0)) {
+	if ((weir_inspect_flows_wanted(cfg) && create_flows(in, err, errlen) < 0) ||
+	    (in->matching && create_matching(in, err, errlen) < 0)) {
 		weir_inspect_free(in);
 		return NULL;
 	}
@@ -443,8 +502,6 @@ void weir_inspect_free(struct weir_inspect *in)
 	if (!in)
 		return;
 	weir_flow_table_free(in->flows);
-	weir_match_worker_free(in->mw);
-	rte_free(in->rc);
 	rte_free(in->limits);
 	rte_free(in->streams);
 	rte_free(in->stream_free);
@@ -454,11 +511,6 @@ void weir_inspect_free(struct weir_inspect *in)
 uint64_t weir_inspect_counter(const struct weir_inspect *in, enum weir_inspect_counter c)
 {
 	return in->cnt[c];
-}
-
-const struct weir_rule_counters *weir_inspect_rule_counters(const struct weir_inspect *in)
-{
-	return in->rc;
 }
 
 const struct weir_flow_table *weir_inspect_flows(const struct weir_inspect *in)

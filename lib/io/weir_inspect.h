@@ -27,8 +27,10 @@ enum weir_record_kind { WEIR_REC_ALERT = 1, WEIR_REC_FLOW };
 struct weir_alert_rec {
 	uint64_t ts;
 	uint64_t flow_id;          /* 0: no flow */
-	uint32_t rule_idx;         /* dense index in the match (msg, severity) */
+	uint32_t rule_idx;         /* dense index in the generation's database db */
 	uint32_t matches;          /* Hyperscan reports for the rule in this packet */
+	uint32_t generation;       /* the rules generation that matched */
+	uint8_t db;                /* 0 base, 1 delta */
 	uint8_t ip_version, proto;
 	uint16_t src_port, dst_port;
 	uint8_t to_server;         /* 1 to server, 0 to client, 2 unknown */
@@ -79,23 +81,22 @@ const char *weir_inspect_counter_name(enum weir_inspect_counter c);
 struct weir_inspect;
 
 /*
- * One worker's stage. match may be NULL (no rules); flows are tracked when
- * the config asks for them (mode on, or auto with rules or records).
- * records: this worker's ring to the main lcore (elements of struct
- * weir_record). NULL + err on failure.
+ * One worker's stage. rc: the worker's per-rule counters by slot (see
+ * weir_gen.h), NULL without rules; flows are tracked when the config asks
+ * for them (mode on, or auto with rules or records). records: this worker's
+ * ring to the main lcore (elements of struct weir_record). NULL + err on
+ * failure.
  */
-struct weir_inspect *weir_inspect_create(const struct weir_config *cfg,
-					 const struct weir_match *match, unsigned worker,
-					 struct rte_ring *records, char *err, size_t errlen);
+struct weir_inspect *weir_inspect_create(const struct weir_config *cfg, unsigned worker,
+					 struct rte_ring *records, struct weir_rule_counters *rc,
+					 char *err, size_t errlen);
 void weir_inspect_free(struct weir_inspect *in);
 
 /* Does the config need the stage at all? */
 bool weir_inspect_wanted(const struct weir_config *cfg);
+/* Does it track flows? */
+bool weir_inspect_flows_wanted(const struct weir_config *cfg);
 
-/*
- * Data path: flows, then scans, for a parsed and stamped burst. Fills
- * rules (the rules each packet matched, for `rule`-keyed queries).
- */
 /* What the stage tells later ones about each packet's flow (arrays of the burst). */
 struct weir_flow_notes {
 	uint64_t id[WEIR_BURST_MAX];        /* 0: no flow */
@@ -103,21 +104,29 @@ struct weir_flow_notes {
 	uint8_t is_new[WEIR_BURST_MAX];     /* 1: the packet created its flow */
 };
 
-void weir_inspect_burst(struct weir_inspect *in, struct rte_mbuf **m,
+struct weir_gen;
+
+/*
+ * Data path: flows, then scans against generation g (the one the worker
+ * dereferenced for this burst; NULL without rules), for a parsed and stamped
+ * burst. Fills rules (the rules each packet matched, for `rule`-keyed
+ * queries). expire and flush take the generation likewise (ending flows
+ * closes their streams).
+ */
+void weir_inspect_burst(struct weir_inspect *in, const struct weir_gen *g, struct rte_mbuf **m,
 			const struct weir_pkt *const *pkts, const uint64_t *ts, unsigned n,
 			struct weir_burst_rules *rules, struct weir_flow_notes *fi);
 
 /* Data path, between bursts: end idle flows up to event time now (bounded work). */
-void weir_inspect_expire(struct weir_inspect *in, uint64_t now);
+void weir_inspect_expire(struct weir_inspect *in, const struct weir_gen *g, uint64_t now);
 /* End of input: end every flow. */
-void weir_inspect_flush(struct weir_inspect *in);
+void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g);
 
 uint64_t weir_inspect_counter(const struct weir_inspect *in, enum weir_inspect_counter c);
-const struct weir_rule_counters *weir_inspect_rule_counters(const struct weir_inspect *in);
 const struct weir_flow_table *weir_inspect_flows(const struct weir_inspect *in);
 
-/* Main lcore: a record as one JSON object (alerts take msg/severity from the match). */
+/* Main lcore: a record as one JSON object (alerts take msg/severity from rule, NULL if unknown). */
 struct weir_json;
-void weir_record_json(struct weir_json *j, const struct weir_record *r, const struct weir_match *m);
+void weir_record_json(struct weir_json *j, const struct weir_record *r, const struct weir_rule *rule);
 
 #endif /* WEIR_INSPECT_H */

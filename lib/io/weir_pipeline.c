@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #include "weir_annotate.h"
 #include "weir_build.h"
 #include "weir_ctl.h"
+#include "weir_gen.h"
 #include "weir_inspect.h"
 #include "weir_io.h"
 #include "weir_match.h"
@@ -137,14 +139,30 @@ struct pipeline {
 	uint64_t windows_emitted;
 	uint64_t records_written;      /* alerts and flow records */
 	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
-	struct weir_ruleset *ruleset;
-	struct weir_match *match;      /* NULL without rules */
+	struct weir_gens *gens;        /* rule generations; NULL without rules */
+	struct weir_gen **gen_pub;     /* what workers rcu_dereference per burst */
 	struct weir_annotate *ann;     /* NULL when no query needs it */
 	struct weir_json rec_json;
 	struct weir_ctl *ctl;          /* control socket; NULL when off */
 	struct weir_metrics *metrics;  /* Prometheus endpoint; NULL when off */
 	char metrics_addr[96];         /* where it listens, as bound */
 };
+
+/* The current generation's i-th active rule and its counter slot. */
+#define GEN_RULE(g, i) weir_gen_rule((g), (g)->active[i].db, (g)->active[i].idx)
+#define GEN_SLOT(g, i) ((g)->active[i].slot)
+
+static const struct weir_gen *current_gen(const struct pipeline *pl)
+{
+	return weir_gens_current(pl->gens);
+}
+
+/*
+ * Held by telemetry and metrics threads while they read the pipeline, and by
+ * the main lcore while the current rule generation changes or one is freed.
+ * The lcores never take it.
+ */
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- stages ------------------------------------------------------------------ */
 
@@ -270,15 +288,26 @@ static bool poller_exhausted(const struct pipeline *pl, struct poller *po)
 	return true;
 }
 
-/* Spin briefly, then yield the CPU: lcores may outnumber cores. */
-static void idle_backoff(unsigned *idle)
+/*
+ * Spin briefly, then yield the CPU: lcores may outnumber cores. An idle
+ * worker holds no generation: it reports a quiescent state, and is offline
+ * (never delays a grace period) while it sleeps.
+ */
+static void idle_backoff(unsigned *idle, bool rcu_reader)
 {
-	if (++*idle < 64)
+	if (rcu_reader)
+		rcu_quiescent_state();
+	if (++*idle < 64) {
 		rte_pause();
-	else if (*idle < 4096)
+	} else if (*idle < 4096) {
 		sched_yield();
-	else
+	} else if (rcu_reader) {
+		rcu_thread_offline();
 		usleep(50);
+		rcu_thread_online();
+	} else {
+		usleep(50);
+	}
 }
 
 /* ---- workers ------------------------------------------------------------------ */
@@ -309,8 +338,10 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 		pk[i] = weir_mbuf_pkt(m[i]);
 		w->c.bytes += m[i]->pkt_len;
 	}
+	/* One generation for the whole burst: the swap happens between bursts. */
+	const struct weir_gen *g = w->pl->gen_pub ? rcu_dereference(*w->pl->gen_pub) : NULL;
 	if (w->inspect) {
-		weir_inspect_burst(w->inspect, m, pk, ts, n, &w->rules, &w->flows);
+		weir_inspect_burst(w->inspect, g, m, pk, ts, n, &w->rules, &w->flows);
 		meta.rules = &w->rules;
 		if (weir_inspect_flows(w->inspect)) {
 			meta.flow_id = w->flows.id;
@@ -326,11 +357,12 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 
 	uint64_t mx = weir_window_max_ts(w->win);
 	if (w->inspect)
-		weir_inspect_expire(w->inspect, mx);
+		weir_inspect_expire(w->inspect, g, mx);
 	if (mx > w->pl->delay)
 		weir_window_advance(w->win, mx - w->pl->delay);
 	__atomic_store_n(&w->max_ts_pub, mx, __ATOMIC_RELAXED);
 	weir_hist_add(&w->burst, rte_rdtsc() - t0);
+	rcu_quiescent_state(); /* done with g */
 }
 
 /* A live queue that stays idle must not hold back the windows of the others. */
@@ -371,7 +403,7 @@ static void worker_poll_loop(struct worker *w)
 		if (poller_exhausted(w->pl, &w->po))
 			break;
 		idle_watermark(w);
-		idle_backoff(&idle);
+		idle_backoff(&idle, true);
 	}
 }
 
@@ -395,7 +427,7 @@ static void worker_ring_loop(struct worker *w)
 			weir_window_advance(w->win, hint - w->pl->delay);
 		if (done)
 			break;
-		idle_backoff(&idle);
+		idle_backoff(&idle, true);
 	}
 }
 
@@ -403,13 +435,15 @@ static int worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	rcu_register_thread();
 	if (w->ring)
 		worker_ring_loop(w);
 	else
 		worker_poll_loop(w);
 	if (w->inspect)
-		weir_inspect_flush(w->inspect);
+		weir_inspect_flush(w->inspect, w->pl->gen_pub ? rcu_dereference(*w->pl->gen_pub) : NULL);
 	weir_window_advance(w->win, UINT64_MAX);
+	rcu_unregister_thread();
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -475,7 +509,7 @@ static int distributor_main(void *arg)
 		}
 		if (poller_exhausted(pl, &d->po))
 			break;
-		idle_backoff(&idle);
+		idle_backoff(&idle, false);
 	}
 	__atomic_store_n(&d->done, 1, __ATOMIC_RELEASE);
 	return 0;
@@ -529,72 +563,9 @@ static int create_inspect(struct pipeline *pl, struct worker *w, char *err, size
 		snprintf(err, errlen, "cannot create record ring: %s", rte_strerror(rte_errno));
 		return -1;
 	}
-	w->inspect = weir_inspect_create(pl->cfg, pl->match, w->id, w->records, err, errlen);
+	w->inspect = weir_inspect_create(pl->cfg, w->id, w->records, weir_gens_counters(pl->gens, w->id),
+					 err, errlen);
 	return w->inspect ? 0 : -1;
-}
-
-/* mkdir -p; failures are left to the cache, which then just does not cache. */
-static void make_dirs(char *path)
-{
-	for (char *p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(path, 0700);
-			*p = '/';
-		}
-	mkdir(path, 0700);
-}
-
-/* The compiled-database cache: rules_cache, "auto" under the user's cache dir, or none. */
-static const char *rules_cache_dir(const struct weir_config *cfg, char *buf, size_t len)
-{
-	const char *c = cfg->rules_cache, *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-
-	if (!c[0] || strcmp(c, "off") == 0)
-		return NULL;
-	if (strcmp(c, "auto") != 0)
-		snprintf(buf, len, "%s", c);
-	else if (base && base[0] == '/')
-		snprintf(buf, len, "%s/weir/hs", base);
-	else if (home && home[0] == '/')
-		snprintf(buf, len, "%s/.cache/weir/hs", home);
-	else
-		return NULL;
-	make_dirs(buf);
-	return buf;
-}
-
-/*
- * Rules: load every file (problems reported on stderr with file:line, the
- * valid rules kept unless strict), then compile, off the data path.
- */
-static int load_rules(struct pipeline *pl, char *err, size_t errlen)
-{
-	const struct weir_config *cfg = pl->cfg;
-	struct weir_rules_opts ro = {.strict = cfg->rules_strict, .diag = stderr};
-
-	if (!cfg->n_rules)
-		return 0;
-	pl->ruleset = weir_ruleset_new(&ro);
-	if (!pl->ruleset) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (unsigned i = 0; i < cfg->n_rules; i++)
-		if (weir_ruleset_load(pl->ruleset, cfg->rules[i], WEIR_RULES_AUTO) < 0) {
-			snprintf(err, errlen, "%s: rules not loaded (see above)", cfg->rules[i]);
-			return -1;
-		}
-	if (weir_ruleset_count(pl->ruleset) == 0) {
-		snprintf(err, errlen, "no rule loaded from %u file%s", cfg->n_rules,
-			 cfg->n_rules == 1 ? "" : "s");
-		return -1;
-	}
-	char cache[WEIR_PATH_MAX];
-	struct weir_match_opts mo = {.cache_dir = rules_cache_dir(cfg, cache, sizeof(cache)),
-				     .diag = stderr, .strict = cfg->rules_strict};
-	pl->match = weir_match_compile(pl->ruleset, &mo, err, errlen);
-	return pl->match ? 0 : -1;
 }
 
 static int create_workers(struct pipeline *pl, char *err, size_t errlen)
@@ -664,6 +635,7 @@ static void emit_window(void *ctx, const struct weir_window_result *r)
 {
 	struct pipeline *pl = ctx;
 
+	weir_out_set_generation(pl->out, weir_gens_id(pl->gens));
 	weir_out_window(pl->out, r);
 	pl->windows_emitted++;
 }
@@ -680,7 +652,10 @@ static unsigned drain_records(struct pipeline *pl)
 		while ((n = rte_ring_sc_dequeue_burst_elem(pl->workers[i].records, r, sizeof(r[0]),
 							   RTE_DIM(r), NULL)) > 0) {
 			for (unsigned k = 0; k < n; k++) {
-				weir_record_json(&pl->rec_json, &r[k], pl->match);
+				const struct weir_gen *g = r[k].kind == WEIR_REC_ALERT
+					? weir_gens_find(pl->gens, r[k].alert.generation) : NULL;
+				weir_record_json(&pl->rec_json, &r[k],
+						 g ? weir_gen_rule(g, r[k].alert.db, r[k].alert.rule_idx) : NULL);
 				weir_out_record(pl->out, &pl->rec_json);
 			}
 			total += n;
@@ -698,12 +673,71 @@ static bool workers_done(const struct pipeline *pl)
 	return true;
 }
 
+/* SIGHUP: re-read the config file and reload its rule files (plus those --rules added). */
+static volatile sig_atomic_t hup_requested;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hup_requested = 1;
+}
+
+static bool weir_hup_take(void)
+{
+	if (!hup_requested)
+		return false;
+	hup_requested = 0;
+	return true;
+}
+
+static void sighup_reload(struct pipeline *pl)
+{
+	static struct weir_config nc; /* large */
+	const struct weir_config *cfg = pl->cfg;
+	char err[1024], *files[WEIR_MAX_RULE_FILES];
+	unsigned n = 0;
+
+	if (!cfg->path[0]) {
+		fprintf(stderr, "weir: SIGHUP: no config file; reloading the rule files\n");
+		nc.n_rules = 0;
+	} else {
+		weir_config_defaults(&nc);
+		if (weir_config_load(&nc, cfg->path, err, sizeof(err)) < 0) {
+			fprintf(stderr, "weir: SIGHUP: %s (nothing changed)\n", err);
+			return;
+		}
+	}
+	for (unsigned i = 0; i < nc.n_rules; i++)
+		files[n++] = nc.rules[i];
+	for (unsigned i = cfg->n_rules_file; i < cfg->n_rules && n < WEIR_MAX_RULE_FILES; i++)
+		files[n++] = (char *)cfg->rules[i];
+	json_t *r = json_object();
+	if (!n)
+		fprintf(stderr, "weir: SIGHUP: %s names no rule file: rules unchanged\n", cfg->path);
+	else if (weir_gens_reload(pl->gens, files, n, r, err, sizeof(err)) < 0)
+		fprintf(stderr, "weir: SIGHUP: rules not reloaded: %s\n", err);
+	else
+		fprintf(stderr, "weir: SIGHUP: reloading %u rule file%s (job %" JSON_INTEGER_FORMAT
+			"); other settings take effect at the next start\n", n, n == 1 ? "" : "s",
+			json_integer_value(json_object_get(json_object_get(r, "job"), "id")));
+	json_decref(r);
+}
+
+static void drain_records_cb(void *pl)
+{
+	drain_records(pl);
+}
+
 static void merge_until_done(struct pipeline *pl)
 {
-	while (!workers_done(pl))
+	while (!workers_done(pl)) {
+		if (weir_hup_take())
+			sighup_reload(pl);
 		if (weir_annotate_main_poll(pl->ann) + weir_window_merge_poll(pl->win, emit_window, pl) +
-		    drain_records(pl) + weir_ctl_poll(pl->ctl) == 0)
+		    drain_records(pl) + weir_ctl_poll(pl->ctl) +
+		    weir_gens_poll(pl->gens, drain_records_cb, pl) == 0)
 			usleep(200); /* workers wait on us for shards: stay close */
+	}
 	rte_eal_mp_wait_lcore();
 	pl->tsc_end = rte_rdtsc();
 	drain_records(pl);
@@ -864,21 +898,29 @@ static void json_queries(struct pipeline *pl, struct weir_json *j)
 		}                                                          \
 		sum_;                                                      \
 	})
-/* A per-rule counter (packets, matches, alerts, suppressed) over the workers. */
-#define RULE_SUM(pl, r, f) SUM_WORKERS(pl, LOAD(weir_inspect_rule_counters(in)[r].f))
+/* A per-rule counter (packets, matches, alerts, suppressed) of a counter slot, over the workers. */
+#define RULE_SUM(pl, slot, f)                                                      \
+	({                                                                         \
+		uint64_t rsum_ = 0;                                                \
+		for (unsigned rw_ = 0; rw_ < (pl)->n_workers; rw_++)               \
+			rsum_ += LOAD(weir_gens_counters((pl)->gens, rw_)[slot].f); \
+		rsum_;                                                             \
+	})
+
 
 static void json_rules(struct pipeline *pl, struct weir_json *j)
 {
-	const struct weir_match_info *mi = weir_match_info(pl->match);
+	const struct weir_gen *g = current_gen(pl);
 	char id[16];
 
+	weir_json_u64(j, "generation", g->id);
 	weir_json_begin(j, "rules");
-	for (unsigned r = 0; r < mi->n_rules; r++) {
-		uint64_t pk = RULE_SUM(pl, r, packets);
-		uint64_t al = RULE_SUM(pl, r, alerts);
-		uint64_t mt = RULE_SUM(pl, r, matches);
-		uint64_t su = RULE_SUM(pl, r, suppressed);
-		snprintf(id, sizeof(id), "%u", weir_match_rule(pl->match, r)->id);
+	for (unsigned r = 0; r < g->n_active; r++) {
+		uint64_t pk = RULE_SUM(pl, GEN_SLOT(g, r), packets);
+		uint64_t al = RULE_SUM(pl, GEN_SLOT(g, r), alerts);
+		uint64_t mt = RULE_SUM(pl, GEN_SLOT(g, r), matches);
+		uint64_t su = RULE_SUM(pl, GEN_SLOT(g, r), suppressed);
+		snprintf(id, sizeof(id), "%u", GEN_RULE(g, r)->id);
 		weir_json_begin(j, id);
 		weir_json_u64(j, "packets", pk);
 		weir_json_u64(j, "matches", mt);
@@ -906,21 +948,21 @@ static void json_inspect(struct pipeline *pl, struct weir_json *j)
 				      SUM_WORKERS(pl, weir_flow_counter(weir_inspect_flows(in), c)));
 		weir_json_end(j);
 	}
-	if (pl->match)
+	if (current_gen(pl))
 		json_rules(pl, j);
 }
 
 /* Rules that matched most packets, for people. */
 static void rules_summary(struct pipeline *pl, FILE *f)
 {
-	const struct weir_match_info *mi = weir_match_info(pl->match);
+	const struct weir_gen *g = current_gen(pl);
 	uint64_t best[5] = {0}, alerts = 0, suppressed = 0;
 	unsigned idx[5] = {0};
 
-	for (unsigned r = 0; r < mi->n_rules; r++) {
-		uint64_t pk = RULE_SUM(pl, r, packets);
-		alerts += RULE_SUM(pl, r, alerts);
-		suppressed += RULE_SUM(pl, r, suppressed);
+	for (unsigned r = 0; r < g->n_active; r++) {
+		uint64_t pk = RULE_SUM(pl, GEN_SLOT(g, r), packets);
+		alerts += RULE_SUM(pl, GEN_SLOT(g, r), alerts);
+		suppressed += RULE_SUM(pl, GEN_SLOT(g, r), suppressed);
 		for (unsigned k = 0; k < 5; k++)
 			if (pk > best[k]) {
 				memmove(best + k + 1, best + k, (4 - k) * sizeof(best[0]));
@@ -930,10 +972,10 @@ static void rules_summary(struct pipeline *pl, FILE *f)
 				break;
 			}
 	}
-	fprintf(f, "  rules: %u loaded, %" PRIu64 " alerts, %" PRIu64 " suppressed by alert_limit\n",
-		mi->n_rules, alerts, suppressed);
+	fprintf(f, "  rules: %u loaded (generation %u), %" PRIu64 " alerts, %" PRIu64
+		   " suppressed by alert_limit\n", g->n_active, g->id, alerts, suppressed);
 	for (unsigned k = 0; k < 5 && best[k]; k++) {
-		const struct weir_rule *r = weir_match_rule(pl->match, idx[k]);
+		const struct weir_rule *r = GEN_RULE(g, idx[k]);
 		const char *what = r->msg[0] || !r->n_parts ? r->msg : r->parts[0].expr;
 		fprintf(f, "    rule %-8u %8" PRIu64 " packets  %.70s\n", r->id, best[k], what);
 	}
@@ -956,7 +998,7 @@ static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f
 		if (t->malformed[r] && ++shown)
 			fprintf(f, " %s=%" PRIu64, weir_pkt_malformed_name(r), t->malformed[r]);
 	fprintf(f, "%s\n", shown ? "" : " none");
-	if (pl->match)
+	if (current_gen(pl))
 		rules_summary(pl, f);
 	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
 		fprintf(f, "  query %s:", weir_window_set_query(pl->win, qi)->conf.name);
@@ -1057,8 +1099,7 @@ static int ctl_status(void *ctx, unsigned argc, char **argv, json_t *r, char *er
 	json_object_set_new(r, "distributor", json_boolean(pl->dist));
 	json_object_set_new(r, "ports", ports);
 	json_object_set_new(r, "config", pl->cfg->path[0] ? json_string(pl->cfg->path) : json_null());
-	json_object_set_new(r, "generation", json_integer(1)); /* until generations are swapped */
-	json_object_set_new(r, "rules", json_integer(pl->match ? weir_match_info(pl->match)->n_rules : 0));
+	weir_gens_status_json(pl->gens, r);
 	json_object_set_new(r, "queries", json_integer(weir_window_set_n_queries(pl->win)));
 	json_object_set_new(r, "control_clients", json_integer(weir_ctl_clients(pl->ctl)));
 	json_object_set_new(r, "file_prefix", json_string(weir_eal_file_prefix()));
@@ -1099,8 +1140,11 @@ static int ctl_rules_list(void *ctx, unsigned argc, char **argv, json_t *r, char
 
 	if (ctl_no_args(argc, argv, err, errlen) < 0)
 		return -1;
-	for (unsigned i = 0; pl->match && i < weir_match_info(pl->match)->n_rules; i++) {
-		const struct weir_rule *ru = weir_match_rule(pl->match, i);
+	const struct weir_gen *g = current_gen(pl);
+	json_object_set_new(r, "generation", json_integer(weir_gens_id(pl->gens)));
+	for (unsigned i = 0; g && i < g->n_active; i++) {
+		const struct weir_rule *ru = GEN_RULE(g, i);
+		uint32_t slot = GEN_SLOT(g, i);
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_integer(ru->id));
 		json_object_set_new(o, "rev", json_integer(ru->rev));
@@ -1108,11 +1152,12 @@ static int ctl_rules_list(void *ctx, unsigned argc, char **argv, json_t *r, char
 		json_object_set_new(o, "severity", json_integer(ru->severity));
 		json_object_set_new(o, "action", json_string(weir_rule_action_name(ru->action)));
 		json_object_set_new(o, "mode", json_string(weir_rule_mode_name(ru->mode)));
-		json_object_set_new(o, "packets", json_integer((json_int_t)RULE_SUM(pl, i, packets)));
-		json_object_set_new(o, "matches", json_integer((json_int_t)RULE_SUM(pl, i, matches)));
-		json_object_set_new(o, "alerts", json_integer((json_int_t)RULE_SUM(pl, i, alerts)));
+		json_object_set_new(o, "db", json_string(g->active[i].db ? "delta" : "base"));
+		json_object_set_new(o, "packets", json_integer((json_int_t)RULE_SUM(pl, slot, packets)));
+		json_object_set_new(o, "matches", json_integer((json_int_t)RULE_SUM(pl, slot, matches)));
+		json_object_set_new(o, "alerts", json_integer((json_int_t)RULE_SUM(pl, slot, alerts)));
 		json_object_set_new(o, "suppressed",
-				    json_integer((json_int_t)RULE_SUM(pl, i, suppressed)));
+				    json_integer((json_int_t)RULE_SUM(pl, slot, suppressed)));
 		json_array_append_new(a, o);
 	}
 	json_object_set_new(r, "rules", a);
@@ -1245,6 +1290,60 @@ static int ctl_windows_show(void *ctx, unsigned argc, char **argv, json_t *r, ch
 	return -1;
 }
 
+/* `rules reload [FILE...]`, `rules add FILE`: start a compile job; `rules status` follows it. */
+static int ctl_rules_reload(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			    size_t errlen)
+{
+	struct pipeline *pl = ctx;
+
+	return weir_gens_reload(pl->gens, argv, argc, r, err, errlen);
+}
+
+static int ctl_rules_add(void *ctx, unsigned argc, char **argv, json_t *r, char *err, size_t errlen)
+{
+	struct pipeline *pl = ctx;
+
+	if (argc != 1) {
+		snprintf(err, errlen, "usage: rules add FILE");
+		return -1;
+	}
+	return weir_gens_add(pl->gens, argv[0], r, err, errlen);
+}
+
+/* `rules remove ID...`: published at once, no compile. */
+static int ctl_rules_remove(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			    size_t errlen)
+{
+	struct pipeline *pl = ctx;
+	uint32_t ids[WEIR_CTL_MAX_WORDS];
+
+	if (!argc) {
+		snprintf(err, errlen, "usage: rules remove ID...");
+		return -1;
+	}
+	for (unsigned i = 0; i < argc; i++) {
+		char *end;
+		unsigned long v = strtoul(argv[i], &end, 10);
+		if (!isdigit((unsigned char)argv[i][0]) || *end || v > UINT32_MAX) {
+			snprintf(err, errlen, "'%.60s' is not a rule id", argv[i]);
+			return -1;
+		}
+		ids[i] = (uint32_t)v;
+	}
+	return weir_gens_remove(pl->gens, argc, ids, r, err, errlen);
+}
+
+static int ctl_rules_status(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			    size_t errlen)
+{
+	struct pipeline *pl = ctx;
+
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	weir_gens_status_json(pl->gens, r);
+	return 0;
+}
+
 /* Stop as on SIGTERM: windows flushed, stats written, exit 0. */
 static int ctl_shutdown(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
 			size_t errlen)
@@ -1266,6 +1365,10 @@ static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
 	weir_ctl_register(pl->ctl, "status", ctl_status, pl);
 	weir_ctl_register(pl->ctl, "stats", ctl_stats, pl);
 	weir_ctl_register(pl->ctl, "rules list", ctl_rules_list, pl);
+	weir_ctl_register(pl->ctl, "rules reload", ctl_rules_reload, pl);
+	weir_ctl_register(pl->ctl, "rules add", ctl_rules_add, pl);
+	weir_ctl_register(pl->ctl, "rules remove", ctl_rules_remove, pl);
+	weir_ctl_register(pl->ctl, "rules status", ctl_rules_status, pl);
 	weir_ctl_register(pl->ctl, "query list", ctl_query_list, pl);
 	weir_ctl_register(pl->ctl, "windows show", ctl_windows_show, pl);
 	weir_ctl_register(pl->ctl, "shutdown", ctl_shutdown, pl);
@@ -1280,7 +1383,6 @@ static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
  * weir_run's teardown (and each other); lcores never take it, and the
  * counters are read as they stand, like the control socket's stats.
  */
-static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pipeline *tel_pl;
 
 /* Telemetry dict keys allow [A-Za-z0-9_/] only ("ring-full" -> "ring_full"). */
@@ -1423,13 +1525,14 @@ static void tel_rule(struct pipeline *pl, struct rte_tel_data *d, unsigned r)
  */
 static int tel_rules(struct pipeline *pl, const char *params, struct rte_tel_data *d)
 {
-	unsigned n = pl->match ? weir_match_info(pl->match)->n_rules : 0;
+	const struct weir_gen *g = current_gen(pl);
+	unsigned n = g ? g->n_active : 0;
 	char id[16], *end;
 
 	if (params && *params) {
 		unsigned long want = strtoul(params, &end, 10);
 		for (unsigned r = 0; !*end && r < n; r++) {
-			const struct weir_rule *ru = weir_match_rule(pl->match, r);
+			const struct weir_rule *ru = GEN_RULE(g, r);
 			if (ru->id != want)
 				continue;
 			tel_u64(d, "id", ru->id);
@@ -1437,7 +1540,7 @@ static int tel_rules(struct pipeline *pl, const char *params, struct rte_tel_dat
 			rte_tel_data_add_dict_string(d, "msg", ru->msg ? ru->msg : "");
 			rte_tel_data_add_dict_string(d, "action", weir_rule_action_name(ru->action));
 			rte_tel_data_add_dict_string(d, "mode", weir_rule_mode_name(ru->mode));
-			tel_rule(pl, d, r);
+			tel_rule(pl, d, GEN_SLOT(g, r));
 			return 0;
 		}
 		rte_tel_data_add_dict_string(d, "error", "no such rule id (see /weir/rules)");
@@ -1449,8 +1552,8 @@ static int tel_rules(struct pipeline *pl, const char *params, struct rte_tel_dat
 		struct rte_tel_data *o = tel_begin();
 		if (!o)
 			break;
-		tel_rule(pl, o, r);
-		snprintf(id, sizeof(id), "%u", weir_match_rule(pl->match, r)->id);
+		tel_rule(pl, o, GEN_SLOT(g, r));
+		snprintf(id, sizeof(id), "%u", GEN_RULE(g, r)->id);
 		tel_end(rs, id, o);
 	}
 	tel_end(d, "rules", rs);
@@ -1477,10 +1580,10 @@ static void tel_status(struct pipeline *pl, struct rte_tel_data *d)
 {
 	rte_tel_data_add_dict_string(d, "version", WEIR_VERSION);
 	tel_u64(d, "pid", (uint64_t)getpid());
-	tel_u64(d, "generation", 1); /* until generations are swapped */
+	tel_u64(d, "generation", weir_gens_id(pl->gens));
 	tel_u64(d, "uptime_ms", (uint64_t)(elapsed_s(pl) * 1e3));
 	tel_u64(d, "workers", pl->n_workers);
-	tel_u64(d, "rules", pl->match ? weir_match_info(pl->match)->n_rules : 0);
+	tel_u64(d, "rules", current_gen(pl) ? current_gen(pl)->n_active : 0);
 	tel_u64(d, "queries", weir_window_set_n_queries(pl->win));
 	tel_u64(d, "stopping", *pl->stop ? 1 : 0);
 	rte_tel_data_add_dict_string(d, "metrics", pl->metrics_addr);
@@ -1588,15 +1691,18 @@ static void prom_rules(struct weir_text *t, struct pipeline *pl)
 		{"weir_rule_suppressed_total", "Alerts over alert_limit (counted, not written).",
 		 offsetof(struct weir_rule_counters, suppressed)},
 	};
-	unsigned n = pl->match ? weir_match_info(pl->match)->n_rules : 0;
+	const struct weir_gen *g = current_gen(pl);
+	unsigned n = g ? g->n_active : 0;
 	char id[16];
 
 	for (unsigned k = 0; k < RTE_DIM(f); k++) {
 		weir_prom_family(t, f[k].name, "counter", f[k].help);
 		for (unsigned r = 0; r < n; r++) {
-			uint64_t v = SUM_WORKERS(pl, LOAD(*(const uint64_t *)(
-				(const char *)&weir_inspect_rule_counters(in)[r] + f[k].off)));
-			snprintf(id, sizeof(id), "%u", weir_match_rule(pl->match, r)->id);
+			uint64_t v = 0;
+			for (unsigned w = 0; w < pl->n_workers; w++)
+				v += LOAD(*(const uint64_t *)((const char *)&weir_gens_counters(
+					pl->gens, w)[GEN_SLOT(g, r)] + f[k].off));
+			snprintf(id, sizeof(id), "%u", GEN_RULE(g, r)->id);
 			weir_prom_u64(t, f[k].name, "rule", id, v);
 		}
 	}
@@ -1631,7 +1737,7 @@ static void prom_render(void *ctx, struct weir_text *t)
 	weir_prom_family(t, "weir_build_info", "gauge", "weir's version (value 1).");
 	weir_prom_u64(t, "weir_build_info", "version", WEIR_VERSION, 1);
 	weir_prom_family(t, "weir_generation", "gauge", "Generation of rules and queries running.");
-	weir_prom_u64(t, "weir_generation", NULL, NULL, 1);
+	weir_prom_u64(t, "weir_generation", NULL, NULL, weir_gens_id(pl->gens));
 	weir_prom_family(t, "weir_uptime_seconds", "gauge", "Seconds since the lcores started.");
 	weir_prom_double(t, "weir_uptime_seconds", NULL, NULL, elapsed_s(pl));
 	prom_counters(t, "weir_rx_packets_total", "Packets received from ports, per polling lcore.",
@@ -1684,8 +1790,7 @@ static void pipeline_free(struct pipeline *pl)
 			weir_inspect_free(pl->workers[i].inspect);
 			rte_ring_free(pl->workers[i].records);
 		}
-	weir_match_free(pl->match);
-	weir_ruleset_free(pl->ruleset);
+	weir_gens_free(pl->gens);
 	weir_json_free(&pl->rec_json);
 	rte_free(pl->workers);
 	rte_free(pl->dist);
@@ -1731,10 +1836,13 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 		status = 2;
 		goto fail;
 	}
-	if (load_rules(pl, err, sizeof(err)) < 0) {
+	pl->gens = weir_gens_new(cfg, cfg->workers, &tel_lock, err, sizeof(err));
+	if (!pl->gens) {
 		status = 2;
 		goto fail;
 	}
+	if (weir_gens_current(pl->gens))
+		pl->gen_pub = weir_gens_published(pl->gens);
 	if (weir_annotate_wanted(cfg)) {
 		pl->ann = weir_annotate_create(cfg, pl->linktype, RTE_MAX_ETHPORTS, cfg->workers, err,
 					       sizeof(err));
@@ -1761,7 +1869,10 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	weir_out_set_names(pl->out, weir_annotate_name, pl->ann);
 	pl->tsc_start = rte_rdtsc();
 	tel_attach(pl);
+	struct sigaction hup = {.sa_handler = on_hup};
+	sigaction(SIGHUP, &hup, NULL);
 	merge_until_done(pl);
+	signal(SIGHUP, SIG_DFL);
 	write_stats(pl);
 	weir_ctl_close(pl->ctl);
 	pl->ctl = NULL;

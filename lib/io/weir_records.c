@@ -6,8 +6,6 @@
 #include "weir_out.h"
 
 /* Bumped by the control plane when rules or queries change (one generation so far). */
-#define WEIR_GENERATION 1
-
 static void json_ip(struct weir_json *j, const char *key, uint8_t ver, const uint8_t ip[16])
 {
 	char buf[64];
@@ -16,17 +14,21 @@ static void json_ip(struct weir_json *j, const char *key, uint8_t ver, const uin
 	weir_json_str(j, key, buf);
 }
 
-static void alert_json(struct weir_json *j, const struct weir_alert_rec *a, const struct weir_match *m)
+/* r is NULL only if the generation was freed first (a bug): the alert still says what it can. */
+static void alert_json(struct weir_json *j, const struct weir_alert_rec *a, const struct weir_rule *r)
 {
 	static const char *const dirs[] = {"to_client", "to_server", "unknown"};
-	const struct weir_rule *r = weir_match_rule(m, a->rule_idx);
 
 	weir_json_str(j, "type", "alert");
 	weir_json_u64(j, "ts", a->ts);
-	weir_json_u64(j, "rule", r->id);
-	weir_json_str(j, "msg", r->msg);
-	weir_json_u64(j, "severity", r->severity);
-	weir_json_str(j, "action", weir_rule_action_name(r->action));
+	if (r) {
+		weir_json_u64(j, "rule", r->id);
+		weir_json_str(j, "msg", r->msg);
+		weir_json_u64(j, "severity", r->severity);
+		weir_json_str(j, "action", weir_rule_action_name(r->action));
+	} else {
+		weir_json_null(j, "rule");
+	}
 	if (a->ip_version) {
 		json_ip(j, "src_ip", a->ip_version, a->src_ip);
 		json_ip(j, "dst_ip", a->ip_version, a->dst_ip);
@@ -38,7 +40,7 @@ static void alert_json(struct weir_json *j, const struct weir_alert_rec *a, cons
 	weir_json_str(j, "direction", dirs[a->to_server < 3 ? a->to_server : 2]);
 	weir_json_str(j, "mode", a->stream ? "stream" : "packet");
 	weir_json_u64(j, "matches", a->matches);
-	weir_json_u64(j, "generation", WEIR_GENERATION);
+	weir_json_u64(j, "generation", a->generation);
 }
 
 static void flow_json(struct weir_json *j, const struct weir_flow_rec *fr)
@@ -66,12 +68,12 @@ static void flow_json(struct weir_json *j, const struct weir_flow_rec *fr)
 	weir_json_u64(j, "rules", f->rules);
 }
 
-void weir_record_json(struct weir_json *j, const struct weir_record *r, const struct weir_match *m)
+void weir_record_json(struct weir_json *j, const struct weir_record *r, const struct weir_rule *rule)
 {
 	weir_json_reset(j);
 	weir_json_begin(j, NULL);
 	if (r->kind == WEIR_REC_ALERT)
-		alert_json(j, &r->alert, m);
+		alert_json(j, &r->alert, rule);
 	else
 		flow_json(j, &r->flow);
 	weir_json_end(j);

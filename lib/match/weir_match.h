@@ -145,6 +145,8 @@ unsigned weir_ruleset_count(const struct weir_ruleset *rs);
 const struct weir_rule *weir_ruleset_rule(const struct weir_ruleset *rs, unsigned idx);
 const struct weir_rule *weir_ruleset_find(const struct weir_ruleset *rs, uint32_t id);
 const struct weir_rules_stats *weir_ruleset_stats(const struct weir_ruleset *rs);
+/* Add a deep copy of r (a rule of another set): 0, or -1 (duplicate id, out of memory). */
+int weir_ruleset_copy_rule(struct weir_ruleset *rs, const struct weir_rule *r);
 /* Count of one reason by name ("keyword dsize"); 0 when absent. */
 unsigned weir_rules_stats_count(const struct weir_rules_stats *st, const char *reason);
 

@@ -406,6 +406,34 @@ oom:
 	return -1;
 }
 
+/* A deep copy of r (from another set) into rs: how merged and delta sets are built. */
+int weir_ruleset_copy_rule(struct weir_ruleset *rs, const struct weir_rule *r)
+{
+	struct weir_origin o = {.file = r->file, .line = r->line, .id = r->id};
+	struct weir_rule c;
+
+	weir_rule_init(&c, weir_rules_intern_file(rs, r->file), r->line);
+	c.id = r->id;
+	c.rev = r->rev;
+	c.severity = r->severity;
+	c.action = r->action;
+	c.mode = r->mode;
+	c.scope = r->scope;
+	c.msg = strdup(r->msg ? r->msg : "");
+	bool ok = c.msg && c.file;
+	for (unsigned i = 0; ok && i < r->n_parts; i++)
+		ok = weir_rule_add_part(&c, r->parts[i].expr, r->parts[i].flags, &r->parts[i].ext,
+					r->parts[i].negated) == 0;
+	for (unsigned i = 0; ok && i < r->n_tags; i++)
+		ok = weir_rule_add_tag(&c, r->tags[i]) == 0;
+	if (!ok) {
+		weir_rule_free_fields(&c);
+		weir_rules_report(rs, &o, WEIR_REASON_ERROR, "out of memory", "out of memory");
+		return -1;
+	}
+	return weir_rules_add(rs, &c, &o);
+}
+
 /* Hyperscan's message without " at index N" so that equal problems share a
  * reason. */
 static void hs_reason(const char *msg, char *reason, size_t len)

@@ -167,7 +167,13 @@ struct weir_out {
 	weir_out_name_fn names;
 	void *names_ctx;
 	uint64_t having_alerts;
+	uint32_t generation;       /* 0: not written */
 };
+
+void weir_out_set_generation(struct weir_out *o, uint32_t id)
+{
+	o->generation = id;
+}
 
 void weir_out_set_names(struct weir_out *o, weir_out_name_fn fn, void *ctx)
 {
@@ -486,6 +492,8 @@ static void row_build(struct weir_out *o, struct weir_json *j, const struct weir
 	weir_json_bool(j, "final", r->final);
 	if (r->late)
 		weir_json_bool(j, "late", true);
+	if (o->generation)
+		weir_json_u64(j, "generation", o->generation);
 	weir_json_end(j);
 }
 
@@ -521,6 +529,8 @@ static void having_alert(struct weir_out *o, const struct weir_window_result *r,
 		}
 	if (r->late)
 		weir_json_bool(j, "late", true);
+	if (o->generation)
+		weir_json_u64(j, "generation", o->generation);
 	weir_json_end(j);
 	weir_out_record(o, j);
 	o->having_alerts++;

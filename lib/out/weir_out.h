@@ -56,6 +56,11 @@ void weir_out_set_names(struct weir_out *o, weir_out_name_fn fn, void *ctx);
  * (final results only).
  */
 void weir_out_window(struct weir_out *o, const struct weir_window_result *r);
+/*
+ * The rules generation window and having-alert records name from now on
+ * (the one current when they are emitted; 0 = none, not written).
+ */
+void weir_out_set_generation(struct weir_out *o, uint32_t id);
 uint64_t weir_out_having_alerts(const struct weir_out *o);
 
 /* A result's rows (the _other row included) in output order; *order is malloc'd. */

@@ -56,7 +56,7 @@ jcheck "$TMP/rules.json" 'r["ok"] is True' "len(r['rules']) == $nrules" \
   'all(set(x) >= {"id","msg","severity","action","packets","matches","alerts","suppressed"} for x in r["rules"])' \
   'r["rules"][0]["action"] == "alert"' && ok "rules list --json: $nrules rules" || fail "rules list --json"
 ctl rules list > "$TMP/rules.txt" && [ "$(grep -c '^[0-9]' "$TMP/rules.txt")" -eq "$nrules" ] &&
-  head -1 "$TMP/rules.txt" | grep -q "^id .*msg$" && ok "rules list table" ||
+  sed -n 1p "$TMP/rules.txt" | grep -q "^generation 1$" && sed -n 2p "$TMP/rules.txt" | grep -q "^id .*msg$" && ok "rules list table" ||
   fail "rules list table: $(cat "$TMP/rules.txt")"
 
 ctl --json query list > "$TMP/q.json" || fail "query list: exit $?"

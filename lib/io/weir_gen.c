@@ -1,0 +1,1017 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Rule generations: building, publishing (RCU), compile jobs, reclaiming.
+ * Everything here runs on the main lcore except grace_done (call_rcu's
+ * thread); see weir_gen.h for the model.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <rte_malloc.h>
+
+#include "weir_gen.h"
+
+enum job_op { JOB_RELOAD, JOB_ADD, JOB_MERGE };
+enum job_state { JOB_IDLE, JOB_COMPILING, JOB_DONE, JOB_FAILED };
+static const char *const op_names[] = {"reload", "add", "merge"};
+static const char *const state_names[] = {"idle", "compiling", "done", "failed"};
+
+/* What the compile child tells the parent besides its exit status. */
+struct child_report {
+	double compile_s;
+	unsigned cache_hits, cache_misses, n_rules;
+	char err[256];
+};
+
+struct job {
+	uint32_t id;
+	enum job_op op;
+	enum job_state state;
+	pid_t pid;
+	FILE *diag;                /* the child's compile messages */
+	FILE *report;              /* struct child_report */
+	struct weir_ruleset *rs;   /* the set being compiled */
+	uint32_t from_gen;         /* generation current when it started */
+	uint64_t t0_ns, deadline_ns;
+	double wall_s;             /* start to publish */
+	struct child_report cr;
+	uint32_t generation;       /* published, when done */
+	unsigned n_files;          /* reload: its files, the new `rules reload` default */
+	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
+	char error[1024];
+};
+
+struct slot_entry {
+	uint32_t id;
+	uint32_t slot;             /* WEIR_GEN_OFF: empty */
+};
+
+struct weir_gens {
+	const struct weir_config *cfg;
+	unsigned n_workers;
+	bool flows;                /* workers track flows: stream rules can apply */
+	pthread_mutex_t *readers_lock;
+	struct weir_gen *cur;      /* published: workers rcu_dereference it */
+	struct weir_gen *retired;  /* waiting for grace period and drain */
+	uint32_t next_gen, next_serial, next_job;
+	struct weir_rule_counters *rc[WEIR_MAX_WORKERS];
+	/* rule id -> counter slot */
+	struct slot_entry *map;
+	uint32_t map_cap;          /* power of two, >= 2 * rules_max */
+	uint32_t *slot_refs;       /* live generations holding the slot's rule */
+	uint32_t *slot_free;
+	uint32_t n_slot_free;
+	char cache[WEIR_PATH_MAX]; /* where compile children leave databases */
+	bool cache_private;        /* made for us (rules_cache off): removed at the end */
+	struct job job;            /* the last user job (reload, add) */
+	struct job merge;          /* the background merge; one of the two compiles at a time */
+	bool merge_pending;
+	unsigned n_files;          /* what `rules reload` without files reads */
+	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
+	struct weir_gens_stats st;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* ---- counter slots ---------------------------------------------------------------- */
+
+static uint32_t id_hash(uint32_t id)
+{
+	return (id * 0x9e3779b1u) >> 7;
+}
+
+static struct slot_entry *slot_find(struct weir_gens *gs, uint32_t id)
+{
+	uint32_t h = id_hash(id) & (gs->map_cap - 1);
+	while (gs->map[h].slot != WEIR_GEN_OFF && gs->map[h].id != id)
+		h = (h + 1) & (gs->map_cap - 1);
+	return &gs->map[h];
+}
+
+/* The rule's slot, one more generation holding it; WEIR_GEN_OFF when every slot is taken. */
+static uint32_t slot_get(struct weir_gens *gs, uint32_t id)
+{
+	struct slot_entry *e = slot_find(gs, id);
+	if (e->slot == WEIR_GEN_OFF) {
+		if (!gs->n_slot_free)
+			return WEIR_GEN_OFF;
+		e->id = id;
+		e->slot = gs->slot_free[--gs->n_slot_free];
+	}
+	gs->slot_refs[e->slot]++;
+	return e->slot;
+}
+
+/* Remove one entry from linear-probing table without tombstones (re-seat the cluster). */
+static void map_delete(struct weir_gens *gs, struct slot_entry *e)
+{
+	uint32_t i = (uint32_t)(e - gs->map), mask = gs->map_cap - 1;
+	gs->map[i].slot = WEIR_GEN_OFF;
+	for (uint32_t j = (i + 1) & mask; gs->map[j].slot != WEIR_GEN_OFF; j = (j + 1) & mask) {
+		struct slot_entry moved = gs->map[j];
+		gs->map[j].slot = WEIR_GEN_OFF;
+		*slot_find(gs, moved.id) = moved;
+	}
+}
+
+/*
+ * A generation holding the rule is gone. When it was the last, no worker can
+ * write the slot any more (its generations are past their grace period):
+ * zero it for the next rule that takes it.
+ */
+static void slot_put(struct weir_gens *gs, uint32_t id)
+{
+	struct slot_entry *e = slot_find(gs, id);
+	if (e->slot == WEIR_GEN_OFF || --gs->slot_refs[e->slot])
+		return;
+	for (unsigned w = 0; w < gs->n_workers; w++)
+		memset(&gs->rc[w][e->slot], 0, sizeof(gs->rc[w][e->slot]));
+	gs->slot_free[gs->n_slot_free++] = e->slot;
+	map_delete(gs, e);
+}
+
+static int slots_init(struct weir_gens *gs)
+{
+	uint32_t n = gs->cfg->rules_max;
+
+	gs->map_cap = 1;
+	while (gs->map_cap < 2 * n)
+		gs->map_cap <<= 1;
+	gs->map = malloc(sizeof(*gs->map) * gs->map_cap);
+	gs->slot_refs = calloc(n, sizeof(*gs->slot_refs));
+	gs->slot_free = malloc(sizeof(*gs->slot_free) * n);
+	if (!gs->map || !gs->slot_refs || !gs->slot_free)
+		return -1;
+	for (uint32_t i = 0; i < gs->map_cap; i++)
+		gs->map[i].slot = WEIR_GEN_OFF;
+	for (uint32_t i = 0; i < n; i++)
+		gs->slot_free[i] = n - 1 - i;
+	gs->n_slot_free = n;
+	for (unsigned w = 0; w < gs->n_workers; w++) {
+		gs->rc[w] = rte_zmalloc("weir_rule_cnt", sizeof(*gs->rc[w]) * n, 64);
+		if (!gs->rc[w])
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- databases ------------------------------------------------------------------------ */
+
+static void rdb_free(struct weir_rdb *d)
+{
+	if (!d)
+		return;
+	for (unsigned w = 0; w < WEIR_MAX_WORKERS; w++)
+		weir_match_worker_free(d->mw[w]);
+	weir_match_free(d->match);
+	weir_ruleset_free(d->rs);
+	free(d);
+}
+
+/* Takes rs and m (freed on failure too). */
+static struct weir_rdb *rdb_new(struct weir_gens *gs, struct weir_ruleset *rs, struct weir_match *m,
+				char *err, size_t errlen)
+{
+	struct weir_rdb *d = calloc(1, sizeof(*d));
+	if (!d) {
+		weir_match_free(m);
+		weir_ruleset_free(rs);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->serial = ++gs->next_serial;
+	d->rs = rs;
+	d->match = m;
+	const struct weir_match_info *mi = weir_match_info(m);
+	d->stream_rules = mi->n_db_stream > 0 && gs->flows;
+	unsigned streams = d->stream_rules ? gs->cfg->flows.streams * mi->max_streams_per_dir : 0;
+	for (unsigned w = 0; w < gs->n_workers; w++)
+		if (!(d->mw[w] = weir_match_worker_new(m, streams, err, errlen))) {
+			rdb_free(d);
+			return NULL;
+		}
+	return d;
+}
+
+static void rdb_unref(struct weir_rdb *d)
+{
+	if (d && --d->refs == 0)
+		rdb_free(d);
+}
+
+/* ---- generations -------------------------------------------------------------------- */
+
+static void gen_free(struct weir_gens *gs, struct weir_gen *g)
+{
+	if (!g)
+		return;
+	for (unsigned i = 0; i < g->n_active; i++)
+		slot_put(gs, weir_gen_rule(g, g->active[i].db, g->active[i].idx)->id);
+	for (unsigned k = 0; k < WEIR_GEN_DBS; k++) {
+		free(g->slot[k]);
+		rdb_unref(g->db[k]);
+	}
+	free(g->active);
+	free(g);
+}
+
+static bool in_ids(const uint32_t *ids, unsigned n, uint32_t id)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * A generation over base and delta. A rule is off when it is in off_ids,
+ * or when its database is prev's and it was off there (removals persist
+ * until a merge drops the rule). NULL + err when out of slots or memory.
+ */
+static struct weir_gen *gen_build(struct weir_gens *gs, struct weir_rdb *base, struct weir_rdb *delta,
+				  const struct weir_gen *prev, const uint32_t *off_ids, unsigned n_off,
+				  char *err, size_t errlen)
+{
+	struct weir_gen *g = calloc(1, sizeof(*g));
+	unsigned total = 0;
+
+	if (!g)
+		goto oom;
+	g->db[0] = base;
+	g->db[1] = delta;
+	for (unsigned k = 0; k < WEIR_GEN_DBS; k++)
+		if (g->db[k]) {
+			g->db[k]->refs++;
+			total += weir_match_info(g->db[k]->match)->n_rules;
+			g->stream_rules |= g->db[k]->stream_rules;
+		}
+	g->active = malloc(sizeof(*g->active) * (total ? total : 1));
+	if (!g->active)
+		goto oom;
+	for (unsigned k = 0; k < WEIR_GEN_DBS; k++) {
+		if (!g->db[k])
+			continue;
+		unsigned n = weir_match_info(g->db[k]->match)->n_rules;
+		bool same = prev && prev->db[k] == g->db[k];
+		if (!(g->slot[k] = malloc(sizeof(uint32_t) * (n ? n : 1))))
+			goto oom;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t id = weir_match_rule(g->db[k]->match, i)->id;
+			g->slot[k][i] = WEIR_GEN_OFF;
+			if ((same && prev->slot[k][i] == WEIR_GEN_OFF) || in_ids(off_ids, n_off, id))
+				continue;
+			uint32_t s = slot_get(gs, id);
+			if (s == WEIR_GEN_OFF) {
+				snprintf(err, errlen, "more than rules_max (%u) rule ids live at once",
+					 gs->cfg->rules_max);
+				gen_free(gs, g);
+				return NULL;
+			}
+			g->slot[k][i] = s;
+			g->active[g->n_active++] = (struct weir_gen_rule){.db = (uint8_t)k, .idx = i, .slot = s};
+		}
+	}
+	g->id = ++gs->next_gen;
+	return g;
+oom:
+	snprintf(err, errlen, "out of memory");
+	gen_free(gs, g);
+	return NULL;
+}
+
+static void grace_done(struct rcu_head *h)
+{
+	struct weir_gen *g = caa_container_of(h, struct weir_gen, rcu);
+	__atomic_store_n(&g->grace_done, 1, __ATOMIC_RELEASE);
+}
+
+static void publish(struct weir_gens *gs, struct weir_gen *g)
+{
+	struct weir_gen *old = gs->cur;
+
+	pthread_mutex_lock(gs->readers_lock);
+	gs->cur = g;
+	pthread_mutex_unlock(gs->readers_lock);
+	rcu_assign_pointer(*weir_gens_published(gs), g);
+	gs->st.published++;
+	if (!old)
+		return;
+	old->next_retired = gs->retired;
+	gs->retired = old;
+	call_rcu(&old->rcu, grace_done);
+}
+
+/* Free the retired generations whose grace period is over (after drain). */
+static unsigned reclaim(struct weir_gens *gs, void (*drain)(void *), void *ctx)
+{
+	struct weir_gen **pp = &gs->retired;
+	unsigned n = 0;
+	bool drained = false;
+
+	while (*pp) {
+		struct weir_gen *g = *pp;
+		if (!__atomic_load_n(&g->grace_done, __ATOMIC_ACQUIRE)) {
+			pp = &g->next_retired;
+			continue;
+		}
+		if (!drained && drain)
+			drain(ctx); /* records enqueued before the grace period ended */
+		drained = true;
+		*pp = g->next_retired;
+		pthread_mutex_lock(gs->readers_lock);
+		gen_free(gs, g);
+		pthread_mutex_unlock(gs->readers_lock);
+		n++;
+	}
+	return n;
+}
+
+/* ---- compile jobs ------------------------------------------------------------------- */
+
+static long vm_data_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kb = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmData: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+/*
+ * The child: bounded in memory (RLIMIT_DATA over what it inherits) and in
+ * time (SIGALRM's default action ends it), at low priority so the main
+ * lcore's core stays the main lcore's. Compiles strictly into the cache.
+ */
+static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct job *j)
+{
+	struct child_report cr = {0};
+	uint64_t t = (gs->cfg->rules_compile_timeout_ns + 999999999u) / 1000000000u;
+	struct rlimit rl;
+
+	signal(SIGALRM, SIG_DFL);
+	if (nice(10) < 0)
+		errno = 0;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)vm_data_bytes() + gs->cfg->rules_compile_memory;
+	setrlimit(RLIMIT_DATA, &rl);
+	alarm((unsigned)t);
+	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = j->diag, .strict = true};
+	struct weir_match *m = weir_match_compile(j->rs, &mo, cr.err, sizeof(cr.err));
+	if (m) {
+		const struct weir_match_info *mi = weir_match_info(m);
+		cr.compile_s = mi->compile_s;
+		cr.cache_hits = mi->cache_hits;
+		cr.cache_misses = mi->cache_misses;
+		cr.n_rules = mi->n_rules;
+	}
+	fflush(j->diag);
+	fwrite(&cr, sizeof(cr), 1, j->report);
+	fflush(j->report);
+	_exit(m ? 0 : 3);
+}
+
+static void job_clear(struct job *j)
+{
+	if (j->diag)
+		fclose(j->diag);
+	if (j->report)
+		fclose(j->report);
+	weir_ruleset_free(j->rs);
+	j->diag = j->report = NULL;
+	j->rs = NULL;
+	j->pid = 0;
+}
+
+/* Start compiling rs (taken) as op. 0, or -1 + err. */
+static int job_start(struct weir_gens *gs, enum job_op op, struct weir_ruleset *rs, char *err,
+		     size_t errlen)
+{
+	struct job *j = op == JOB_MERGE ? &gs->merge : &gs->job;
+	uint32_t id = ++gs->next_job;
+
+	job_clear(j);
+	memset(j, 0, sizeof(*j));
+	j->id = id;
+	j->op = op;
+	j->rs = rs;
+	j->from_gen = gs->cur ? gs->cur->id : 0;
+	j->t0_ns = now_ns();
+	j->diag = tmpfile();
+	j->report = tmpfile();
+	if (!j->diag || !j->report) {
+		snprintf(err, errlen, "cannot create temporary files: %s", strerror(errno));
+		goto fail;
+	}
+	fflush(NULL);
+	j->pid = fork();
+	if (j->pid < 0) {
+		snprintf(err, errlen, "cannot fork the compiler: %s", strerror(errno));
+		goto fail;
+	}
+	if (j->pid == 0)
+		compile_child(gs, j);
+	j->state = JOB_COMPILING;
+	return 0;
+fail:
+	job_clear(j);
+	j->state = JOB_FAILED;
+	snprintf(j->error, sizeof(j->error), "%s", err);
+	return -1;
+}
+
+/* The first lines the child wrote, for the error. */
+static void diag_text(FILE *f, char *buf, size_t len)
+{
+	size_t n = 0;
+	char line[512];
+
+	rewind(f);
+	while (n + 1 < len && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "; " : "", line);
+	}
+	buf[n < len ? n : len - 1] = '\0';
+}
+
+static void job_fail(struct weir_gens *gs, struct job *j, const char *fmt, const char *detail)
+{
+	snprintf(j->error, sizeof(j->error), fmt, detail);
+	j->state = JOB_FAILED;
+	gs->st.jobs_failed++;
+	fprintf(stderr, "weir: rules %s (job %u) failed, generation %u stays: %s\n", op_names[j->op],
+		j->id, gs->cur ? gs->cur->id : 0, j->error);
+	job_clear(j);
+}
+
+/* The child succeeded: load its databases from the cache, build, publish. */
+static void job_finish(struct weir_gens *gs, struct job *j)
+{
+	char err[512];
+
+	rewind(j->report);
+	if (fread(&j->cr, sizeof(j->cr), 1, j->report) != 1)
+		memset(&j->cr, 0, sizeof(j->cr));
+	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = j->diag, .strict = true};
+	struct weir_match *m = weir_match_compile(j->rs, &mo, err, sizeof(err));
+	if (!m) {
+		job_fail(gs, j, "%s", err);
+		return;
+	}
+	if (j->op == JOB_MERGE && (!gs->cur || gs->cur->id != j->from_gen)) {
+		weir_match_free(m); /* the rules changed meanwhile: merge again */
+		gs->merge_pending = true;
+		j->state = JOB_IDLE;
+		job_clear(j);
+		return;
+	}
+	struct weir_rdb *d = rdb_new(gs, j->rs, m, err, sizeof(err));
+	j->rs = NULL;
+	struct weir_gen *g = NULL;
+	if (d) {
+		d->refs++; /* ours until the generation holds it */
+		g = j->op == JOB_ADD ? gen_build(gs, gs->cur->db[0], d, gs->cur, NULL, 0, err, sizeof(err))
+				     : gen_build(gs, d, NULL, NULL, NULL, 0, err, sizeof(err));
+		rdb_unref(d);
+	}
+	if (!g) {
+		job_fail(gs, j, "%s", err);
+		return;
+	}
+	publish(gs, g);
+	j->generation = g->id;
+	j->wall_s = (double)(now_ns() - j->t0_ns) / 1e9;
+	j->state = JOB_DONE;
+	gs->st.jobs_ok++;
+	gs->st.last_compile_s = j->cr.compile_s;
+	gs->st.merges += j->op == JOB_MERGE;
+	if (j->op == JOB_RELOAD) {
+		gs->n_files = j->n_files;
+		memcpy(gs->files, j->files, sizeof(gs->files[0]) * j->n_files);
+	}
+	if (j->op == JOB_ADD)
+		gs->merge_pending = true;
+	else
+		gs->merge_pending = false;
+	job_clear(j);
+}
+
+static void job_poll(struct weir_gens *gs, struct job *j)
+{
+	int status;
+	char why[64];
+
+	pid_t r = waitpid(j->pid, &status, WNOHANG);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		job_fail(gs, j, "lost the compiler process: %s", strerror(errno));
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		job_finish(gs, j);
+		return;
+	}
+	char text[900];
+	diag_text(j->diag, text, sizeof(text));
+	rewind(j->report);
+	if (fread(&j->cr, sizeof(j->cr), 1, j->report) == 1 && j->cr.err[0] && !text[0])
+		snprintf(text, sizeof(text), "%s", j->cr.err);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+		snprintf(why, sizeof(why), "%" PRIu64 "s", gs->cfg->rules_compile_timeout_ns / 1000000000u);
+		job_fail(gs, j, "compile took longer than rules_compile_timeout (%s)", why);
+	} else if (WIFSIGNALED(status)) {
+		snprintf(why, sizeof(why), "%s", strsignal(WTERMSIG(status)));
+		job_fail(gs, j, "compiler died (%s): past rules_compile_memory?", why);
+	} else if (strstr(text, "alloc") || strstr(text, "memory")) {
+		job_fail(gs, j, "compile ran out of rules_compile_memory: %s", text);
+	} else {
+		job_fail(gs, j, "%s", text[0] ? text : "compile failed");
+	}
+}
+
+/* Drop a merge in progress: a user's change goes first (the merge is redone after). */
+static void merge_cancel(struct weir_gens *gs)
+{
+	struct job *j = &gs->merge;
+
+	if (j->state != JOB_COMPILING)
+		return;
+	kill(j->pid, SIGKILL);
+	waitpid(j->pid, NULL, 0);
+	job_clear(j);
+	j->state = JOB_IDLE;
+	gs->merge_pending = true;
+}
+
+/* Every active rule of the current generation, copied: what a merge compiles. */
+static struct weir_ruleset *active_copy(struct weir_gens *gs, const struct weir_gen *g, int only_db)
+{
+	struct weir_rules_opts ro = {.diag = stderr};
+	struct weir_ruleset *rs = weir_ruleset_new(&ro);
+
+	for (unsigned i = 0; rs && g && i < g->n_active; i++)
+		if ((only_db < 0 || g->active[i].db == only_db) &&
+		    weir_ruleset_copy_rule(rs, weir_gen_rule(g, g->active[i].db, g->active[i].idx)) < 0) {
+			weir_ruleset_free(rs);
+			return NULL;
+		}
+	(void)gs;
+	return rs;
+}
+
+static void merge_start(struct weir_gens *gs)
+{
+	char err[256];
+	struct weir_ruleset *rs = active_copy(gs, gs->cur, -1);
+
+	gs->merge_pending = false;
+	if (!rs || weir_ruleset_count(rs) == 0) {
+		weir_ruleset_free(rs); /* every rule removed: keep the generation as it is */
+		return;
+	}
+	if (job_start(gs, JOB_MERGE, rs, err, sizeof(err)) < 0)
+		fprintf(stderr, "weir: rules merge: %s\n", err);
+}
+
+unsigned weir_gens_poll(struct weir_gens *gs, void (*drain)(void *), void *ctx)
+{
+	unsigned n = 0;
+
+	if (!gs)
+		return 0;
+	for (struct job *j = &gs->job; j <= &gs->merge; j++)
+		if (j->state == JOB_COMPILING) {
+			job_poll(gs, j);
+			n += j->state != JOB_COMPILING;
+		}
+	if (gs->merge_pending && gs->job.state != JOB_COMPILING && gs->merge.state != JOB_COMPILING) {
+		merge_start(gs);
+		n++;
+	}
+	if (gs->retired)
+		n += reclaim(gs, drain, ctx);
+	return n;
+}
+
+/* ---- control commands --------------------------------------------------------------- */
+
+static int busy(struct weir_gens *gs, char *err, size_t errlen)
+{
+	if (!gs->cur) {
+		snprintf(err, errlen, "weir started without rules: the inspection stage is off "
+				      "(start it with at least one rule file)");
+		return -1;
+	}
+	merge_cancel(gs);
+	if (gs->job.state == JOB_COMPILING) {
+		snprintf(err, errlen, "rules %s (job %u) is still compiling: try again when "
+			 "`rules status` shows it done", op_names[gs->job.op], gs->job.id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rules Hyperscan rejects (skipped at start, with a "hyperscan: ..." reason). */
+static unsigned hs_rejected(const struct weir_rules_stats *st)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < st->n_reasons; i++)
+		if (strncmp(st->reason[i].name, "hyperscan", 9) == 0)
+			n += st->reason[i].count;
+	return n;
+}
+
+/* The first message line that refuses the set: an error, or a rule Hyperscan rejects. */
+static void first_refusal(const char *text, char *err, size_t errlen)
+{
+	const char *pick = text;
+
+	for (const char *l = text; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != '\0')) {
+		int n = (int)strcspn(l, "\n");
+		if (memmem(l, (size_t)n, "error", 5) || memmem(l, (size_t)n, "hyperscan", 9)) {
+			pick = l;
+			break;
+		}
+	}
+	snprintf(err, errlen, "%.*s", (int)strcspn(pick, "\n"), pick);
+}
+
+/*
+ * Parse files into a new set, refusing invalid rules and rules Hyperscan
+ * rejects (rules using keywords weir does not support are warned and left
+ * out as at start, or refused under rules_strict). The messages go into err.
+ */
+static struct weir_ruleset *parse_files(struct weir_gens *gs, char **files, unsigned n, char *err,
+					size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *diag = open_memstream(&text, &len);
+	struct weir_rules_opts ro = {.strict = gs->cfg->rules_strict, .diag = diag};
+	struct weir_ruleset *rs = diag ? weir_ruleset_new(&ro) : NULL;
+	bool ok = rs != NULL;
+
+	for (unsigned i = 0; ok && i < n; i++)
+		ok = weir_ruleset_load(rs, files[i], WEIR_RULES_AUTO) >= 0;
+	if (diag)
+		fclose(diag);
+	const struct weir_rules_stats *st = rs ? weir_ruleset_stats(rs) : NULL;
+	if (ok && st->errors == 0 && hs_rejected(st) == 0 && weir_ruleset_count(rs) > 0) {
+		if (text && text[0])
+			fprintf(stderr, "%s", text); /* skip warnings, as at start */
+		free(text);
+		return rs;
+	}
+	if (text && text[0]) {
+		first_refusal(text, err, errlen);
+	} else if (rs && weir_ruleset_count(rs) == 0) {
+		snprintf(err, errlen, "no rule loaded from %u file%s", n, n == 1 ? "" : "s");
+	} else {
+		snprintf(err, errlen, "%s: rules not loaded", n ? files[0] : "?");
+	}
+	free(text);
+	weir_ruleset_free(rs);
+	return NULL;
+}
+
+static void job_json(const struct job *j, json_t *o)
+{
+	json_object_set_new(o, "id", json_integer(j->id));
+	json_object_set_new(o, "op", json_string(op_names[j->op]));
+	json_object_set_new(o, "state", json_string(state_names[j->state]));
+	if (j->state == JOB_FAILED)
+		json_object_set_new(o, "error", json_string(j->error));
+	if (j->state == JOB_DONE) {
+		json_object_set_new(o, "generation", json_integer(j->generation));
+		json_object_set_new(o, "compile_s", json_real(j->cr.compile_s));
+		json_object_set_new(o, "wall_s", json_real(j->wall_s));
+		json_object_set_new(o, "rules", json_integer(j->cr.n_rules));
+		json_object_set_new(o, "cache_hits", json_integer(j->cr.cache_hits));
+		json_object_set_new(o, "cache_misses", json_integer(j->cr.cache_misses));
+	}
+}
+
+void weir_gens_status_json(const struct weir_gens *gs, json_t *r)
+{
+	const struct weir_gen *g = gs ? gs->cur : NULL;
+	json_object_set_new(r, "generation", json_integer(weir_gens_id(gs)));
+	json_object_set_new(r, "rules", json_integer(g ? g->n_active : 0));
+	json_object_set_new(r, "delta", json_boolean(g && g->db[1]));
+	if (!gs || gs->job.id == 0) {
+		json_object_set_new(r, "job", json_null());
+	} else {
+		json_t *o = json_object();
+		job_json(&gs->job, o);
+		json_object_set_new(r, "job", o);
+	}
+	json_object_set_new(r, "merge",
+			    json_string(!gs ? "idle"
+					: gs->merge.state == JOB_COMPILING ? "compiling"
+					: gs->merge_pending ? "pending" : "idle"));
+	json_object_set_new(r, "merges", json_integer(gs ? (json_int_t)gs->st.merges : 0));
+}
+
+int weir_gens_reload(struct weir_gens *gs, char **files, unsigned n, json_t *resp, char *err,
+		     size_t errlen)
+{
+	char *cur_files[WEIR_MAX_RULE_FILES];
+
+	if (busy(gs, err, errlen) < 0)
+		return -1;
+	if (n > WEIR_MAX_RULE_FILES) {
+		snprintf(err, errlen, "more than %u rule files", WEIR_MAX_RULE_FILES);
+		return -1;
+	}
+	if (!n) {
+		for (unsigned i = 0; i < gs->n_files; i++)
+			cur_files[i] = gs->files[i];
+		files = cur_files;
+		n = gs->n_files;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (strlen(files[i]) >= WEIR_PATH_MAX) {
+			snprintf(err, errlen, "%.64s...: path too long", files[i]);
+			return -1;
+		}
+	struct weir_ruleset *rs = parse_files(gs, files, n, err, errlen);
+	if (!rs || job_start(gs, JOB_RELOAD, rs, err, errlen) < 0)
+		return -1;
+	gs->job.n_files = n;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(gs->job.files[i], WEIR_PATH_MAX, "%s", files[i]);
+	weir_gens_status_json(gs, resp);
+	return 0;
+}
+
+int weir_gens_add(struct weir_gens *gs, const char *file, json_t *resp, char *err, size_t errlen)
+{
+	char *files[1] = {(char *)file};
+
+	if (busy(gs, err, errlen) < 0)
+		return -1;
+	struct weir_ruleset *add = parse_files(gs, files, 1, err, errlen);
+	if (!add)
+		return -1;
+	const struct weir_gen *g = gs->cur;
+	for (unsigned i = 0; i < weir_ruleset_count(add); i++) {
+		const struct weir_rule *r = weir_ruleset_rule(add, i);
+		for (unsigned a = 0; a < g->n_active; a++)
+			if (weir_gen_rule(g, g->active[a].db, g->active[a].idx)->id == r->id) {
+				snprintf(err, errlen, "%s:%u: rule %u is already loaded (remove it first, "
+					 "or reload)", r->file, r->line, r->id);
+				weir_ruleset_free(add);
+				return -1;
+			}
+	}
+	struct weir_ruleset *delta = active_copy(gs, g, 1);
+	for (unsigned i = 0; delta && i < weir_ruleset_count(add); i++)
+		if (weir_ruleset_copy_rule(delta, weir_ruleset_rule(add, i)) < 0) {
+			weir_ruleset_free(delta);
+			delta = NULL;
+		}
+	weir_ruleset_free(add);
+	if (!delta) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (job_start(gs, JOB_ADD, delta, err, errlen) < 0)
+		return -1;
+	weir_gens_status_json(gs, resp);
+	return 0;
+}
+
+int weir_gens_remove(struct weir_gens *gs, unsigned n, const uint32_t *ids, json_t *resp,
+		     char *err, size_t errlen)
+{
+	if (busy(gs, err, errlen) < 0)
+		return -1;
+	const struct weir_gen *g = gs->cur;
+	for (unsigned i = 0; i < n; i++) {
+		bool found = false;
+		for (unsigned a = 0; a < g->n_active && !found; a++)
+			found = weir_gen_rule(g, g->active[a].db, g->active[a].idx)->id == ids[i];
+		if (!found) {
+			snprintf(err, errlen, "no rule %u in generation %u", ids[i], g->id);
+			return -1;
+		}
+	}
+	struct weir_gen *ng = gen_build(gs, g->db[0], g->db[1], g, ids, n, err, errlen);
+	if (!ng)
+		return -1;
+	publish(gs, ng);
+	gs->merge_pending = true;
+	weir_gens_status_json(gs, resp);
+	return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------------- */
+
+static void make_dirs(char *path)
+{
+	for (char *p = path + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(path, 0700);
+			*p = '/';
+		}
+	mkdir(path, 0700);
+}
+
+/* The compiled-database cache: rules_cache, "auto" under the user's cache dir, or a private one. */
+static int cache_dir(struct weir_gens *gs, char *err, size_t errlen)
+{
+	const char *c = gs->cfg->rules_cache, *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (c[0] && strcmp(c, "off") != 0 && strcmp(c, "auto") != 0)
+		snprintf(gs->cache, sizeof(gs->cache), "%s", c);
+	else if (strcmp(c, "auto") == 0 && base && base[0] == '/')
+		snprintf(gs->cache, sizeof(gs->cache), "%s/weir/hs", base);
+	else if (strcmp(c, "auto") == 0 && home && home[0] == '/')
+		snprintf(gs->cache, sizeof(gs->cache), "%s/.cache/weir/hs", home);
+	if (gs->cache[0]) {
+		make_dirs(gs->cache);
+		return 0;
+	}
+	/* No cache: compile children still hand databases over through one. */
+	snprintf(gs->cache, sizeof(gs->cache), "/tmp/weir-hs-%d-XXXXXX", (int)getpid());
+	if (!mkdtemp(gs->cache)) {
+		snprintf(err, errlen, "cannot create a directory for compiled rules: %s", strerror(errno));
+		return -1;
+	}
+	gs->cache_private = true;
+	return 0;
+}
+
+/* The private handover directory holds only database files. */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[WEIR_PATH_MAX + 300];
+
+	while (d && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Rules at start: every file loaded (problems on stderr), compiled here, once. */
+static int load_initial(struct weir_gens *gs, char *err, size_t errlen)
+{
+	const struct weir_config *cfg = gs->cfg;
+	struct weir_rules_opts ro = {.strict = cfg->rules_strict, .diag = stderr};
+	struct weir_ruleset *rs = weir_ruleset_new(&ro);
+
+	if (!rs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->n_rules; i++)
+		if (weir_ruleset_load(rs, cfg->rules[i], WEIR_RULES_AUTO) < 0) {
+			snprintf(err, errlen, "%s: rules not loaded (see above)", cfg->rules[i]);
+			goto fail;
+		}
+	if (weir_ruleset_count(rs) == 0) {
+		snprintf(err, errlen, "no rule loaded from %u file%s", cfg->n_rules,
+			 cfg->n_rules == 1 ? "" : "s");
+		goto fail;
+	}
+	struct weir_match_opts mo = {.cache_dir = gs->cache_private ? NULL : gs->cache,
+				     .diag = stderr, .strict = cfg->rules_strict};
+	struct weir_match *m = weir_match_compile(rs, &mo, err, errlen);
+	if (!m)
+		goto fail;
+	gs->st.last_compile_s = weir_match_info(m)->compile_s;
+	struct weir_rdb *d = rdb_new(gs, rs, m, err, errlen);
+	if (!d)
+		return -1;
+	d->refs++;
+	struct weir_gen *g = gen_build(gs, d, NULL, NULL, NULL, 0, err, errlen);
+	rdb_unref(d);
+	if (!g)
+		return -1;
+	publish(gs, g);
+	return 0;
+fail:
+	weir_ruleset_free(rs);
+	return -1;
+}
+
+static struct weir_gen *published_gen;
+
+struct weir_gen **weir_gens_published(struct weir_gens *gs)
+{
+	(void)gs; /* one pipeline per process */
+	return &published_gen;
+}
+
+struct weir_gens *weir_gens_new(const struct weir_config *cfg, unsigned n_workers,
+				pthread_mutex_t *readers_lock, char *err, size_t errlen)
+{
+	struct weir_gens *gs = calloc(1, sizeof(*gs));
+
+	if (!gs) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	gs->cfg = cfg;
+	gs->n_workers = n_workers;
+	gs->flows = weir_inspect_flows_wanted(cfg);
+	gs->readers_lock = readers_lock;
+	gs->job.state = gs->merge.state = JOB_IDLE;
+	gs->n_files = cfg->n_rules;
+	memcpy(gs->files, cfg->rules, sizeof(gs->files[0]) * cfg->n_rules);
+	if (!cfg->n_rules)
+		return gs;
+	if (slots_init(gs) < 0) {
+		snprintf(err, errlen, "cannot allocate rule counters (rules_max %u)", cfg->rules_max);
+		weir_gens_free(gs);
+		return NULL;
+	}
+	if (cache_dir(gs, err, errlen) < 0 || load_initial(gs, err, errlen) < 0) {
+		weir_gens_free(gs);
+		return NULL;
+	}
+	return gs;
+}
+
+void weir_gens_free(struct weir_gens *gs)
+{
+	if (!gs)
+		return;
+	merge_cancel(gs);
+	if (gs->job.state == JOB_COMPILING) {
+		kill(gs->job.pid, SIGKILL);
+		waitpid(gs->job.pid, NULL, 0);
+	}
+	job_clear(&gs->job);
+	job_clear(&gs->merge);
+	rcu_barrier(); /* every grace_done has run */
+	reclaim(gs, NULL, NULL);
+	rcu_assign_pointer(published_gen, NULL);
+	gen_free(gs, gs->cur);
+	if (gs->cache_private)
+		remove_dir(gs->cache);
+	for (unsigned w = 0; w < WEIR_MAX_WORKERS; w++)
+		rte_free(gs->rc[w]);
+	free(gs->map);
+	free(gs->slot_refs);
+	free(gs->slot_free);
+	free(gs);
+}
+
+uint32_t weir_gens_id(const struct weir_gens *gs)
+{
+	return gs && gs->cur ? gs->cur->id : 1;
+}
+
+const struct weir_gen *weir_gens_current(const struct weir_gens *gs)
+{
+	return gs ? gs->cur : NULL;
+}
+
+const struct weir_gen *weir_gens_find(const struct weir_gens *gs, uint32_t id)
+{
+	if (!gs)
+		return NULL;
+	if (gs->cur && gs->cur->id == id)
+		return gs->cur;
+	for (const struct weir_gen *g = gs->retired; g; g = g->next_retired)
+		if (g->id == id)
+			return g;
+	return NULL;
+}
+
+struct weir_rule_counters *weir_gens_counters(struct weir_gens *gs, unsigned w)
+{
+	return gs && w < gs->n_workers ? gs->rc[w] : NULL;
+}
+
+const struct weir_gens_stats *weir_gens_stats(const struct weir_gens *gs)
+{
+	return &gs->st;
+}

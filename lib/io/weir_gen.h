@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ *
+ * Rule generations (internal to weir_io): what the data path reads of the
+ * rules, as one immutable object swapped with RCU (liburcu QSBR).
+ *
+ * A generation holds up to two compiled databases, a base and a small delta
+ * (the rules added since the base was built), each scanned in turn, and per
+ * database a map from Hyperscan's dense rule index to a counter slot, where
+ * WEIR_GEN_OFF marks a rule that is removed (its hits are ignored). So:
+ *
+ *   rules reload [FILE...]  parse, compile the whole set (bounded, in a child
+ *                           process), publish {new base}
+ *   rules add FILE          compile only the delta (old delta + FILE), publish
+ *                           {same base, new delta}
+ *   rules remove ID...      no compile: publish {same databases, those OFF}
+ *
+ * and after an add or remove a background merge compiles base + delta -
+ * removed into a new base and publishes it. Compiles run in a forked child
+ * under a memory bound (RLIMIT_DATA) and a time bound (SIGALRM), writing the
+ * databases to the compiled-database cache, which the main lcore then loads:
+ * the main lcore never blocks on Hyperscan's compiler, and an unchanged rule
+ * set is a cache hit.
+ *
+ * Workers (registered QSBR readers) dereference the published generation
+ * once per burst and report a quiescent state between bursts. A retired
+ * generation is freed after its grace period and once the main lcore has
+ * drained the alert records that name it. Per-worker matching state (scratch,
+ * stream-state pool) belongs to a database, so generations that share a
+ * database share it: only a new base or delta resets the stream matching of
+ * open flows (their next bytes start a fresh stream; a match spanning the
+ * swap is not reported).
+ *
+ * Counter slots are stable per rule id across generations (per-rule stats
+ * carry on through reloads); a slot is recycled, zeroed, only when no live
+ * generation holds its rule. At most cfg->rules_max distinct rule ids are
+ * live at once.
+ */
+#ifndef WEIR_GEN_H
+#define WEIR_GEN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <urcu-qsbr.h>
+
+#include "weir_conf.h"
+#include "weir_inspect.h"
+#include "weir_match.h"
+
+#define WEIR_GEN_OFF UINT32_MAX
+#define WEIR_GEN_DBS 2 /* base, delta */
+
+/* A compiled database and the per-worker state scans of it need. */
+struct weir_rdb {
+	uint32_t serial;           /* unique in the process: stream states name their db by it */
+	unsigned refs;             /* generations holding it (main lcore only) */
+	bool stream_rules;         /* has stream-mode rules (and flows are tracked) */
+	struct weir_ruleset *rs;
+	struct weir_match *match;
+	struct weir_match_worker *mw[WEIR_MAX_WORKERS];
+};
+
+/* One active rule: where it lives and its counter slot. */
+struct weir_gen_rule {
+	uint8_t db;
+	uint32_t idx;              /* dense index in that db's match */
+	uint32_t slot;
+};
+
+struct weir_gen {
+	uint32_t id;
+	bool stream_rules;         /* any db has stream rules */
+	struct weir_rdb *db[WEIR_GEN_DBS];  /* base, delta; NULL when absent */
+	uint32_t *slot[WEIR_GEN_DBS];       /* dense index -> counter slot or WEIR_GEN_OFF */
+	unsigned n_active;
+	struct weir_gen_rule *active;       /* in db, then index, order */
+	/* main lcore */
+	struct rcu_head rcu;
+	uint32_t grace_done;
+	struct weir_gen *next_retired;
+};
+
+/* The rule an alert record names, or NULL. */
+static inline const struct weir_rule *weir_gen_rule(const struct weir_gen *g, unsigned db,
+						    uint32_t idx)
+{
+	return db < WEIR_GEN_DBS && g->db[db] ? weir_match_rule(g->db[db]->match, idx) : NULL;
+}
+
+struct weir_gens;
+
+/*
+ * Load and compile the config's rules (problems on stderr with file:line)
+ * into generation 1; with no rule files there is no generation, and rules
+ * cannot be added later. readers_lock is held while the current generation
+ * changes or one is freed (telemetry threads read the current one under
+ * it). NULL + err on failure.
+ */
+struct weir_gens *weir_gens_new(const struct weir_config *cfg, unsigned n_workers,
+				pthread_mutex_t *readers_lock, char *err, size_t errlen);
+void weir_gens_free(struct weir_gens *gs);
+
+/* What workers rcu_dereference once per burst. */
+struct weir_gen **weir_gens_published(struct weir_gens *gs);
+/* Main lcore's view (and readers' under readers_lock). */
+const struct weir_gen *weir_gens_current(const struct weir_gens *gs);
+/* The running generation's id: 1 when there are no rules (the first and only one). */
+uint32_t weir_gens_id(const struct weir_gens *gs);
+/* A live generation by id (records in flight name retired ones), or NULL. */
+const struct weir_gen *weir_gens_find(const struct weir_gens *gs, uint32_t id);
+/* Worker w's per-rule counters, indexed by slot. */
+struct weir_rule_counters *weir_gens_counters(struct weir_gens *gs, unsigned w);
+
+/*
+ * Control commands (main lcore). reload/add start a compile job and return
+ * at once (state in weir_gens_job_json); remove publishes at once. 0, or -1
+ * with err (a file:line for rules that do not load; "a job is running").
+ * files NULL/n 0 for reload: the config's rule files.
+ */
+int weir_gens_reload(struct weir_gens *gs, char **files, unsigned n, json_t *resp, char *err,
+		     size_t errlen);
+int weir_gens_add(struct weir_gens *gs, const char *file, json_t *resp, char *err, size_t errlen);
+int weir_gens_remove(struct weir_gens *gs, unsigned n, const uint32_t *ids, json_t *resp,
+		     char *err, size_t errlen);
+/* {"generation":N,"job":{...}|null,"merge":"idle|pending|compiling"} members into resp. */
+void weir_gens_status_json(const struct weir_gens *gs, json_t *resp);
+
+/*
+ * Main lcore loop: finish a compile job (publish or fail), start a pending
+ * merge, free generations past their grace period; drain(ctx) is called
+ * first so that no record in flight names a freed generation. Returns the
+ * events handled (0 when idle). Never blocks on a compile.
+ */
+unsigned weir_gens_poll(struct weir_gens *gs, void (*drain)(void *), void *ctx);
+
+/* Compile jobs finished (ok/failed) and generations published, for stats. */
+struct weir_gens_stats {
+	uint64_t published, jobs_ok, jobs_failed, merges;
+	double last_compile_s;
+};
+const struct weir_gens_stats *weir_gens_stats(const struct weir_gens *gs);
+
+#endif /* WEIR_GEN_H */

@@ -46,7 +46,10 @@ static void usage(FILE *f)
 		"  rules add FILE         add FILE's rules (a small delta compile); waits likewise\n"
 		"  rules remove ID...     stop matching those rules (no compile)\n"
 		"  rules status           generation, last compile job, background merge\n"
-		"  query list             queries: window, group_by, aggregates, filter, counters\n"
+		"  query list             queries: window, group_by, aggregates, filter, state, counters\n"
+		"  query add FILE         add the queries of FILE (a queries: list) at their next window\n"
+		"                         boundary; one named like a running query replaces it there\n"
+		"  query remove NAME      end a query once its window in progress is emitted\n"
 		"  windows show Q [--top N]  what the merger holds of query Q's open windows\n"
 		"  log level [LEVEL]      show or set DPDK's log level (emerg .. debug)\n"
 		"  shutdown               stop weir as SIGTERM does (flush, stats, exit 0)\n"
@@ -305,6 +308,11 @@ static void print_queries(json_t *r)
 	json_array_foreach(a, i, v) {
 		json_t *win = json_object_get(v, "window"), *c = json_object_get(v, "counters");
 		const char *t = str(win, "type");
+		char name[128];
+		snprintf(name, sizeof(name), "%s%s%s%s", str(v, "name"),
+			 strcmp(str(v, "state"), "live") ? " [" : "",
+			 strcmp(str(v, "state"), "live") ? str(v, "state") : "",
+			 strcmp(str(v, "state"), "live") ? "]" : "");
 		if (!strcmp(t, "session"))
 			snprintf(w, sizeof(w), "session gap %gs", json_number_value(json_object_get(win, "gap_s")));
 		else if (!strcmp(t, "sliding"))
@@ -314,7 +322,7 @@ static void print_queries(json_t *r)
 		else
 			snprintf(w, sizeof(w), "%s %gs", t, json_number_value(json_object_get(win, "size_s")));
 		printf("%-16s %-22s %-28s %-30s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT
-		       "  %s%s%s\n", str(v, "name"), w, join(json_object_get(v, "group_by"), g, sizeof(g)),
+		       "  %s%s%s\n", name, w, join(json_object_get(v, "group_by"), g, sizeof(g)),
 		       join(json_object_get(v, "aggregates"), ag, sizeof(ag)), num(c, "no_key"),
 		       num(c, "filtered"), str(v, "filter"),
 		       json_is_string(json_object_get(v, "having")) ? " / having " : "",
@@ -349,6 +357,22 @@ static void print_windows(json_t *r)
 			printf("\n");
 		}
 	}
+}
+
+/* query add: each query and the event time it starts at. */
+static void print_added(json_t *r)
+{
+	json_t *a = json_object_get(r, "added"), *v;
+	size_t i;
+
+	json_array_foreach(a, i, v) {
+		printf("added %s (slot %" JSON_INTEGER_FORMAT ") from %.9f", str(v, "name"),
+		       num(v, "slot"), (double)num(v, "from_ns") / 1e9);
+		if (json_is_integer(json_object_get(v, "replaces")))
+			printf(", replacing slot %" JSON_INTEGER_FORMAT " there", num(v, "replaces"));
+		putchar('\n');
+	}
+	printf("%-16s %" JSON_INTEGER_FORMAT "\n", "generation", num(r, "generation"));
 }
 
 /* A job's outcome for people: generation, state, compile figures or the error. */
@@ -503,9 +527,11 @@ int main(int argc, char **argv)
 	}
 	/* weir resolves rule files from its own directory: send absolute paths */
 	const char *cmd0 = argv[optind];
+	const char *sub = !strchr(cmd0, ' ') && optind + 1 < argc ? argv[optind + 1] : "";
 	bool files = !strcmp(cmd0, "rules reload") || !strcmp(cmd0, "rules add") ||
-		     (!strcmp(cmd0, "rules") && optind + 1 < argc &&
-		      (!strcmp(argv[optind + 1], "reload") || !strcmp(argv[optind + 1], "add")));
+		     !strcmp(cmd0, "query add") ||
+		     (!strcmp(cmd0, "rules") && (!strcmp(sub, "reload") || !strcmp(sub, "add"))) ||
+		     (!strcmp(cmd0, "query") && !strcmp(sub, "add"));
 	char *resp;
 	json_t *r = request(path, argc - optind, argv + optind, files, timeout, &resp);
 	if (!r)
@@ -543,6 +569,8 @@ int main(int argc, char **argv)
 		; /* said above */
 	else if (jobr && json_is_object(jobr))
 		print_job(r, jobr);
+	else if (!strcmp(cmd, "query add"))
+		print_added(r);
 	else
 		print_status(r); /* status, log level, shutdown: key value lines */
 	json_decref(r);

@@ -1666,6 +1666,18 @@ static const struct weir_query_conf default_queries[] = {
 #undef BUILTIN
 #undef AGG
 
+bool weir_query_uses_field(const struct weir_query_conf *c, enum weir_field f)
+{
+	for (unsigned i = 0; i < c->n_group_by; i++)
+		if (c->group_by[i] == f)
+			return true;
+	for (unsigned i = 0; i < c->n_aggs; i++)
+		if (c->aggs[i].kind >= WEIR_AGG_SUM && c->aggs[i].kind <= WEIR_AGG_QUANTILES &&
+		    c->aggs[i].field == f)
+			return true;
+	return false;
+}
+
 void weir_config_defaults(struct weir_config *c)
 {
 	memset(c, 0, sizeof(*c));

@@ -249,6 +249,9 @@ int weir_config_add_rules(struct weir_config *c, const char *path, char *err, si
 /* Built-in defaults: no ports, the bundled queries (hostpairs, protocols, totals). */
 void weir_config_defaults(struct weir_config *c);
 
+/* Does the query group by f or aggregate it (sum/min/max/avg/quantiles)? */
+bool weir_query_uses_field(const struct weir_query_conf *c, enum weir_field f);
+
 /* Load `path` over the current contents of *c. 0 or -1 with err filled. */
 int weir_config_load(struct weir_config *c, const char *path, char *err, size_t errlen);
 

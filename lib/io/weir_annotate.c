@@ -31,9 +31,6 @@ struct weir_annotate_worker {
 
 struct weir_annotate {
 	const struct weir_config *cfg;
-	unsigned n_queries;
-	struct weir_filter *filter[WEIR_MAX_QUERIES]; /* NULL: every packet passes */
-	uint32_t no_filter_mask;                        /* queries without a filter */
 	struct weir_labels *labels;
 	struct weir_dns_names *names;
 	unsigned n_workers;
@@ -43,30 +40,15 @@ struct weir_annotate {
 
 static bool uses_field(const struct weir_config *cfg, enum weir_field f)
 {
-	for (unsigned q = 0; q < cfg->n_queries; q++) {
-		const struct weir_query_conf *c = &cfg->queries[q];
-		for (unsigned i = 0; i < c->n_group_by; i++)
-			if (c->group_by[i] == f)
-				return true;
-		for (unsigned i = 0; i < c->n_aggs; i++)
-			if (c->aggs[i].kind >= WEIR_AGG_SUM && c->aggs[i].kind <= WEIR_AGG_QUANTILES &&
-			    c->aggs[i].field == f)
-				return true;
-	}
-	return false;
-}
-
-static bool has_filters(const struct weir_config *cfg)
-{
 	for (unsigned q = 0; q < cfg->n_queries; q++)
-		if (cfg->queries[q].filter[0])
+		if (weir_query_uses_field(&cfg->queries[q], f))
 			return true;
 	return false;
 }
 
 bool weir_annotate_wanted(const struct weir_config *cfg)
 {
-	return cfg->labels[0] || has_filters(cfg) || uses_field(cfg, WEIR_FIELD_DST_NAME);
+	return cfg->labels[0] || uses_field(cfg, WEIR_FIELD_DST_NAME);
 }
 
 static uint32_t label_id(void *ctx, const char *name)
@@ -74,32 +56,46 @@ static uint32_t label_id(void *ctx, const char *name)
 	return ctx ? weir_labels_find(ctx, name) : 0;
 }
 
-static int compile_filters(struct weir_annotate *a, const uint16_t *port_linktype, unsigned n_ports,
-			   char *err, size_t errlen)
+bool weir_annotate_has_dns(const struct weir_annotate *a)
+{
+	return a && a->names;
+}
+
+struct weir_filter *weir_annotate_compile_filter(const struct weir_annotate *a,
+						 const uint16_t *port_linktype, unsigned n_ports,
+						 const struct weir_query_conf *c, const char *path,
+						 char *err, size_t errlen)
 {
 	int lt[RTE_MAX_ETHPORTS];
 	struct weir_filter_env env = {.port_linktype = lt, .n_ports = n_ports,
-				      .label_id = a->labels ? label_id : NULL,
-				      .label_ctx = a->labels};
+				      .label_id = a && a->labels ? label_id : NULL,
+				      .label_ctx = a ? a->labels : NULL};
 	char e[512];
 
 	for (unsigned i = 0; i < n_ports && i < RTE_MAX_ETHPORTS; i++)
 		lt[i] = port_linktype[i];
-	for (unsigned q = 0; q < a->n_queries; q++) {
-		const struct weir_query_conf *c = &a->cfg->queries[q];
-		if (!c->filter[0]) {
-			a->no_filter_mask |= 1u << q;
-			continue;
-		}
-		a->filter[q] = weir_filter_compile(c->filter, &env, e, sizeof(e));
-		if (!a->filter[q]) {
-			snprintf(err, errlen, "%s%s%.0d%squery '%s': filter \"%s\": %s",
-				 a->cfg->path, a->cfg->path[0] ? ":" : "", c->line, c->line ? ": " : "",
-				 c->name, c->filter, e);
-			return -1;
-		}
+	struct weir_filter *f = weir_filter_compile(c->filter, &env, e, sizeof(e));
+	if (!f)
+		snprintf(err, errlen, "%s%s%.0d%squery '%s': filter \"%s\": %s", path,
+			 path[0] ? ":" : "", c->line, c->line ? ": " : "", c->name, c->filter, e);
+	return f;
+}
+
+void weir_query_filters_burst(const struct weir_query_filters *qf, uint32_t active,
+			      struct rte_mbuf *const *m, const struct weir_burst_meta *meta, unsigned n,
+			      uint32_t *pass)
+{
+	uint8_t ok[WEIR_BURST_MAX];
+	uint32_t filtered = qf->filtered & active;
+
+	for (unsigned i = 0; i < n; i++)
+		pass[i] = ~filtered;
+	for (; filtered; filtered &= filtered - 1) {
+		unsigned q = (unsigned)__builtin_ctz(filtered);
+		weir_filter_burst(qf->filter[q], m, meta, n, ok);
+		for (unsigned i = 0; i < n; i++)
+			pass[i] |= (uint32_t)ok[i] << q;
 	}
-	return 0;
 }
 
 static int create_worker(struct weir_annotate *a, unsigned i, char *err, size_t errlen)
@@ -138,7 +134,6 @@ struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const 
 		return NULL;
 	}
 	a->cfg = cfg;
-	a->n_queries = cfg->n_queries;
 	a->n_workers = n_workers;
 	if (cfg->labels[0] && !(a->labels = weir_labels_load(cfg->labels, err, errlen)))
 		goto fail;
@@ -151,8 +146,6 @@ struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const 
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (compile_filters(a, port_linktype, n_port_ids, err, errlen) < 0)
-		goto fail;
 	a->workers = rte_zmalloc("weir_annotate", sizeof(*a->workers) * n_workers,
 				 RTE_CACHE_LINE_SIZE);
 	if (!a->workers) {
@@ -172,8 +165,6 @@ void weir_annotate_free(struct weir_annotate *a)
 {
 	if (!a)
 		return;
-	for (unsigned q = 0; q < a->n_queries; q++)
-		weir_filter_free(a->filter[q]);
 	if (a->workers)
 		for (unsigned i = 0; i < a->n_workers; i++) {
 			weir_dns_table_free(a->workers[i].dns);
@@ -232,22 +223,6 @@ static void dns_burst(struct weir_annotate_worker *w, struct rte_mbuf *const *m,
 	}
 }
 
-static void filter_burst(struct weir_annotate *a, struct rte_mbuf *const *m,
-			 const struct weir_burst_meta *meta, unsigned n, uint32_t *pass)
-{
-	uint8_t ok[WEIR_BURST_MAX];
-
-	for (unsigned i = 0; i < n; i++)
-		pass[i] = a->no_filter_mask;
-	for (unsigned q = 0; q < a->n_queries; q++) {
-		if (!a->filter[q])
-			continue;
-		weir_filter_burst(a->filter[q], m, meta, n, ok);
-		for (unsigned i = 0; i < n; i++)
-			pass[i] |= (uint32_t)ok[i] << q;
-	}
-}
-
 void weir_annotate_burst(struct weir_annotate_worker *w, struct rte_mbuf *const *m,
 			 const struct weir_pkt *const *pkts, unsigned n, struct weir_burst_meta *meta,
 			 struct weir_annotations *out)
@@ -262,10 +237,6 @@ void weir_annotate_burst(struct weir_annotate_worker *w, struct rte_mbuf *const 
 	if (w->dns) {
 		dns_burst(w, m, pkts, n, meta->ts, out->dst_name);
 		meta->dst_name = out->dst_name;
-	}
-	if (a->no_filter_mask != (a->n_queries >= 32 ? UINT32_MAX : (1u << a->n_queries) - 1)) {
-		filter_burst(a, m, meta, n, out->query_pass);
-		meta->query_pass = out->query_pass;
 	}
 }
 

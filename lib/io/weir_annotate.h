@@ -32,7 +32,35 @@ struct weir_annotations {
 	uint32_t query_pass[WEIR_BURST_MAX];
 };
 
-/* Does the config need the stage (labels, filters or dst_name)? */
+/*
+ * Query filters, per query slot, as a generation carries them: filtered
+ * marks the slots with a program (the others pass every packet).
+ */
+struct weir_filter;
+struct weir_query_filters {
+	uint32_t filtered;
+	struct weir_filter *filter[WEIR_MAX_QUERIES];
+};
+
+/*
+ * Compile a query's filter (control side): labels of a (NULL: none) for
+ * label predicates, the ports' link types for tcpdump syntax. NULL with err
+ * naming path:line and the query.
+ */
+struct weir_filter *weir_annotate_compile_filter(const struct weir_annotate *a,
+						 const uint16_t *port_linktype, unsigned n_ports,
+						 const struct weir_query_conf *c, const char *path,
+						 char *err, size_t errlen);
+
+/* Data path: bit q of pass[i]: packet i passes query q's filter (set for unfiltered queries). */
+void weir_query_filters_burst(const struct weir_query_filters *qf, uint32_t active,
+			      struct rte_mbuf *const *m, const struct weir_burst_meta *meta, unsigned n,
+			      uint32_t *pass);
+
+/* Are DNS names learnt (dst_name works)? a may be NULL. */
+bool weir_annotate_has_dns(const struct weir_annotate *a);
+
+/* Does the config need the stage (labels or dst_name)? */
 bool weir_annotate_wanted(const struct weir_config *cfg);
 
 /*

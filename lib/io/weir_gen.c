@@ -41,7 +41,7 @@ struct job {
 	FILE *diag;                /* the child's compile messages */
 	FILE *report;              /* struct child_report */
 	struct weir_ruleset *rs;   /* the set being compiled */
-	uint32_t from_gen;         /* generation current when it started */
+	uint32_t from_gen;         /* rules_version when it started */
 	uint64_t t0_ns, deadline_ns;
 	double wall_s;             /* start to publish */
 	struct child_report cr;
@@ -73,6 +73,10 @@ struct weir_gens {
 	uint32_t n_slot_free;
 	char cache[WEIR_PATH_MAX]; /* where compile children leave databases */
 	bool cache_private;        /* made for us (rules_cache off): removed at the end */
+	bool rules_on;             /* started with rules: they can change */
+	uint32_t rules_version;    /* bumped by every rule change (a merge of an older one is stale) */
+	struct weir_window_view view0;      /* generation 1's queries */
+	struct weir_query_filters qf0;
 	struct job job;            /* the last user job (reload, add) */
 	struct job merge;          /* the background merge; one of the two compiles at a time */
 	bool merge_pending;
@@ -239,9 +243,10 @@ static bool in_ids(const uint32_t *ids, unsigned n, uint32_t id)
 }
 
 /*
- * A generation over base and delta. A rule is off when it is in off_ids,
- * or when its database is prev's and it was off there (removals persist
- * until a merge drops the rule). NULL + err when out of slots or memory.
+ * A generation over base and delta, with prev's queries (generation 1:
+ * view0/qf0). A rule is off when it is in off_ids, or when its database is
+ * prev's and it was off there (removals persist until a merge drops the
+ * rule). NULL + err when out of slots or memory.
  */
 static struct weir_gen *gen_build(struct weir_gens *gs, struct weir_rdb *base, struct weir_rdb *delta,
 				  const struct weir_gen *prev, const uint32_t *off_ids, unsigned n_off,
@@ -252,8 +257,11 @@ static struct weir_gen *gen_build(struct weir_gens *gs, struct weir_rdb *base, s
 
 	if (!g)
 		goto oom;
+	g->view = prev ? prev->view : gs->view0;
+	g->qf = prev ? prev->qf : gs->qf0;
 	g->db[0] = base;
 	g->db[1] = delta;
+	g->rules = base || delta;
 	for (unsigned k = 0; k < WEIR_GEN_DBS; k++)
 		if (g->db[k]) {
 			g->db[k]->refs++;
@@ -413,7 +421,7 @@ static int job_start(struct weir_gens *gs, enum job_op op, struct weir_ruleset *
 	j->id = id;
 	j->op = op;
 	j->rs = rs;
-	j->from_gen = gs->cur ? gs->cur->id : 0;
+	j->from_gen = gs->rules_version;
 	j->t0_ns = now_ns();
 	j->diag = tmpfile();
 	j->report = tmpfile();
@@ -476,7 +484,7 @@ static void job_finish(struct weir_gens *gs, struct job *j)
 		job_fail(gs, j, "%s", err);
 		return;
 	}
-	if (j->op == JOB_MERGE && (!gs->cur || gs->cur->id != j->from_gen)) {
+	if (j->op == JOB_MERGE && gs->rules_version != j->from_gen) {
 		weir_match_free(m); /* the rules changed meanwhile: merge again */
 		gs->merge_pending = true;
 		j->state = JOB_IDLE;
@@ -489,7 +497,7 @@ static void job_finish(struct weir_gens *gs, struct job *j)
 	if (d) {
 		d->refs++; /* ours until the generation holds it */
 		g = j->op == JOB_ADD ? gen_build(gs, gs->cur->db[0], d, gs->cur, NULL, 0, err, sizeof(err))
-				     : gen_build(gs, d, NULL, NULL, NULL, 0, err, sizeof(err));
+				     : gen_build(gs, d, NULL, gs->cur, NULL, 0, err, sizeof(err));
 		rdb_unref(d);
 	}
 	if (!g) {
@@ -497,6 +505,7 @@ static void job_finish(struct weir_gens *gs, struct job *j)
 		return;
 	}
 	publish(gs, g);
+	gs->rules_version++;
 	j->generation = g->id;
 	j->wall_s = (double)(now_ns() - j->t0_ns) / 1e9;
 	j->state = JOB_DONE;
@@ -616,7 +625,7 @@ unsigned weir_gens_poll(struct weir_gens *gs, void (*drain)(void *), void *ctx)
 
 static int busy(struct weir_gens *gs, char *err, size_t errlen)
 {
-	if (!gs->cur) {
+	if (!gs->rules_on) {
 		snprintf(err, errlen, "weir started without rules: the inspection stage is off "
 				      "(start it with at least one rule file)");
 		return -1;
@@ -819,6 +828,7 @@ int weir_gens_remove(struct weir_gens *gs, unsigned n, const uint32_t *ids, json
 	if (!ng)
 		return -1;
 	publish(gs, ng);
+	gs->rules_version++;
 	gs->merge_pending = true;
 	weir_gens_status_json(gs, resp);
 	return 0;
@@ -930,6 +940,7 @@ struct weir_gen **weir_gens_published(struct weir_gens *gs)
 }
 
 struct weir_gens *weir_gens_new(const struct weir_config *cfg, unsigned n_workers,
+				const struct weir_window_view *view, const struct weir_query_filters *qf,
 				pthread_mutex_t *readers_lock, char *err, size_t errlen)
 {
 	struct weir_gens *gs = calloc(1, sizeof(*gs));
@@ -942,11 +953,21 @@ struct weir_gens *weir_gens_new(const struct weir_config *cfg, unsigned n_worker
 	gs->n_workers = n_workers;
 	gs->flows = weir_inspect_flows_wanted(cfg);
 	gs->readers_lock = readers_lock;
+	gs->view0 = *view;
+	gs->qf0 = *qf;
 	gs->job.state = gs->merge.state = JOB_IDLE;
 	gs->n_files = cfg->n_rules;
 	memcpy(gs->files, cfg->rules, sizeof(gs->files[0]) * cfg->n_rules);
-	if (!cfg->n_rules)
+	gs->rules_on = cfg->n_rules > 0;
+	if (!gs->rules_on) {
+		struct weir_gen *g = gen_build(gs, NULL, NULL, NULL, NULL, 0, err, errlen);
+		if (!g) {
+			weir_gens_free(gs);
+			return NULL;
+		}
+		publish(gs, g);
 		return gs;
+	}
 	if (slots_init(gs) < 0) {
 		snprintf(err, errlen, "cannot allocate rule counters (rules_max %u)", cfg->rules_max);
 		weir_gens_free(gs);
@@ -987,6 +1008,30 @@ void weir_gens_free(struct weir_gens *gs)
 uint32_t weir_gens_id(const struct weir_gens *gs)
 {
 	return gs && gs->cur ? gs->cur->id : 1;
+}
+
+uint32_t weir_gens_oldest_id(const struct weir_gens *gs)
+{
+	uint32_t id = gs->cur ? gs->cur->id : 0;
+
+	for (const struct weir_gen *g = gs->retired; g; g = g->next_retired)
+		if (g->id < id)
+			id = g->id;
+	return id;
+}
+
+int weir_gens_publish_queries(struct weir_gens *gs, const struct weir_window_view *view,
+			      const struct weir_query_filters *qf, char *err, size_t errlen)
+{
+	const struct weir_gen *c = gs->cur;
+	struct weir_gen *g = gen_build(gs, c->db[0], c->db[1], c, NULL, 0, err, errlen);
+
+	if (!g)
+		return -1;
+	g->view = *view;
+	g->qf = *qf;
+	publish(gs, g);
+	return 0;
 }
 
 const struct weir_gen *weir_gens_current(const struct weir_gens *gs)

@@ -45,9 +45,11 @@
 #include <jansson.h>
 #include <urcu-qsbr.h>
 
+#include "weir_annotate.h"
 #include "weir_conf.h"
 #include "weir_inspect.h"
 #include "weir_match.h"
+#include "weir_window.h"
 
 #define WEIR_GEN_OFF UINT32_MAX
 #define WEIR_GEN_DBS 2 /* base, delta */
@@ -71,7 +73,10 @@ struct weir_gen_rule {
 
 struct weir_gen {
 	uint32_t id;
+	bool rules;                /* a database is there to scan */
 	bool stream_rules;         /* any db has stream rules */
+	struct weir_window_view view;       /* the queries workers run */
+	struct weir_query_filters qf;       /* and their filters */
 	struct weir_rdb *db[WEIR_GEN_DBS];  /* base, delta; NULL when absent */
 	uint32_t *slot[WEIR_GEN_DBS];       /* dense index -> counter slot or WEIR_GEN_OFF */
 	unsigned n_active;
@@ -93,13 +98,20 @@ struct weir_gens;
 
 /*
  * Load and compile the config's rules (problems on stderr with file:line)
- * into generation 1; with no rule files there is no generation, and rules
- * cannot be added later. readers_lock is held while the current generation
- * changes or one is freed (telemetry threads read the current one under
- * it). NULL + err on failure.
+ * into generation 1, with the queries of view and qf (copied); without rule
+ * files it has no database, and rules cannot be added later. readers_lock is
+ * held while the current generation changes or one is freed (telemetry
+ * threads read the current one under it). NULL + err on failure.
  */
 struct weir_gens *weir_gens_new(const struct weir_config *cfg, unsigned n_workers,
+				const struct weir_window_view *view, const struct weir_query_filters *qf,
 				pthread_mutex_t *readers_lock, char *err, size_t errlen);
+
+/* Publish a generation with the current rules and these queries (copied). 0, or -1 + err. */
+int weir_gens_publish_queries(struct weir_gens *gs, const struct weir_window_view *view,
+			      const struct weir_query_filters *qf, char *err, size_t errlen);
+/* The oldest generation a worker may still be reading (the current one when none retired). */
+uint32_t weir_gens_oldest_id(const struct weir_gens *gs);
 void weir_gens_free(struct weir_gens *gs);
 
 /* What workers rcu_dereference once per burst. */

@@ -86,16 +86,9 @@ static bool queries_need_flows(const struct weir_config *cfg)
 {
 	for (unsigned q = 0; q < cfg->n_queries; q++) {
 		const struct weir_query_conf *c = &cfg->queries[q];
-		if (strstr(c->filter, "flow.new"))
+		if (strstr(c->filter, "flow.new") || weir_query_uses_field(c, WEIR_FIELD_FLOW_ID) ||
+		    weir_query_uses_field(c, WEIR_FIELD_DIRECTION))
 			return true;
-		for (unsigned i = 0; i < c->n_group_by; i++)
-			if (c->group_by[i] == WEIR_FIELD_FLOW_ID || c->group_by[i] == WEIR_FIELD_DIRECTION)
-				return true;
-		for (unsigned i = 0; i < c->n_aggs; i++)
-			if (c->aggs[i].kind >= WEIR_AGG_SUM && c->aggs[i].kind <= WEIR_AGG_QUANTILES &&
-			    (c->aggs[i].field == WEIR_FIELD_FLOW_ID ||
-			     c->aggs[i].field == WEIR_FIELD_DIRECTION))
-				return true;
 	}
 	return false;
 }

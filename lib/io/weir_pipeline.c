@@ -49,6 +49,7 @@
 #include "weir_match.h"
 #include "weir_obs.h"
 #include "weir_out.h"
+#include "weir_qctl.h"
 #include "weir_port.h"
 #include "weir_window.h"
 
@@ -139,7 +140,8 @@ struct pipeline {
 	uint64_t windows_emitted;
 	uint64_t records_written;      /* alerts and flow records */
 	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
-	struct weir_gens *gens;        /* rule generations; NULL without rules */
+	struct weir_gens *gens;        /* generations: rules and queries */
+	struct weir_qctl *qctl;        /* query changes */
 	struct weir_gen **gen_pub;     /* what workers rcu_dereference per burst */
 	struct weir_annotate *ann;     /* NULL when no query needs it */
 	struct weir_json rec_json;
@@ -155,6 +157,24 @@ struct pipeline {
 static const struct weir_gen *current_gen(const struct pipeline *pl)
 {
 	return weir_gens_current(pl->gens);
+}
+
+/*
+ * Counters by query name (stats, telemetry, metrics) show the live queries:
+ * a replaced one, ending, would share its successor's name.
+ */
+static bool query_counts(const struct pipeline *pl, unsigned qi)
+{
+	return weir_window_set_live(pl->win, qi) && !strcmp(weir_qctl_state(pl->qctl, qi), "live");
+}
+
+static unsigned live_queries(const struct pipeline *pl)
+{
+	unsigned n = 0;
+
+	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++)
+		n += query_counts(pl, qi);
+	return n;
 }
 
 /*
@@ -313,6 +333,19 @@ static void idle_backoff(unsigned *idle, bool rcu_reader)
 /* ---- workers ------------------------------------------------------------------ */
 
 /*
+ * The generation the worker reads until its next quiescent state, and its
+ * queries for the window stage. Every window update or advance follows a
+ * call: a view read before a quiescent state may be freed after it.
+ */
+static const struct weir_gen *worker_gen(struct worker *w)
+{
+	const struct weir_gen *g = rcu_dereference(*w->pl->gen_pub);
+
+	weir_window_worker_set_view(w->win, &g->view);
+	return g;
+}
+
+/*
  * One burst through every stage (parse .. window advance). Its TSC cycles go
  * into the worker's log2 histogram: one rdtsc pair and a bucket increment.
  */
@@ -339,7 +372,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 		w->c.bytes += m[i]->pkt_len;
 	}
 	/* One generation for the whole burst: the swap happens between bursts. */
-	const struct weir_gen *g = w->pl->gen_pub ? rcu_dereference(*w->pl->gen_pub) : NULL;
+	const struct weir_gen *g = worker_gen(w);
 	if (w->inspect) {
 		weir_inspect_burst(w->inspect, g, m, pk, ts, n, &w->rules, &w->flows);
 		meta.rules = &w->rules;
@@ -351,6 +384,10 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 	}
 	if (w->ann)
 		weir_annotate_burst(w->ann, m, pk, n, &meta, &w->notes);
+	if (g->qf.filtered & g->view.active) {
+		weir_query_filters_burst(&g->qf, g->view.active, m, &meta, n, w->notes.query_pass);
+		meta.query_pass = w->notes.query_pass;
+	}
 	weir_window_update_burst(w->win, pk, n, &meta);
 	w->c.processed += n;
 	rte_pktmbuf_free_bulk(m, n);
@@ -371,6 +408,7 @@ static void idle_watermark(struct worker *w)
 	struct pipeline *pl = w->pl;
 	uint64_t peak = 0;
 
+	worker_gen(w);
 	if (pl->cfg->time == WEIR_TIME_PROCESSING) { /* the clock moves on without packets */
 		weir_window_advance(w->win, wall_now(pl) - pl->delay);
 		return;
@@ -423,6 +461,7 @@ static void worker_ring_loop(struct worker *w)
 			idle = 0;
 			continue;
 		}
+		worker_gen(w);
 		if (hint > w->pl->delay)
 			weir_window_advance(w->win, hint - w->pl->delay);
 		if (done)
@@ -440,8 +479,9 @@ static int worker_main(void *arg)
 		worker_ring_loop(w);
 	else
 		worker_poll_loop(w);
+	const struct weir_gen *g = worker_gen(w);
 	if (w->inspect)
-		weir_inspect_flush(w->inspect, w->pl->gen_pub ? rcu_dereference(*w->pl->gen_pub) : NULL);
+		weir_inspect_flush(w->inspect, g);
 	weir_window_advance(w->win, UINT64_MAX);
 	rcu_unregister_thread();
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -566,6 +606,40 @@ static int create_inspect(struct pipeline *pl, struct worker *w, char *err, size
 	w->inspect = weir_inspect_create(pl->cfg, w->id, w->records, weir_gens_counters(pl->gens, w->id),
 					 err, errlen);
 	return w->inspect ? 0 : -1;
+}
+
+/* The latest event time any worker reached: query changes start at the boundary after it. */
+static uint64_t event_time(void *ctx)
+{
+	const struct pipeline *pl = ctx;
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		uint64_t v = __atomic_load_n(&pl->workers[i].max_ts_pub, __ATOMIC_RELAXED);
+		t = v > t ? v : t;
+	}
+	return pl->cfg->time == WEIR_TIME_PROCESSING && wall_now(pl) > t ? wall_now(pl) : t;
+}
+
+/* Generation 1: the config's queries (filters compiled) and rules (compiled). */
+static int create_generations(struct pipeline *pl, char *err, size_t errlen)
+{
+	struct weir_qctl_env env = {
+		.cfg = pl->cfg, .win = pl->win, .ann = pl->ann, .linktype = pl->linktype,
+		.n_port_ids = RTE_MAX_ETHPORTS, .flows = weir_inspect_flows_wanted(pl->cfg),
+		.dns = weir_annotate_has_dns(pl->ann), .event_time = event_time, .ctx = pl};
+	static struct weir_window_view view;
+	static struct weir_query_filters qf;
+
+	pl->qctl = weir_qctl_new(&env, &view, &qf, err, errlen);
+	if (!pl->qctl)
+		return -1;
+	pl->gens = weir_gens_new(pl->cfg, pl->cfg->workers, &view, &qf, &tel_lock, err, errlen);
+	if (!pl->gens)
+		return -1;
+	weir_qctl_attach(pl->qctl, pl->gens);
+	pl->gen_pub = weir_gens_published(pl->gens);
+	return 0;
 }
 
 static int create_workers(struct pipeline *pl, char *err, size_t errlen)
@@ -735,7 +809,7 @@ static void merge_until_done(struct pipeline *pl)
 			sighup_reload(pl);
 		if (weir_annotate_main_poll(pl->ann) + weir_window_merge_poll(pl->win, emit_window, pl) +
 		    drain_records(pl) + weir_ctl_poll(pl->ctl) +
-		    weir_gens_poll(pl->gens, drain_records_cb, pl) == 0)
+		    weir_gens_poll(pl->gens, drain_records_cb, pl) + weir_qctl_poll(pl->qctl) == 0)
 			usleep(200); /* workers wait on us for shards: stay close */
 	}
 	rte_eal_mp_wait_lcore();
@@ -878,6 +952,8 @@ static void json_queries(struct pipeline *pl, struct weir_json *j)
 {
 	weir_json_begin(j, "queries");
 	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		if (!query_counts(pl, qi))
+			continue;
 		weir_json_begin(j, weir_window_set_query(pl->win, qi)->conf.name);
 		for (unsigned r = 0; r < WEIR_QDROP__COUNT; r++)
 			weir_json_u64(j, weir_qdrop_name(r), weir_window_set_qdrop(pl->win, qi, r));
@@ -1001,6 +1077,8 @@ static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f
 	if (current_gen(pl))
 		rules_summary(pl, f);
 	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		if (!query_counts(pl, qi))
+			continue;
 		fprintf(f, "  query %s:", weir_window_set_query(pl->win, qi)->conf.name);
 		for (unsigned r = 0; r < WEIR_QDROP__COUNT; r++)
 			fprintf(f, " %s=%" PRIu64, weir_qdrop_name(r), weir_window_set_qdrop(pl->win, qi, r));
@@ -1100,7 +1178,7 @@ static int ctl_status(void *ctx, unsigned argc, char **argv, json_t *r, char *er
 	json_object_set_new(r, "ports", ports);
 	json_object_set_new(r, "config", pl->cfg->path[0] ? json_string(pl->cfg->path) : json_null());
 	weir_gens_status_json(pl->gens, r);
-	json_object_set_new(r, "queries", json_integer(weir_window_set_n_queries(pl->win)));
+	json_object_set_new(r, "queries", json_integer(live_queries(pl)));
 	json_object_set_new(r, "control_clients", json_integer(weir_ctl_clients(pl->ctl)));
 	json_object_set_new(r, "file_prefix", json_string(weir_eal_file_prefix()));
 	json_object_set_new(r, "metrics", pl->metrics ? json_string(pl->metrics_addr) : json_null());
@@ -1180,10 +1258,18 @@ static int ctl_query_list(void *ctx, unsigned argc, char **argv, json_t *r, char
 	if (ctl_no_args(argc, argv, err, errlen) < 0)
 		return -1;
 	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		if (!weir_window_set_live(pl->win, qi))
+			continue;
 		const struct weir_query_conf *q = &weir_window_set_query(pl->win, qi)->conf;
 		json_t *o = json_object(), *w = json_object(), *g = json_array(), *ag = json_array();
 		json_t *cnt = json_object();
+		uint64_t from, until;
+		weir_qctl_bounds(pl->qctl, qi, &from, &until);
 		json_object_set_new(o, "name", json_string(q->name));
+		json_object_set_new(o, "state", json_string(weir_qctl_state(pl->qctl, qi)));
+		json_object_set_new(o, "from_ns", json_integer((json_int_t)from));
+		json_object_set_new(o, "until_ns", until == UINT64_MAX ? json_null()
+								       : json_integer((json_int_t)until));
 		json_object_set_new(w, "type", json_string(q->window <= 2 ? types[q->window] : "?"));
 		if (q->window == WEIR_WINDOW_SESSION) {
 			json_object_set_new(w, "gap_s", ctl_seconds(q->gap_ns));
@@ -1278,7 +1364,8 @@ static int ctl_windows_show(void *ctx, unsigned argc, char **argv, json_t *r, ch
 		pk.top = (unsigned)t;
 	}
 	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
-		if (strcmp(weir_window_set_query(pl->win, qi)->conf.name, argv[0]) != 0)
+		if (!weir_window_set_live(pl->win, qi) ||
+		    strcmp(weir_window_set_query(pl->win, qi)->conf.name, argv[0]) != 0)
 			continue;
 		pk.windows = json_array();
 		weir_window_set_peek(pl->win, qi, peek_window, &pk);
@@ -1344,6 +1431,31 @@ static int ctl_rules_status(void *ctx, unsigned argc, char **argv, json_t *r, ch
 	return 0;
 }
 
+/* `query add FILE`: its queries start at their next window boundary (same name: a replacement). */
+static int ctl_query_add(void *ctx, unsigned argc, char **argv, json_t *r, char *err, size_t errlen)
+{
+	struct pipeline *pl = ctx;
+
+	if (argc != 1) {
+		snprintf(err, errlen, "usage: query add FILE (a YAML file with a queries: list)");
+		return -1;
+	}
+	return weir_qctl_add(pl->qctl, argv[0], r, err, errlen);
+}
+
+/* `query remove NAME`: the window in progress finishes, then the query ends. */
+static int ctl_query_remove(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			    size_t errlen)
+{
+	struct pipeline *pl = ctx;
+
+	if (argc != 1) {
+		snprintf(err, errlen, "usage: query remove NAME");
+		return -1;
+	}
+	return weir_qctl_remove(pl->qctl, argv[0], r, err, errlen);
+}
+
 /* Stop as on SIGTERM: windows flushed, stats written, exit 0. */
 static int ctl_shutdown(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
 			size_t errlen)
@@ -1370,6 +1482,8 @@ static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
 	weir_ctl_register(pl->ctl, "rules remove", ctl_rules_remove, pl);
 	weir_ctl_register(pl->ctl, "rules status", ctl_rules_status, pl);
 	weir_ctl_register(pl->ctl, "query list", ctl_query_list, pl);
+	weir_ctl_register(pl->ctl, "query add", ctl_query_add, pl);
+	weir_ctl_register(pl->ctl, "query remove", ctl_query_remove, pl);
 	weir_ctl_register(pl->ctl, "windows show", ctl_windows_show, pl);
 	weir_ctl_register(pl->ctl, "shutdown", ctl_shutdown, pl);
 	return 0;
@@ -1566,6 +1680,8 @@ static int tel_rules(struct pipeline *pl, const char *params, struct rte_tel_dat
 static void tel_queries(struct pipeline *pl, struct rte_tel_data *d)
 {
 	for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+		if (!query_counts(pl, qi))
+			continue;
 		struct rte_tel_data *q = tel_begin();
 		if (!q)
 			break;
@@ -1584,7 +1700,7 @@ static void tel_status(struct pipeline *pl, struct rte_tel_data *d)
 	tel_u64(d, "uptime_ms", (uint64_t)(elapsed_s(pl) * 1e3));
 	tel_u64(d, "workers", pl->n_workers);
 	tel_u64(d, "rules", current_gen(pl) ? current_gen(pl)->n_active : 0);
-	tel_u64(d, "queries", weir_window_set_n_queries(pl->win));
+	tel_u64(d, "queries", live_queries(pl));
 	tel_u64(d, "stopping", *pl->stop ? 1 : 0);
 	rte_tel_data_add_dict_string(d, "metrics", pl->metrics_addr);
 }
@@ -1719,6 +1835,8 @@ static void prom_queries(struct weir_text *t, struct pipeline *pl)
 			 what);
 		weir_prom_family(t, name, "counter", help);
 		for (unsigned qi = 0; qi < weir_window_set_n_queries(pl->win); qi++) {
+			if (!query_counts(pl, qi))
+				continue;
 			uint64_t v = r < WEIR_QDROP__COUNT ? weir_window_set_qdrop(pl->win, qi, r)
 							   : weir_window_set_merge_overflow(pl->win, qi);
 			weir_prom_u64(t, name, "query", weir_window_set_query(pl->win, qi)->conf.name, v);
@@ -1791,6 +1909,7 @@ static void pipeline_free(struct pipeline *pl)
 			rte_ring_free(pl->workers[i].records);
 		}
 	weir_gens_free(pl->gens);
+	weir_qctl_free(pl->qctl);
 	weir_json_free(&pl->rec_json);
 	rte_free(pl->workers);
 	rte_free(pl->dist);
@@ -1836,13 +1955,6 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 		status = 2;
 		goto fail;
 	}
-	pl->gens = weir_gens_new(cfg, cfg->workers, &tel_lock, err, sizeof(err));
-	if (!pl->gens) {
-		status = 2;
-		goto fail;
-	}
-	if (weir_gens_current(pl->gens))
-		pl->gen_pub = weir_gens_published(pl->gens);
 	if (weir_annotate_wanted(cfg)) {
 		pl->ann = weir_annotate_create(cfg, pl->linktype, RTE_MAX_ETHPORTS, cfg->workers, err,
 					       sizeof(err));
@@ -1852,7 +1964,11 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 		}
 	}
 	pl->win = weir_window_set_create(cfg, cfg->workers, err, sizeof(err));
-	if (!pl->win || create_workers(pl, err, sizeof(err)) < 0)
+	if (!pl->win || create_generations(pl, err, sizeof(err)) < 0) {
+		status = 2;
+		goto fail;
+	}
+	if (create_workers(pl, err, sizeof(err)) < 0)
 		goto fail;
 	/* Only now, with everything validated, is the output created. */
 	if (cfg->control_socket[0] && ctl_open(pl, err, sizeof(err)) < 0) {

@@ -216,6 +216,8 @@ struct weir_window_worker {
 	uint64_t max_ts;
 	uint64_t wm;          /* every pane ending at or before wm is sealed */
 	unsigned n_late;      /* open late-delta shards, sealed at the next advance */
+	const struct weir_window_view *view; /* this burst's queries (set per burst by the caller) */
+	uint32_t seen_active;                /* view->active at the last advance */
 	struct query_shards q[WEIR_MAX_QUERIES];
 	struct weir_burst_fields bf; /* the current burst's fields, for every query */
 	/* Read by the merger: written with release after the shards are enqueued. */
@@ -251,14 +253,17 @@ struct merger_query {
 };
 
 struct weir_window_set {
-	unsigned n_queries;
+	unsigned n_queries;                          /* slots ever used (some may be free now) */
 	unsigned n_workers;
+	unsigned instance;                           /* names its rings */
 	struct weir_query q[WEIR_MAX_QUERIES];
-	uint32_t fields_used;                        /* numeric fields any query reads */
+	struct weir_window_view base;                /* every live slot, unbounded: the default view */
 	struct rte_ring *sealed;                     /* workers -> merger */
 	struct weir_window_worker *workers;
-	void *shard_mem;
-	/* merger side (control thread only) */
+	/* control thread only */
+	bool live[WEIR_MAX_QUERIES];                 /* the slot holds a query */
+	void *shard_mem[WEIR_MAX_QUERIES];           /* its shards, every worker's */
+	unsigned ring_serial;
 	struct merger_query mq[WEIR_MAX_QUERIES];
 	uint32_t merged_max_keys[WEIR_MAX_QUERIES];
 	weir_window_emit_fn emit;
@@ -266,57 +271,123 @@ struct weir_window_set {
 	unsigned emitted;
 };
 
-static int create_rings(struct weir_window_set *s, unsigned total_shards, char *err, size_t errlen)
+static void pane_free(struct weir_window_set *s, unsigned qi, struct pane *p);
+static uint64_t min_sealed_wm(const struct weir_window_set *s);
+
+/* Capacity >= every shard there can be, so a worker's enqueue never fails. */
+static int create_sealed_ring(struct weir_window_set *s, char *err, size_t errlen)
 {
 	static unsigned instance;
 	char name[RTE_RING_NAMESIZE];
-	unsigned id = __atomic_fetch_add(&instance, 1, __ATOMIC_RELAXED);
 
-	snprintf(name, sizeof(name), "wsealed%u", id);
-	/* Capacity >= every shard in existence, so a worker's enqueue never fails. */
-	s->sealed = rte_ring_create(name, rte_align32pow2(total_shards + 1), SOCKET_ID_ANY,
-				    RING_F_SC_DEQ);
-	if (!s->sealed)
-		goto fail;
-	for (unsigned w = 0; w < s->n_workers; w++)
-		for (unsigned qi = 0; qi < s->n_queries; qi++) {
-			snprintf(name, sizeof(name), "wfree%u_%u_%u", id, w, qi);
-			s->workers[w].q[qi].free = rte_ring_create(
-				name, rte_align32pow2(WEIR_WINDOW_SHARDS + 1), SOCKET_ID_ANY,
-				RING_F_SP_ENQ | RING_F_SC_DEQ);
-			if (!s->workers[w].q[qi].free)
-				goto fail;
-		}
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot create window rings: %s", rte_strerror(rte_errno));
+	s->instance = __atomic_fetch_add(&instance, 1, __ATOMIC_RELAXED);
+	snprintf(name, sizeof(name), "wsealed%u", s->instance);
+	s->sealed = rte_ring_create(name,
+				    rte_align32pow2(s->n_workers * WEIR_MAX_QUERIES * WEIR_WINDOW_SHARDS + 1),
+				    SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (s->sealed)
+		return 0;
+	snprintf(err, errlen, "cannot create the window ring: %s", rte_strerror(rte_errno));
 	return -1;
 }
 
-static int create_shards(struct weir_window_set *s, char *err, size_t errlen)
+/* The slot's free-shard rings and its shards, for every worker. */
+static int create_slot_shards(struct weir_window_set *s, unsigned qi, char *err, size_t errlen)
 {
-	size_t total = 0;
+	const struct weir_query *q = &s->q[qi];
+	size_t sz = RTE_ALIGN(weir_table_size(q, q->conf.max_keys), 64);
+	char name[RTE_RING_NAMESIZE];
 
-	for (unsigned qi = 0; qi < s->n_queries; qi++)
-		total += RTE_ALIGN(weir_table_size(&s->q[qi], s->q[qi].conf.max_keys), 64) *
-			 WEIR_WINDOW_SHARDS * s->n_workers;
-	s->shard_mem = rte_zmalloc("weir_shards", total, 64);
-	if (!s->shard_mem) {
+	for (unsigned w = 0; w < s->n_workers; w++) {
+		snprintf(name, sizeof(name), "wfree%u_%u", s->instance, s->ring_serial++);
+		s->workers[w].q[qi].free = rte_ring_create(name, rte_align32pow2(WEIR_WINDOW_SHARDS + 1),
+							   SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!s->workers[w].q[qi].free) {
+			snprintf(err, errlen, "cannot create window rings: %s", rte_strerror(rte_errno));
+			return -1;
+		}
+	}
+	s->shard_mem[qi] = rte_zmalloc("weir_shards", sz * WEIR_WINDOW_SHARDS * s->n_workers, 64);
+	if (!s->shard_mem[qi]) {
 		snprintf(err, errlen,
-			 "cannot allocate %zu MiB of window shards (lower max_keys or give the EAL more memory)",
-			 total >> 20);
+			 "cannot allocate %zu MiB of window shards for query %s (lower max_keys or give "
+			 "the EAL more memory)", (sz * WEIR_WINDOW_SHARDS * s->n_workers) >> 20,
+			 q->conf.name);
 		return -1;
 	}
-	uint8_t *p = s->shard_mem;
+	uint8_t *p = s->shard_mem[qi];
 	for (unsigned w = 0; w < s->n_workers; w++)
-		for (unsigned qi = 0; qi < s->n_queries; qi++) {
-			size_t sz = RTE_ALIGN(weir_table_size(&s->q[qi], s->q[qi].conf.max_keys), 64);
-			for (unsigned k = 0; k < WEIR_WINDOW_SHARDS; k++, p += sz) {
-				struct weir_table *t = weir_table_init(p, &s->q[qi], s->q[qi].conf.max_keys);
-				t->worker = w;
-				rte_ring_enqueue(s->workers[w].q[qi].free, t);
-			}
+		for (unsigned k = 0; k < WEIR_WINDOW_SHARDS; k++, p += sz) {
+			struct weir_table *t = weir_table_init(p, q, q->conf.max_keys);
+			t->worker = w;
+			rte_ring_enqueue(s->workers[w].q[qi].free, t);
 		}
+	return 0;
+}
+
+static void free_slot_state(struct weir_window_set *s, unsigned qi)
+{
+	struct merger_query *m = &s->mq[qi];
+
+	while (m->panes) {
+		struct pane *p = m->panes;
+		m->panes = p->next;
+		pane_free(s, qi, p);
+	}
+	free(m->sessions);
+	while (m->n_spare)
+		free(m->spare[--m->n_spare]);
+	memset(m, 0, sizeof(*m));
+	for (unsigned w = 0; s->workers && w < s->n_workers; w++) {
+		struct query_shards *qs = &s->workers[w].q[qi];
+		rte_ring_free(qs->free);
+		memset(qs, 0, sizeof(*qs));
+	}
+	rte_free(s->shard_mem[qi]);
+	s->shard_mem[qi] = NULL;
+	s->live[qi] = false;
+}
+
+void weir_window_view_set(struct weir_window_view *v, const struct weir_window_set *s, unsigned qi,
+			  uint64_t from, uint64_t until)
+{
+	v->active |= 1u << qi;
+	v->from[qi] = from;
+	v->until[qi] = until;
+	v->fields_used |= s->q[qi].fields_used;
+}
+
+void weir_window_view_drop(struct weir_window_view *v, const struct weir_window_set *s, unsigned qi)
+{
+	v->active &= ~(1u << qi);
+	v->fields_used = 0;
+	for (uint32_t a = v->active; a; a &= a - 1)
+		v->fields_used |= s->q[__builtin_ctz(a)].fields_used;
+}
+
+int weir_window_set_add(struct weir_window_set *s, const struct weir_query_conf *c, unsigned *slot,
+			char *err, size_t errlen)
+{
+	unsigned qi = 0;
+
+	while (qi < WEIR_MAX_QUERIES && s->live[qi])
+		qi++;
+	if (qi == WEIR_MAX_QUERIES) {
+		snprintf(err, errlen, "%u queries already (the most there can be)", WEIR_MAX_QUERIES);
+		return -1;
+	}
+	if (weir_query_compile(&s->q[qi], c, qi, err, errlen) < 0)
+		return -1;
+	uint64_t mk = (uint64_t)c->max_keys * s->n_workers;
+	s->merged_max_keys[qi] = mk > (1u << 24) ? (1u << 24) : (uint32_t)mk;
+	s->live[qi] = true;
+	if (create_slot_shards(s, qi, err, errlen) < 0) {
+		free_slot_state(s, qi);
+		return -1;
+	}
+	if (qi >= s->n_queries)
+		s->n_queries = qi + 1;
+	*slot = qi;
 	return 0;
 }
 
@@ -324,20 +395,13 @@ struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, un
 					       char *err, size_t errlen)
 {
 	struct weir_window_set *s = calloc(1, sizeof(*s));
+	unsigned qi;
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->n_queries = cfg->n_queries;
 	s->n_workers = n_workers;
-	for (unsigned qi = 0; qi < s->n_queries; qi++) {
-		if (weir_query_compile(&s->q[qi], &cfg->queries[qi], qi, err, errlen) < 0)
-			goto fail;
-		s->fields_used |= s->q[qi].fields_used;
-		uint64_t mk = (uint64_t)cfg->queries[qi].max_keys * n_workers;
-		s->merged_max_keys[qi] = mk > (1u << 24) ? (1u << 24) : (uint32_t)mk;
-	}
 	s->workers = rte_zmalloc("weir_window_workers", sizeof(*s->workers) * n_workers,
 				 RTE_CACHE_LINE_SIZE);
 	if (!s->workers) {
@@ -347,10 +411,15 @@ struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, un
 	for (unsigned w = 0; w < n_workers; w++) {
 		s->workers[w].set = s;
 		s->workers[w].id = w;
+		s->workers[w].view = &s->base;
 	}
-	if (create_rings(s, n_workers * s->n_queries * WEIR_WINDOW_SHARDS, err, errlen) < 0 ||
-	    create_shards(s, err, errlen) < 0)
+	if (create_sealed_ring(s, err, errlen) < 0)
 		goto fail;
+	for (unsigned i = 0; i < cfg->n_queries; i++) {
+		if (weir_window_set_add(s, &cfg->queries[i], &qi, err, errlen) < 0)
+			goto fail;
+		weir_window_view_set(&s->base, s, qi, 0, UINT64_MAX);
+	}
 	return s;
 fail:
 	weir_window_set_free(s);
@@ -390,24 +459,62 @@ void weir_window_set_free(struct weir_window_set *s)
 {
 	if (!s)
 		return;
-	for (unsigned qi = 0; qi < s->n_queries; qi++) {
-		while (s->mq[qi].panes) {
-			struct pane *p = s->mq[qi].panes;
-			s->mq[qi].panes = p->next;
-			pane_free(s, qi, p);
-		}
-		free(s->mq[qi].sessions);
-		while (s->mq[qi].n_spare)
-			free(s->mq[qi].spare[--s->mq[qi].n_spare]);
-	}
-	if (s->workers)
-		for (unsigned w = 0; w < s->n_workers; w++)
-			for (unsigned qi = 0; qi < s->n_queries; qi++)
-				rte_ring_free(s->workers[w].q[qi].free);
+	for (unsigned qi = 0; qi < s->n_queries; qi++)
+		free_slot_state(s, qi);
 	rte_ring_free(s->sealed);
-	rte_free(s->shard_mem);
 	rte_free(s->workers);
 	free(s);
+}
+
+bool weir_window_set_live(const struct weir_window_set *s, unsigned qi)
+{
+	return qi < WEIR_MAX_QUERIES && s->live[qi];
+}
+
+const struct weir_window_view *weir_window_set_base_view(const struct weir_window_set *s)
+{
+	return &s->base;
+}
+
+/*
+ * A retiring query (one whose views end it at `until`) is done once every
+ * worker's watermark is past the last pane it may still count (its late
+ * data included), the merger has emitted all it holds, and every shard is
+ * back on its free ring.
+ */
+bool weir_window_set_drained(struct weir_window_set *s, unsigned qi, uint64_t until)
+{
+	const struct weir_query *q = &s->q[qi];
+	const struct merger_query *m = &s->mq[qi];
+	uint64_t tail = q->conf.lateness_ns + q->pane_ns +
+			(q->conf.window == WEIR_WINDOW_SESSION ? q->conf.gap_ns : 0);
+
+	if (until > UINT64_MAX - tail || min_sealed_wm(s) < until + tail || m->panes ||
+	    (m->sessions && m->sessions->n_used))
+		return false;
+	for (unsigned w = 0; w < s->n_workers; w++)
+		if (s->workers[w].q[qi].n_open ||
+		    rte_ring_count(s->workers[w].q[qi].free) != WEIR_WINDOW_SHARDS)
+			return false;
+	return true;
+}
+
+void weir_window_set_release(struct weir_window_set *s, unsigned qi)
+{
+	free_slot_state(s, qi);
+	weir_window_view_drop(&s->base, s, qi);
+}
+
+void weir_window_worker_set_view(struct weir_window_worker *w, const struct weir_window_view *v)
+{
+	w->view = v ? v : &w->set->base;
+}
+
+uint64_t weir_window_next_boundary(const struct weir_query *q, uint64_t t)
+{
+	if (q->conf.window == WEIR_WINDOW_SESSION)
+		return t + 1;
+	return (t / q->slide_ns + 1) * q->slide_ns;
 }
 
 unsigned weir_window_set_n_queries(const struct weir_window_set *s)
@@ -464,19 +571,24 @@ void weir_window_advance(struct weir_window_worker *w, uint64_t wm)
 	struct weir_window_set *s = w->set;
 	bool moved = wm > w->wm;
 
-	if (!moved && !w->n_late)
+	uint32_t active = w->view->active;
+
+	if (!moved && !w->n_late && active == w->seen_active)
 		return;
+	w->seen_active = active;
 	if (moved)
 		w->wm = wm;
 	wm = w->wm;
 	for (unsigned qi = 0; qi < s->n_queries; qi++) {
 		struct query_shards *qs = &w->q[qi];
 		uint64_t pane = s->q[qi].pane_ns;
-		bool partial = moved && partial_due(qs, &s->q[qi], wm);
+		/* a query no longer in the view hands everything over */
+		bool gone = !(w->view->active & (1u << qi));
+		bool partial = !gone && moved && partial_due(qs, &s->q[qi], wm);
 		unsigned keep = 0;
 		for (unsigned i = 0; i < qs->n_open; i++) {
 			struct weir_table *t = qs->open[i];
-			if (wm == UINT64_MAX || t->window_start + pane <= wm || t->late || partial)
+			if (gone || wm == UINT64_MAX || t->window_start + pane <= wm || t->late || partial)
 				seal(w, t);
 			else
 				qs->open[keep++] = t;
@@ -695,7 +807,13 @@ static inline bool filtered_out(const struct weir_burst_meta *m, unsigned i, uns
  * Opening a shard may seal others, so packets already resolved are upserted
  * before that happens.
  */
-static void update_query(struct weir_window_worker *w, unsigned qi,
+static inline bool outside_life(const struct weir_window_view *v, unsigned qi, bool bounded,
+				uint64_t ts)
+{
+	return bounded && (ts < v->from[qi] || ts >= v->until[qi]);
+}
+
+static void update_query(struct weir_window_worker *w, unsigned qi, bool bounded,
 			 const struct weir_pkt *const *pkts, unsigned n,
 			 const struct weir_burst_meta *m)
 {
@@ -710,6 +828,8 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
 	for (unsigned i = 0; i < n; i++) {
 		b.tab[i] = NULL;
 		b.has_key[i] = false;
+		if (unlikely(outside_life(w->view, qi, bounded, ts[i])))
+			continue; /* before the query started or after it ended: not its packet */
 		if (unlikely(filtered_out(m, i, qi)))
 			qs->qdrop[WEIR_QDROP_FILTERED]++;
 		else if (likely(key_build(q, &w->bf, pkts[i], i, b.keys[i].w)))
@@ -761,7 +881,7 @@ static void update_query(struct weir_window_worker *w, unsigned qi,
  * keys are built per (packet, rule) and upserted at once; bursts carry few
  * matches, so this path keeps it simple rather than batched.
  */
-static void update_query_rules(struct weir_window_worker *w, unsigned qi,
+static void update_query_rules(struct weir_window_worker *w, unsigned qi, bool bounded,
 			       const struct weir_pkt *const *pkts, unsigned n,
 			       const struct weir_burst_meta *m)
 {
@@ -773,6 +893,8 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi,
 		struct weir_key k;
 		bool opened;
 		unsigned lo = rules ? rules->off[i] : 0, hi = rules ? rules->off[i + 1] : 0;
+		if (outside_life(w->view, qi, bounded, m->ts[i]))
+			continue;
 		if (filtered_out(m, i, qi)) {
 			qs->qdrop[WEIR_QDROP_FILTERED]++;
 			continue;
@@ -800,16 +922,25 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi,
 void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
 			      unsigned n, const struct weir_burst_meta *meta)
 {
+	const struct weir_window_view *v = w->view;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
 	RTE_ASSERT(n <= WEIR_BURST_MAX);
-	for (unsigned i = 0; i < n; i++)
-		if (meta->ts[i] > w->max_ts)
-			w->max_ts = meta->ts[i];
-	weir_burst_fields_fill(&w->bf, w->set->fields_used, pkts, meta, n);
-	for (unsigned qi = 0; qi < w->set->n_queries; qi++) {
+	for (unsigned i = 0; i < n; i++) {
+		hi = meta->ts[i] > hi ? meta->ts[i] : hi;
+		lo = meta->ts[i] < lo ? meta->ts[i] : lo;
+	}
+	if (hi > w->max_ts)
+		w->max_ts = hi;
+	weir_burst_fields_fill(&w->bf, v->fields_used, pkts, meta, n);
+	for (uint32_t act = v->active; act; act &= act - 1) {
+		unsigned qi = (unsigned)__builtin_ctz(act);
+		/* per-packet life checks only for a burst that crosses a query's start or end */
+		bool bounded = v->from[qi] > lo || v->until[qi] <= hi;
 		if (unlikely(w->set->q[qi].rule_off >= 0))
-			update_query_rules(w, qi, pkts, n, meta);
+			update_query_rules(w, qi, bounded, pkts, n, meta);
 		else
-			update_query(w, qi, pkts, n, meta);
+			update_query(w, qi, bounded, pkts, n, meta);
 	}
 }
 
@@ -935,7 +1066,7 @@ static void emit_windows(struct weir_window_set *s, uint64_t wm)
 	for (;;) {
 		int best = -1;
 		for (unsigned qi = 0; qi < s->n_queries; qi++)
-			if (window_ready(s, qi, wm) &&
+			if (s->live[qi] && window_ready(s, qi, wm) &&
 			    (best < 0 || s->mq[qi].next_window < s->mq[best].next_window))
 				best = (int)qi;
 		if (best < 0)
@@ -1239,6 +1370,8 @@ unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn f
 			merge_shard(s, objs[i]);
 	for (unsigned qi = 0; qi < s->n_queries; qi++) {
 		const struct weir_query *q = &s->q[qi];
+		if (!s->live[qi])
+			continue;
 		bool partial = partial_boundary(&s->mq[qi], q, wm);
 		if (q->conf.window == WEIR_WINDOW_SESSION) {
 			run_sessions(s, qi, wm);
@@ -1254,7 +1387,7 @@ unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn f
 	}
 	emit_windows(s, wm);
 	for (unsigned qi = 0; qi < s->n_queries; qi++)
-		if (s->q[qi].conf.window != WEIR_WINDOW_SESSION)
+		if (s->live[qi] && s->q[qi].conf.window != WEIR_WINDOW_SESSION)
 			free_panes(s, qi, wm);
 	return s->emitted;
 }

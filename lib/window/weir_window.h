@@ -236,6 +236,24 @@ const uint64_t *weir_table_aggs(const struct weir_table *t, uint32_t i);
 /* ---- per-worker state ---------------------------------------------------- */
 
 struct weir_window_set; /* all compiled queries + merger-side state */
+
+/*
+ * What workers run of the query set: the slots they update, each counting
+ * the packets with from <= ts < until (event time), and the numeric fields
+ * those queries read. Immutable once workers see it (it travels in the
+ * RCU-published generation); a query is added, replaced or removed by
+ * publishing a new view. A slot missing from a worker's view has its open
+ * shards handed to the merger at the next advance.
+ */
+struct weir_window_view {
+	uint32_t active;
+	uint32_t fields_used;
+	uint64_t from[WEIR_MAX_QUERIES];
+	uint64_t until[WEIR_MAX_QUERIES];
+};
+void weir_window_view_set(struct weir_window_view *v, const struct weir_window_set *s, unsigned qi,
+			  uint64_t from, uint64_t until);
+void weir_window_view_drop(struct weir_window_view *v, const struct weir_window_set *s, unsigned qi);
 struct weir_window_worker;
 
 /*
@@ -248,6 +266,25 @@ void weir_window_set_free(struct weir_window_set *s);
 unsigned weir_window_set_n_queries(const struct weir_window_set *s);
 const struct weir_query *weir_window_set_query(const struct weir_window_set *s, unsigned i);
 struct weir_window_worker *weir_window_worker_get(struct weir_window_set *s, unsigned worker);
+
+/*
+ * Runtime query changes (control thread). add: compile c into a free slot
+ * with its shards (it counts nothing until a view names it). drained: the
+ * slot, ended at `until` by the views, has emitted every window and holds
+ * no shard. release: free the slot (no view names it any more and no
+ * worker reads it). live: the slot holds a query. The base view names every
+ * query of the config, unbounded: the view of workers never given another.
+ */
+int weir_window_set_add(struct weir_window_set *s, const struct weir_query_conf *c, unsigned *slot,
+			char *err, size_t errlen);
+bool weir_window_set_drained(struct weir_window_set *s, unsigned slot, uint64_t until);
+void weir_window_set_release(struct weir_window_set *s, unsigned slot);
+bool weir_window_set_live(const struct weir_window_set *s, unsigned slot);
+const struct weir_window_view *weir_window_set_base_view(const struct weir_window_set *s);
+/* Data path, once per burst before update/advance: the view of the burst's generation (NULL: base). */
+void weir_window_worker_set_view(struct weir_window_worker *w, const struct weir_window_view *v);
+/* The first window boundary after event time t (sessions: t + 1). */
+uint64_t weir_window_next_boundary(const struct weir_query *q, uint64_t t);
 
 /*
  * Data path: count a burst of parsed packets into every query's open

@@ -31,12 +31,12 @@ ids() { ctl --json rules list | python3 -c 'import json,sys; print(" ".join(str(
 cat > "$TMP/weir.yaml" <<Y
 flows: {capacity: 65536, streams: 4096}
 rules_cache: $TMP/hs
+ports: [{devargs: "net_pcap0,rx_pcap=$PCAP,infinite_rx=1", profile: pcap-infinite, mbufs: 16384}]
 rules: [$A]
 Y
 SOCK=$TMP/weir.sock
 OUT=$TMP/out.jsonl
-replay() { "$WEIR_BIN" run --config "$1" --port "net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --out "$2" \
-             --no-summary --control "$3" 2> "$4" & pid=$!; PIDS+=("$pid"); }
+replay() { "$WEIR_BIN" run --config "$1" --out "$2" --no-summary --control "$3" 2> "$4" & pid=$!; PIDS+=("$pid"); }
 up() { for _ in $(seq 300); do "$WEIRCTL_BIN" --socket "$1" --timeout 2 status > /dev/null 2>&1 && return 0
          kill -0 "$pid" 2>/dev/null || return 1; sleep 0.1; done; return 1; }
 replay "$TMP/weir.yaml" "$OUT" "$SOCK" "$TMP/err"
@@ -151,7 +151,7 @@ cp "$TMP/weir.yaml" "$TMP/weir.good"
 echo "rules_max: lots" >> "$TMP/weir.yaml"
 kill -HUP "$WPID"; sleep 1
 ctl --json rules status > "$TMP/r.json"
-grep -q "SIGHUP: .*weir.yaml:4.*nothing changed" "$TMP/err" && jcheck "$TMP/r.json" "r['generation'] == $g" &&
+grep -q "SIGHUP: .*weir.yaml:5: rules_max.*nothing changed" "$TMP/err" && jcheck "$TMP/r.json" "r['generation'] == $g" &&
   ok "SIGHUP with a broken config: $(grep 'SIGHUP: .*weir.yaml' "$TMP/err" | tail -1)" ||
   fail "broken SIGHUP: $(tail -2 "$TMP/err")"
 cp "$TMP/weir.good" "$TMP/weir.yaml"

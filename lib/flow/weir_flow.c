@@ -296,7 +296,8 @@ uint32_t weir_flow_count(const struct weir_flow_table *t)
 
 uint64_t weir_flow_counter(const struct weir_flow_table *t, enum weir_flow_counter c)
 {
-	return (unsigned)c < WEIR_FLOW_CNT__COUNT ? t->cnt[c] : 0;
+	/* read while the worker counts: relaxed, each value whole */
+	return (unsigned)c < WEIR_FLOW_CNT__COUNT ? __atomic_load_n(&t->cnt[c], __ATOMIC_RELAXED) : 0;
 }
 
 uint32_t weir_flow_tcp_held(const struct weir_flow_table *t)

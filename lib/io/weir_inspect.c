@@ -503,7 +503,7 @@ void weir_inspect_free(struct weir_inspect *in)
 
 uint64_t weir_inspect_counter(const struct weir_inspect *in, enum weir_inspect_counter c)
 {
-	return in->cnt[c];
+	return __atomic_load_n(&in->cnt[c], __ATOMIC_RELAXED); /* read while the worker counts */
 }
 
 const struct weir_flow_table *weir_inspect_flows(const struct weir_inspect *in)

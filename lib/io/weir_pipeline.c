@@ -627,7 +627,8 @@ static int create_generations(struct pipeline *pl, char *err, size_t errlen)
 	struct weir_qctl_env env = {
 		.cfg = pl->cfg, .win = pl->win, .ann = pl->ann, .linktype = pl->linktype,
 		.n_port_ids = RTE_MAX_ETHPORTS, .flows = weir_inspect_flows_wanted(pl->cfg),
-		.dns = weir_annotate_has_dns(pl->ann), .event_time = event_time, .ctx = pl};
+		.dns = weir_annotate_has_dns(pl->ann), .event_time = event_time, .ctx = pl,
+		.readers_lock = &tel_lock};
 	static struct weir_window_view view;
 	static struct weir_query_filters qf;
 
@@ -1845,9 +1846,8 @@ static void prom_queries(struct weir_text *t, struct pipeline *pl)
 }
 
 /* GET /metrics: every counter as it stands. */
-static void prom_render(void *ctx, struct weir_text *t)
+static void prom_render_locked(struct pipeline *pl, struct weir_text *t)
 {
-	struct pipeline *pl = ctx;
 	struct counters total;
 	char id[16];
 
@@ -1887,6 +1887,14 @@ static void prom_render(void *ctx, struct weir_text *t)
 		snprintf(id, sizeof(id), "%u", i);
 		weir_prom_hist(t, "weir_burst_seconds", "worker", id, &h, pl->tsc_hz);
 	}
+}
+
+/* GET /metrics on libmicrohttpd's thread: the generation it reads is held still by tel_lock. */
+static void prom_render(void *ctx, struct weir_text *t)
+{
+	pthread_mutex_lock(&tel_lock);
+	prom_render_locked(ctx, t);
+	pthread_mutex_unlock(&tel_lock);
 }
 
 static int metrics_open(struct pipeline *pl, char *err, size_t errlen)

@@ -141,11 +141,13 @@ static int load_queries(const struct weir_qctl *q, const char *file, struct weir
 
 static void undo_slots(struct weir_qctl *q, const unsigned *slots, unsigned n)
 {
+	pthread_mutex_lock(q->env.readers_lock);
 	for (unsigned i = 0; i < n; i++) {
 		weir_window_set_release(q->env.win, slots[i]);
 		weir_filter_free(q->slot[slots[i]].filter);
 		memset(&q->slot[slots[i]], 0, sizeof(q->slot[slots[i]]));
 	}
+	pthread_mutex_unlock(q->env.readers_lock);
 }
 
 int weir_qctl_add(struct weir_qctl *q, const char *file, json_t *resp, char *err, size_t errlen)
@@ -163,7 +165,10 @@ int weir_qctl_add(struct weir_qctl *q, const char *file, json_t *resp, char *err
 	for (unsigned i = 0; i < nc.n_queries; i++) {
 		const struct weir_query_conf *c = &nc.queries[i];
 		unsigned qi;
-		if (weir_window_set_add(q->env.win, c, &qi, err, errlen) < 0)
+		pthread_mutex_lock(q->env.readers_lock);
+		int rc = weir_window_set_add(q->env.win, c, &qi, err, errlen);
+		pthread_mutex_unlock(q->env.readers_lock);
+		if (rc < 0)
 			goto fail;
 		slots[n++] = qi;
 		if (slot_filter(q, qi, c, file, err, errlen) < 0)
@@ -250,9 +255,11 @@ unsigned weir_qctl_poll(struct weir_qctl *q)
 			events++;
 		} else if (s->state == Q_ENDED && weir_gens_oldest_id(q->gs) >= s->off_gen &&
 			   weir_window_set_drained(q->env.win, qi, s->until)) {
+			pthread_mutex_lock(q->env.readers_lock);
 			weir_window_set_release(q->env.win, qi);
 			weir_filter_free(s->filter);
 			memset(s, 0, sizeof(*s));
+			pthread_mutex_unlock(q->env.readers_lock);
 			events++;
 		}
 	}

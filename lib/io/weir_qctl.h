@@ -25,6 +25,7 @@
 #ifndef WEIR_QCTL_H
 #define WEIR_QCTL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,6 +48,7 @@ struct weir_qctl_env {
 	bool dns;                            /* DNS names are learnt: dst_name works */
 	uint64_t (*event_time)(void *ctx);   /* latest event time the workers reached */
 	void *ctx;
+	pthread_mutex_t *readers_lock;       /* held while slots change (telemetry reads them) */
 };
 
 struct weir_qctl;

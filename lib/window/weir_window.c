@@ -536,9 +536,11 @@ struct weir_window_worker *weir_window_worker_get(struct weir_window_set *s, uns
 
 static void seal(struct weir_window_worker *w, struct weir_table *t)
 {
+	bool late = t->late; /* once enqueued the shard is the merger's: it resets it */
+
 	/* Cannot fail: the ring holds every shard there is. */
 	rte_ring_enqueue(w->set->sealed, t);
-	if (t->late)
+	if (late)
 		w->n_late--;
 }
 
@@ -1426,11 +1428,11 @@ uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, 
 	uint64_t sum = 0;
 
 	for (unsigned w = 0; w < s->n_workers; w++)
-		sum += s->workers[w].q[query].qdrop[r];
+		sum += __atomic_load_n(&s->workers[w].q[query].qdrop[r], __ATOMIC_RELAXED);
 	return sum;
 }
 
 uint64_t weir_window_set_merge_overflow(const struct weir_window_set *s, unsigned query)
 {
-	return s->mq[query].overflow;
+	return __atomic_load_n(&s->mq[query].overflow, __ATOMIC_RELAXED);
 }

@@ -493,7 +493,7 @@ bool weir_window_set_drained(struct weir_window_set *s, unsigned qi, uint64_t un
 	    (m->sessions && m->sessions->n_used))
 		return false;
 	for (unsigned w = 0; w < s->n_workers; w++)
-		if (s->workers[w].q[qi].n_open ||
+		if (__atomic_load_n(&s->workers[w].q[qi].n_open, __ATOMIC_RELAXED) ||
 		    rte_ring_count(s->workers[w].q[qi].free) != WEIR_WINDOW_SHARDS)
 			return false;
 	return true;
@@ -572,8 +572,9 @@ void weir_window_advance(struct weir_window_worker *w, uint64_t wm)
 {
 	struct weir_window_set *s = w->set;
 	bool moved = wm > w->wm;
-
 	uint32_t active = w->view->active;
+	/* only slots of this view or the last one can hold open shards: others may be changing */
+	uint32_t todo = active | w->seen_active;
 
 	if (!moved && !w->n_late && active == w->seen_active)
 		return;
@@ -581,11 +582,14 @@ void weir_window_advance(struct weir_window_worker *w, uint64_t wm)
 	if (moved)
 		w->wm = wm;
 	wm = w->wm;
-	for (unsigned qi = 0; qi < s->n_queries; qi++) {
+	for (; todo; todo &= todo - 1) {
+		unsigned qi = (unsigned)__builtin_ctz(todo);
 		struct query_shards *qs = &w->q[qi];
-		uint64_t pane = s->q[qi].pane_ns;
 		/* a query no longer in the view hands everything over */
-		bool gone = !(w->view->active & (1u << qi));
+		bool gone = !(active & (1u << qi));
+		if (gone && !qs->n_open)
+			continue;
+		uint64_t pane = s->q[qi].pane_ns;
 		bool partial = !gone && moved && partial_due(qs, &s->q[qi], wm);
 		unsigned keep = 0;
 		for (unsigned i = 0; i < qs->n_open; i++) {

@@ -341,7 +341,7 @@ CONTENDED=0
 # published; weir then folds base + delta into one base in the background: its end is
 # when `rules status` says merge idle, delta false (polled every 50 ms). The burst
 # histogram is taken over add + merge. Then `rules remove` of the 10 ids (no compile).
-ADD_WALL= ADD_RC= MERGE_S= REMOVE_WALL= REMOVE_RC=
+ADD_WALL='' ADD_RC='' MERGE_S='' REMOVE_WALL='' REMOVE_RC=''
 if [ "$NO_ADD" = 0 ] && [ "$CONTROL_ONLY" = 0 ]; then
 	if [ "$LOADED_SET" = 2 ]; then
 		ctl --timeout 600 --json rules reload "$SET1" > "$TMP/settle-add.json" 2>&1 || fail "reload to set 1 before the add failed"

@@ -33,21 +33,34 @@ struct child_report {
 	char err[256];
 };
 
+/*
+ * A job runs on a thread of its own: parse (reload, add), compile in a
+ * bounded child process, load the databases from the cache, allocate the
+ * workers' scratch: everything slow, off the main lcore, which only builds
+ * and publishes the generation once the thread says `ready`.
+ */
 struct job {
 	uint32_t id;
 	enum job_op op;
-	enum job_state state;
-	pid_t pid;
-	FILE *diag;                /* the child's compile messages */
-	FILE *report;              /* struct child_report */
-	struct weir_ruleset *rs;   /* the set being compiled */
+	enum job_state state;      /* main lcore's view */
+	struct weir_gens *gs;
+	pthread_t thread;
+	uint32_t ready;            /* the thread is done (release): outputs below are set */
+	uint32_t cancel;           /* main wants it stopped (the child killed) */
+	pid_t pid;                 /* the compile child while it runs (atomic) */
 	uint32_t from_gen;         /* rules_version when it started */
-	uint64_t t0_ns, deadline_ns;
+	uint64_t t0_ns;
 	double wall_s;             /* start to publish */
+	/* inputs */
+	unsigned n_files;          /* reload: its files (the new `rules reload` default); add: one */
+	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
+	struct weir_ruleset *rs;   /* add: the delta's live rules; merge: every live rule */
+	uint32_t *live_ids;        /* add: ids running now (sorted), refused in the file */
+	unsigned n_live_ids;
+	/* outputs */
+	struct weir_rdb *d;        /* the new database, NULL on failure (error says why) */
 	struct child_report cr;
 	uint32_t generation;       /* published, when done */
-	unsigned n_files;          /* reload: its files, the new `rules reload` default */
-	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
 	char error[1024];
 };
 
@@ -198,7 +211,6 @@ static struct weir_rdb *rdb_new(struct weir_gens *gs, struct weir_ruleset *rs, s
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	d->serial = ++gs->next_serial;
 	d->rs = rs;
 	d->match = m;
 	const struct weir_match_info *mi = weir_match_info(m);
@@ -370,7 +382,8 @@ static long vm_data_bytes(void)
  * time (SIGALRM's default action ends it), at low priority so the main
  * lcore's core stays the main lcore's. Compiles strictly into the cache.
  */
-static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct job *j)
+static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct weir_ruleset *rs,
+						    FILE *diag, FILE *report)
 {
 	struct child_report cr = {0};
 	uint64_t t = (gs->cfg->rules_compile_timeout_ns + 999999999u) / 1000000000u;
@@ -382,8 +395,8 @@ static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct
 	rl.rlim_cur = rl.rlim_max = (rlim_t)vm_data_bytes() + gs->cfg->rules_compile_memory;
 	setrlimit(RLIMIT_DATA, &rl);
 	alarm((unsigned)t);
-	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = j->diag, .strict = true};
-	struct weir_match *m = weir_match_compile(j->rs, &mo, cr.err, sizeof(cr.err));
+	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = diag, .strict = true};
+	struct weir_match *m = weir_match_compile(rs, &mo, cr.err, sizeof(cr.err));
 	if (m) {
 		const struct weir_match_info *mi = weir_match_info(m);
 		cr.compile_s = mi->compile_s;
@@ -391,59 +404,10 @@ static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct
 		cr.cache_misses = mi->cache_misses;
 		cr.n_rules = mi->n_rules;
 	}
-	fflush(j->diag);
-	fwrite(&cr, sizeof(cr), 1, j->report);
-	fflush(j->report);
+	fflush(diag);
+	fwrite(&cr, sizeof(cr), 1, report);
+	fflush(report);
 	_exit(m ? 0 : 3);
-}
-
-static void job_clear(struct job *j)
-{
-	if (j->diag)
-		fclose(j->diag);
-	if (j->report)
-		fclose(j->report);
-	weir_ruleset_free(j->rs);
-	j->diag = j->report = NULL;
-	j->rs = NULL;
-	j->pid = 0;
-}
-
-/* Start compiling rs (taken) as op. 0, or -1 + err. */
-static int job_start(struct weir_gens *gs, enum job_op op, struct weir_ruleset *rs, char *err,
-		     size_t errlen)
-{
-	struct job *j = op == JOB_MERGE ? &gs->merge : &gs->job;
-	uint32_t id = ++gs->next_job;
-
-	job_clear(j);
-	memset(j, 0, sizeof(*j));
-	j->id = id;
-	j->op = op;
-	j->rs = rs;
-	j->from_gen = gs->rules_version;
-	j->t0_ns = now_ns();
-	j->diag = tmpfile();
-	j->report = tmpfile();
-	if (!j->diag || !j->report) {
-		snprintf(err, errlen, "cannot create temporary files: %s", strerror(errno));
-		goto fail;
-	}
-	fflush(NULL);
-	j->pid = fork();
-	if (j->pid < 0) {
-		snprintf(err, errlen, "cannot fork the compiler: %s", strerror(errno));
-		goto fail;
-	}
-	if (j->pid == 0)
-		compile_child(gs, j);
-	j->state = JOB_COMPILING;
-	return 0;
-fail:
-	job_clear(j);
-	j->state = JOB_FAILED;
-	snprintf(j->error, sizeof(j->error), "%s", err);
-	return -1;
 }
 
 /* The first lines the child wrote, for the error. */
@@ -452,6 +416,7 @@ static void diag_text(FILE *f, char *buf, size_t len)
 	size_t n = 0;
 	char line[512];
 
+	buf[0] = '\0';
 	rewind(f);
 	while (n + 1 < len && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
@@ -460,9 +425,192 @@ static void diag_text(FILE *f, char *buf, size_t len)
 	buf[n < len ? n : len - 1] = '\0';
 }
 
-static void job_fail(struct weir_gens *gs, struct job *j, const char *fmt, const char *detail)
+/* Why the child failed, into j->error. */
+static void child_failed(struct weir_gens *gs, struct job *j, int status, FILE *diag, FILE *report)
 {
-	snprintf(j->error, sizeof(j->error), fmt, detail);
+	char text[900];
+
+	diag_text(diag, text, sizeof(text));
+	rewind(report);
+	if (fread(&j->cr, sizeof(j->cr), 1, report) == 1 && j->cr.err[0] && !text[0])
+		snprintf(text, sizeof(text), "%s", j->cr.err);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		snprintf(j->error, sizeof(j->error),
+			 "compile took longer than rules_compile_timeout (%" PRIu64 "s)",
+			 gs->cfg->rules_compile_timeout_ns / 1000000000u);
+	else if (WIFSIGNALED(status))
+		snprintf(j->error, sizeof(j->error), "compiler died (%s): past rules_compile_memory?",
+			 strsignal(WTERMSIG(status)));
+	else if (strstr(text, "alloc") || strstr(text, "memory"))
+		snprintf(j->error, sizeof(j->error), "compile ran out of rules_compile_memory: %s", text);
+	else
+		snprintf(j->error, sizeof(j->error), "%s", text[0] ? text : "compile failed");
+}
+
+/*
+ * Compile rs in a child (bounded), then load what it cached and allocate
+ * the workers' state: j->d, or NULL with j->error.
+ */
+static void compile_and_load(struct weir_gens *gs, struct job *j, struct weir_ruleset *rs)
+{
+	FILE *diag = tmpfile(), *report = tmpfile();
+	int status = 0;
+	char err[512];
+
+	if (!diag || !report) {
+		snprintf(j->error, sizeof(j->error), "cannot create temporary files: %s", strerror(errno));
+		goto out;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(j->error, sizeof(j->error), "cannot fork the compiler: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		compile_child(gs, rs, diag, report);
+	__atomic_store_n(&j->pid, pid, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&j->cancel, __ATOMIC_ACQUIRE))
+		kill(pid, SIGKILL); /* cancelled before main could see the pid */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	__atomic_store_n(&j->pid, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&j->cancel, __ATOMIC_ACQUIRE)) {
+		snprintf(j->error, sizeof(j->error), "cancelled");
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		child_failed(gs, j, status, diag, report);
+		goto out;
+	}
+	rewind(report);
+	if (fread(&j->cr, sizeof(j->cr), 1, report) != 1)
+		memset(&j->cr, 0, sizeof(j->cr));
+	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = diag, .strict = true};
+	struct weir_match *m = weir_match_compile(rs, &mo, err, sizeof(err));
+	if (!m) {
+		snprintf(j->error, sizeof(j->error), "%s", err);
+		goto out;
+	}
+	j->d = rdb_new(gs, rs, m, err, sizeof(err)); /* takes rs and m */
+	rs = NULL;
+	if (!j->d)
+		snprintf(j->error, sizeof(j->error), "%s", err);
+out:
+	weir_ruleset_free(rs);
+	if (diag)
+		fclose(diag);
+	if (report)
+		fclose(report);
+}
+
+static struct weir_ruleset *parse_files(struct weir_gens *gs, char **files, unsigned n, char *err,
+					size_t errlen);
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* add: FILE's rules join the delta's live ones, none of them already running. */
+static struct weir_ruleset *add_set(struct weir_gens *gs, struct job *j)
+{
+	char *files[1] = {j->files[0]};
+	struct weir_ruleset *add = parse_files(gs, files, 1, j->error, sizeof(j->error));
+	struct weir_ruleset *rs = j->rs;
+
+	j->rs = NULL;
+	for (unsigned i = 0; add && i < weir_ruleset_count(add); i++) {
+		const struct weir_rule *r = weir_ruleset_rule(add, i);
+		if (bsearch(&r->id, j->live_ids, j->n_live_ids, sizeof(uint32_t), cmp_u32)) {
+			snprintf(j->error, sizeof(j->error), "%s:%u: rule %u is already loaded (remove it "
+				 "first, or reload)", r->file, r->line, r->id);
+			goto fail;
+		}
+		if (weir_ruleset_copy_rule(rs, r) < 0) {
+			snprintf(j->error, sizeof(j->error), "out of memory");
+			goto fail;
+		}
+	}
+	if (add) {
+		weir_ruleset_free(add);
+		return rs;
+	}
+fail:
+	weir_ruleset_free(add);
+	weir_ruleset_free(rs);
+	return NULL;
+}
+
+static void *job_run(void *arg)
+{
+	struct job *j = arg;
+	struct weir_gens *gs = j->gs;
+	struct weir_ruleset *rs = NULL;
+	char *files[WEIR_MAX_RULE_FILES];
+
+	if (j->op == JOB_RELOAD) {
+		for (unsigned i = 0; i < j->n_files; i++)
+			files[i] = j->files[i];
+		rs = parse_files(gs, files, j->n_files, j->error, sizeof(j->error));
+	} else if (j->op == JOB_ADD) {
+		rs = add_set(gs, j);
+	} else {
+		rs = j->rs;
+		j->rs = NULL;
+	}
+	if (rs && !__atomic_load_n(&j->cancel, __ATOMIC_ACQUIRE))
+		compile_and_load(gs, j, rs); /* takes rs */
+	else
+		weir_ruleset_free(rs);
+	__atomic_store_n(&j->ready, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Inputs freed, thread joined: the job keeps only what status shows. */
+static void job_clear(struct job *j)
+{
+	weir_ruleset_free(j->rs);
+	free(j->live_ids);
+	j->rs = NULL;
+	j->live_ids = NULL;
+	if (j->d && !j->d->refs)
+		rdb_free(j->d);
+	j->d = NULL;
+}
+
+/* Start op on its thread; the inputs (j->files, j->rs, j->live_ids) are set. 0, or -1 + err. */
+static int job_launch(struct weir_gens *gs, struct job *j, char *err, size_t errlen)
+{
+	j->gs = gs;
+	j->from_gen = gs->rules_version;
+	j->t0_ns = now_ns();
+	j->state = JOB_COMPILING;
+	int e = pthread_create(&j->thread, NULL, job_run, j);
+	if (e == 0)
+		return 0;
+	snprintf(err, errlen, "cannot start the compile thread: %s", strerror(e));
+	job_clear(j);
+	j->state = JOB_FAILED;
+	snprintf(j->error, sizeof(j->error), "%s", err);
+	return -1;
+}
+
+/* A fresh job record of op (the previous one of its kind forgotten). */
+static struct job *job_new(struct weir_gens *gs, enum job_op op)
+{
+	struct job *j = op == JOB_MERGE ? &gs->merge : &gs->job;
+
+	job_clear(j);
+	memset(j, 0, sizeof(*j));
+	j->id = ++gs->next_job;
+	j->op = op;
+	return j;
+}
+
+static void job_fail(struct weir_gens *gs, struct job *j)
+{
 	j->state = JOB_FAILED;
 	gs->st.jobs_failed++;
 	fprintf(stderr, "weir: rules %s (job %u) failed, generation %u stays: %s\n", op_names[j->op],
@@ -470,38 +618,33 @@ static void job_fail(struct weir_gens *gs, struct job *j, const char *fmt, const
 	job_clear(j);
 }
 
-/* The child succeeded: load its databases from the cache, build, publish. */
+/* The thread is done: publish its database, or record why not. */
 static void job_finish(struct weir_gens *gs, struct job *j)
 {
+	struct weir_rdb *d = j->d;
+	struct weir_gen *g = NULL;
 	char err[512];
 
-	rewind(j->report);
-	if (fread(&j->cr, sizeof(j->cr), 1, j->report) != 1)
-		memset(&j->cr, 0, sizeof(j->cr));
-	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = j->diag, .strict = true};
-	struct weir_match *m = weir_match_compile(j->rs, &mo, err, sizeof(err));
-	if (!m) {
-		job_fail(gs, j, "%s", err);
+	pthread_join(j->thread, NULL);
+	if (!d) {
+		job_fail(gs, j);
 		return;
 	}
 	if (j->op == JOB_MERGE && gs->rules_version != j->from_gen) {
-		weir_match_free(m); /* the rules changed meanwhile: merge again */
+		j->state = JOB_IDLE; /* the rules changed meanwhile: merge again */
 		gs->merge_pending = true;
-		j->state = JOB_IDLE;
 		job_clear(j);
 		return;
 	}
-	struct weir_rdb *d = rdb_new(gs, j->rs, m, err, sizeof(err));
-	j->rs = NULL;
-	struct weir_gen *g = NULL;
-	if (d) {
-		d->refs++; /* ours until the generation holds it */
-		g = j->op == JOB_ADD ? gen_build(gs, gs->cur->db[0], d, gs->cur, NULL, 0, err, sizeof(err))
-				     : gen_build(gs, d, NULL, gs->cur, NULL, 0, err, sizeof(err));
-		rdb_unref(d);
-	}
+	d->serial = ++gs->next_serial;
+	d->refs++; /* ours until the generation holds it */
+	g = j->op == JOB_ADD ? gen_build(gs, gs->cur->db[0], d, gs->cur, NULL, 0, err, sizeof(err))
+			     : gen_build(gs, d, NULL, gs->cur, NULL, 0, err, sizeof(err));
+	j->d = NULL;
+	rdb_unref(d);
 	if (!g) {
-		job_fail(gs, j, "%s", err);
+		snprintf(j->error, sizeof(j->error), "%s", err);
+		job_fail(gs, j);
 		return;
 	}
 	publish(gs, g);
@@ -516,63 +659,35 @@ static void job_finish(struct weir_gens *gs, struct job *j)
 		gs->n_files = j->n_files;
 		memcpy(gs->files, j->files, sizeof(gs->files[0]) * j->n_files);
 	}
-	if (j->op == JOB_ADD)
-		gs->merge_pending = true;
-	else
-		gs->merge_pending = false;
+	gs->merge_pending = j->op == JOB_ADD;
 	job_clear(j);
 }
 
-static void job_poll(struct weir_gens *gs, struct job *j)
+/* Stop a job's thread (its child killed) and wait for it. */
+static void job_stop(struct job *j)
 {
-	int status;
-	char why[64];
-
-	pid_t r = waitpid(j->pid, &status, WNOHANG);
-	if (r == 0)
+	if (j->state != JOB_COMPILING)
 		return;
-	if (r < 0) {
-		job_fail(gs, j, "lost the compiler process: %s", strerror(errno));
-		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		job_finish(gs, j);
-		return;
-	}
-	char text[900];
-	diag_text(j->diag, text, sizeof(text));
-	rewind(j->report);
-	if (fread(&j->cr, sizeof(j->cr), 1, j->report) == 1 && j->cr.err[0] && !text[0])
-		snprintf(text, sizeof(text), "%s", j->cr.err);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-		snprintf(why, sizeof(why), "%" PRIu64 "s", gs->cfg->rules_compile_timeout_ns / 1000000000u);
-		job_fail(gs, j, "compile took longer than rules_compile_timeout (%s)", why);
-	} else if (WIFSIGNALED(status)) {
-		snprintf(why, sizeof(why), "%s", strsignal(WTERMSIG(status)));
-		job_fail(gs, j, "compiler died (%s): past rules_compile_memory?", why);
-	} else if (strstr(text, "alloc") || strstr(text, "memory")) {
-		job_fail(gs, j, "compile ran out of rules_compile_memory: %s", text);
-	} else {
-		job_fail(gs, j, "%s", text[0] ? text : "compile failed");
-	}
+	__atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
+	pid_t pid = __atomic_load_n(&j->pid, __ATOMIC_ACQUIRE);
+	if (pid > 0)
+		kill(pid, SIGKILL);
+	pthread_join(j->thread, NULL);
+	job_clear(j);
+	j->state = JOB_IDLE;
 }
 
 /* Drop a merge in progress: a user's change goes first (the merge is redone after). */
 static void merge_cancel(struct weir_gens *gs)
 {
-	struct job *j = &gs->merge;
-
-	if (j->state != JOB_COMPILING)
+	if (gs->merge.state != JOB_COMPILING)
 		return;
-	kill(j->pid, SIGKILL);
-	waitpid(j->pid, NULL, 0);
-	job_clear(j);
-	j->state = JOB_IDLE;
+	job_stop(&gs->merge);
 	gs->merge_pending = true;
 }
 
-/* Every active rule of the current generation, copied: what a merge compiles. */
-static struct weir_ruleset *active_copy(struct weir_gens *gs, const struct weir_gen *g, int only_db)
+/* The live rules of g (of database only_db, or all: -1), copied. */
+static struct weir_ruleset *active_copy(const struct weir_gen *g, int only_db)
 {
 	struct weir_rules_opts ro = {.diag = stderr};
 	struct weir_ruleset *rs = weir_ruleset_new(&ro);
@@ -583,21 +698,22 @@ static struct weir_ruleset *active_copy(struct weir_gens *gs, const struct weir_
 			weir_ruleset_free(rs);
 			return NULL;
 		}
-	(void)gs;
 	return rs;
 }
 
 static void merge_start(struct weir_gens *gs)
 {
 	char err[256];
-	struct weir_ruleset *rs = active_copy(gs, gs->cur, -1);
+	struct weir_ruleset *rs = active_copy(gs->cur, -1);
 
 	gs->merge_pending = false;
 	if (!rs || weir_ruleset_count(rs) == 0) {
 		weir_ruleset_free(rs); /* every rule removed: keep the generation as it is */
 		return;
 	}
-	if (job_start(gs, JOB_MERGE, rs, err, sizeof(err)) < 0)
+	struct job *j = job_new(gs, JOB_MERGE);
+	j->rs = rs;
+	if (job_launch(gs, j, err, sizeof(err)) < 0)
 		fprintf(stderr, "weir: rules merge: %s\n", err);
 }
 
@@ -608,9 +724,9 @@ unsigned weir_gens_poll(struct weir_gens *gs, void (*drain)(void *), void *ctx)
 	if (!gs)
 		return 0;
 	for (struct job *j = &gs->job; j <= &gs->merge; j++)
-		if (j->state == JOB_COMPILING) {
-			job_poll(gs, j);
-			n += j->state != JOB_COMPILING;
+		if (j->state == JOB_COMPILING && __atomic_load_n(&j->ready, __ATOMIC_ACQUIRE)) {
+			job_finish(gs, j);
+			n++;
 		}
 	if (gs->merge_pending && gs->job.state != JOB_COMPILING && gs->merge.state != JOB_COMPILING) {
 		merge_start(gs);
@@ -738,6 +854,11 @@ void weir_gens_status_json(const struct weir_gens *gs, json_t *r)
 					: gs->merge.state == JOB_COMPILING ? "compiling"
 					: gs->merge_pending ? "pending" : "idle"));
 	json_object_set_new(r, "merges", json_integer(gs ? (json_int_t)gs->st.merges : 0));
+	if (gs && gs->merge.id && gs->merge.state != JOB_IDLE) {
+		json_t *o = json_object();
+		job_json(&gs->merge, o);
+		json_object_set_new(r, "merge_job", o);
+	}
 }
 
 int weir_gens_reload(struct weir_gens *gs, char **files, unsigned n, json_t *resp, char *err,
@@ -762,48 +883,39 @@ int weir_gens_reload(struct weir_gens *gs, char **files, unsigned n, json_t *res
 			snprintf(err, errlen, "%.64s...: path too long", files[i]);
 			return -1;
 		}
-	struct weir_ruleset *rs = parse_files(gs, files, n, err, errlen);
-	if (!rs || job_start(gs, JOB_RELOAD, rs, err, errlen) < 0)
-		return -1;
-	gs->job.n_files = n;
+	struct job *j = job_new(gs, JOB_RELOAD);
+	j->n_files = n;
 	for (unsigned i = 0; i < n; i++)
-		snprintf(gs->job.files[i], WEIR_PATH_MAX, "%s", files[i]);
+		snprintf(j->files[i], WEIR_PATH_MAX, "%s", files[i]);
+	if (job_launch(gs, j, err, errlen) < 0)
+		return -1;
 	weir_gens_status_json(gs, resp);
 	return 0;
 }
 
 int weir_gens_add(struct weir_gens *gs, const char *file, json_t *resp, char *err, size_t errlen)
 {
-	char *files[1] = {(char *)file};
-
 	if (busy(gs, err, errlen) < 0)
 		return -1;
-	struct weir_ruleset *add = parse_files(gs, files, 1, err, errlen);
-	if (!add)
+	if (strlen(file) >= WEIR_PATH_MAX) {
+		snprintf(err, errlen, "%.64s...: path too long", file);
 		return -1;
-	const struct weir_gen *g = gs->cur;
-	for (unsigned i = 0; i < weir_ruleset_count(add); i++) {
-		const struct weir_rule *r = weir_ruleset_rule(add, i);
-		for (unsigned a = 0; a < g->n_active; a++)
-			if (weir_gen_rule(g, g->active[a].db, g->active[a].idx)->id == r->id) {
-				snprintf(err, errlen, "%s:%u: rule %u is already loaded (remove it first, "
-					 "or reload)", r->file, r->line, r->id);
-				weir_ruleset_free(add);
-				return -1;
-			}
 	}
-	struct weir_ruleset *delta = active_copy(gs, g, 1);
-	for (unsigned i = 0; delta && i < weir_ruleset_count(add); i++)
-		if (weir_ruleset_copy_rule(delta, weir_ruleset_rule(add, i)) < 0) {
-			weir_ruleset_free(delta);
-			delta = NULL;
-		}
-	weir_ruleset_free(add);
-	if (!delta) {
+	const struct weir_gen *g = gs->cur;
+	struct job *j = job_new(gs, JOB_ADD);
+	j->n_files = 1;
+	snprintf(j->files[0], WEIR_PATH_MAX, "%s", file);
+	j->rs = active_copy(g, 1);
+	j->live_ids = malloc(sizeof(uint32_t) * (g->n_active ? g->n_active : 1));
+	if (!j->rs || !j->live_ids) {
+		job_clear(j);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (job_start(gs, JOB_ADD, delta, err, errlen) < 0)
+	for (unsigned a = 0; a < g->n_active; a++)
+		j->live_ids[j->n_live_ids++] = weir_gen_rule(g, g->active[a].db, g->active[a].idx)->id;
+	qsort(j->live_ids, j->n_live_ids, sizeof(uint32_t), cmp_u32);
+	if (job_launch(gs, j, err, errlen) < 0)
 		return -1;
 	weir_gens_status_json(gs, resp);
 	return 0;
@@ -919,6 +1031,7 @@ static int load_initial(struct weir_gens *gs, char *err, size_t errlen)
 	struct weir_rdb *d = rdb_new(gs, rs, m, err, errlen);
 	if (!d)
 		return -1;
+	d->serial = ++gs->next_serial;
 	d->refs++;
 	struct weir_gen *g = gen_build(gs, d, NULL, NULL, NULL, 0, err, errlen);
 	rdb_unref(d);
@@ -984,11 +1097,8 @@ void weir_gens_free(struct weir_gens *gs)
 {
 	if (!gs)
 		return;
-	merge_cancel(gs);
-	if (gs->job.state == JOB_COMPILING) {
-		kill(gs->job.pid, SIGKILL);
-		waitpid(gs->job.pid, NULL, 0);
-	}
+	job_stop(&gs->merge);
+	job_stop(&gs->job);
 	job_clear(&gs->job);
 	job_clear(&gs->merge);
 	rcu_barrier(); /* every grace_done has run */

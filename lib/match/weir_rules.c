@@ -466,6 +466,13 @@ int weir_rule_validate(const struct weir_rule *r, char *msg, size_t msglen,
 
 /* ------------------------------------------------------------ port sets */
 
+/*
+ * A port set is parsed into a 65,536-bit map (negations and lists compose
+ * simply) and then read back as ranges. Every map operation works on 64-bit
+ * words. The maps a parse needs (the result, two per list, one per negation)
+ * come from a scratch pool that lives for that one parse and is used in
+ * stack order, so a list item costs no allocation.
+ */
 #define PORT_WORDS (65536 / 64)
 #define PORTVAR_DEPTH 8
 
@@ -475,13 +482,32 @@ struct portbits {
 
 static void bits_set_range(struct portbits *b, unsigned lo, unsigned hi)
 {
-	for (unsigned p = lo; p <= hi; p++)
-		b->w[p >> 6] |= 1ull << (p & 63);
+	unsigned lw = lo >> 6, hw = hi >> 6;
+	uint64_t lm = ~0ull << (lo & 63), hm = ~0ull >> (63 - (hi & 63));
+	if (lw == hw) {
+		b->w[lw] |= lm & hm;
+		return;
+	}
+	b->w[lw] |= lm;
+	for (unsigned i = lw + 1; i < hw; i++)
+		b->w[i] = ~0ull;
+	b->w[hw] |= hm;
 }
 
-static bool bits_has(const struct portbits *b, unsigned p)
+/* The first port >= p whose bit is `set`; 65536 when there is none. */
+static unsigned bits_next(const struct portbits *b, unsigned p, bool set)
 {
-	return b->w[p >> 6] >> (p & 63) & 1;
+	if (p >= 65536)
+		return 65536;
+	unsigned i = p >> 6;
+	uint64_t flip = set ? 0 : ~0ull;
+	uint64_t w = (b->w[i] ^ flip) & (~0ull << (p & 63));
+	while (!w) {
+		if (++i == PORT_WORDS)
+			return 65536;
+		w = b->w[i] ^ flip;
+	}
+	return i << 6 | (unsigned)__builtin_ctzll(w);
 }
 
 struct portparse {
@@ -489,12 +515,48 @@ struct portparse {
 	char *err;
 	size_t errlen;
 	int depth;
+	struct portbits **pool;          /* scratch maps: [0, used) are taken */
+	unsigned n_pool, used;
 };
 
 static int pp_err(struct portparse *pp, const char *fmt, const char *arg)
 {
 	snprintf(pp->err, pp->errlen, fmt, arg);
 	return -1;
+}
+
+/* A zeroed scratch map, given back with pp_put in reverse order of taking;
+ * NULL after reporting when out of memory. */
+static struct portbits *pp_get(struct portparse *pp)
+{
+	if (pp->used == pp->n_pool) {
+		struct portbits **np = realloc(pp->pool, (pp->n_pool + 1) * sizeof(*np));
+		if (!np) {
+			pp_err(pp, "%s", "out of memory");
+			return NULL;
+		}
+		pp->pool = np;
+		if (!(np[pp->n_pool] = malloc(sizeof(struct portbits)))) {
+			pp_err(pp, "%s", "out of memory");
+			return NULL;
+		}
+		pp->n_pool++;
+	}
+	struct portbits *b = pp->pool[pp->used++];
+	memset(b, 0, sizeof(*b));
+	return b;
+}
+
+static void pp_put(struct portparse *pp, unsigned n)
+{
+	pp->used -= n;
+}
+
+static void pp_free(struct portparse *pp)
+{
+	for (unsigned i = 0; i < pp->n_pool; i++)
+		free(pp->pool[i]);
+	free(pp->pool);
 }
 
 static int parse_port_num(const char **s, unsigned *out)
@@ -556,13 +618,19 @@ static int parse_var(struct portparse *pp, const char **s, struct portbits *out)
 }
 
 /* [a,b,!c]: the union of the positive items (everything when there is
- * none) minus the union of the negated ones, as Suricata reads it. */
+ * none) minus the union of the negated ones, as Suricata reads it. Items
+ * are parsed straight into the two unions (a set only ever adds to its
+ * output; on failure the whole parse fails). */
 static int parse_list(struct portparse *pp, const char **s, struct portbits *out)
 {
-	struct portbits *pos = calloc(2, sizeof(*pos));
+	struct portbits *pos = pp_get(pp);
 	if (!pos)
-		return pp_err(pp, "%s", "out of memory");
-	struct portbits *neg = pos + 1;
+		return -1;
+	struct portbits *neg = pp_get(pp);
+	if (!neg) {
+		pp_put(pp, 1);
+		return -1;
+	}
 	bool any_pos = false;
 	int rc = 0;
 	(*s)++;
@@ -570,17 +638,9 @@ static int parse_list(struct portparse *pp, const char **s, struct portbits *out
 		while (**s == ' ')
 			(*s)++;
 		bool negated = **s == '!';
-		struct portbits *item = calloc(1, sizeof(*item));
-		if (!item) {
-			rc = pp_err(pp, "%s", "out of memory");
-			break;
-		}
 		if (negated)
 			(*s)++;
-		rc = parse_set(pp, s, item);
-		for (unsigned i = 0; rc == 0 && i < PORT_WORDS; i++)
-			(negated ? neg : pos)->w[i] |= item->w[i];
-		free(item);
+		rc = parse_set(pp, s, negated ? neg : pos);
 		if (rc < 0)
 			break;
 		any_pos |= !negated;
@@ -599,21 +659,21 @@ static int parse_list(struct portparse *pp, const char **s, struct portbits *out
 	}
 	for (unsigned i = 0; rc == 0 && i < PORT_WORDS; i++)
 		out->w[i] |= (any_pos ? pos->w[i] : ~0ull) & ~neg->w[i];
-	free(pos);
+	pp_put(pp, 2);
 	return rc;
 }
 
 static int parse_set(struct portparse *pp, const char **s, struct portbits *out)
 {
 	if (**s == '!') {
-		struct portbits *tmp = calloc(1, sizeof(*tmp));
+		struct portbits *tmp = pp_get(pp);
 		if (!tmp)
-			return pp_err(pp, "%s", "out of memory");
+			return -1;
 		(*s)++;
 		int rc = parse_set(pp, s, tmp);
 		for (unsigned i = 0; rc == 0 && i < PORT_WORDS; i++)
 			out->w[i] |= ~tmp->w[i];
-		free(tmp);
+		pp_put(pp, 1);
 		return rc;
 	}
 	if (**s == '[')
@@ -632,19 +692,14 @@ static int bits_to_set(struct portparse *pp, const struct portbits *b, struct we
 		       const char *text)
 {
 	memset(ps, 0, sizeof(*ps));
-	for (unsigned p = 0; p < 65536;) {
-		if (!bits_has(b, p)) {
-			p++;
-			continue;
-		}
-		unsigned lo = p;
-		while (p < 65536 && bits_has(b, p))
-			p++;
+	for (unsigned lo = bits_next(b, 0, true); lo < 65536;) {
+		unsigned end = bits_next(b, lo, false);
 		if (ps->n == WEIR_PORTSET_MAX)
 			return pp_err(pp, "port set '%s' has too many ranges (at most 32)", text);
 		ps->r[ps->n].lo = (uint16_t)lo;
-		ps->r[ps->n].hi = (uint16_t)(p - 1);
+		ps->r[ps->n].hi = (uint16_t)(end - 1);
 		ps->n++;
+		lo = bits_next(b, end, true);
 	}
 	if (!ps->n)
 		return pp_err(pp, "port set '%s' is empty", text);
@@ -656,16 +711,17 @@ int weir_portset_parse_vars(const struct weir_ruleset *rs, const char *text,
 			    struct weir_portset *ps, char *err, size_t errlen)
 {
 	struct portparse pp = { .rs = rs, .err = err, .errlen = errlen };
-	struct portbits *b = calloc(1, sizeof(*b));
-	if (!b)
-		return pp_err(&pp, "%s", "out of memory");
-	const char *s = text;
-	int rc = parse_set(&pp, &s, b);
-	if (rc == 0 && *s)
-		rc = pp_err(&pp, "invalid port set '%s'", text);
-	if (rc == 0)
-		rc = bits_to_set(&pp, b, ps, text);
-	free(b);
+	struct portbits *b = pp_get(&pp);
+	int rc = -1;
+	if (b) {
+		const char *s = text;
+		rc = parse_set(&pp, &s, b);
+		if (rc == 0 && *s)
+			rc = pp_err(&pp, "invalid port set '%s'", text);
+		if (rc == 0)
+			rc = bits_to_set(&pp, b, ps, text);
+	}
+	pp_free(&pp);
 	return rc;
 }
 

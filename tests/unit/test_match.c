@@ -549,6 +549,29 @@ Test(portset, syntax)
 	expect_ports("![1:65535]", "0-0");
 }
 
+/* Ranges that start or end at a 64-port word edge, nesting, repeated '!'. */
+Test(portset, word_edges_and_nesting)
+{
+	expect_ports("[0,63,64,127,128,65535]", "0-0,63-64,127-128,65535-65535");
+	expect_ports("65535:", "65535-65535");
+	expect_ports("[64:127,!64,!127]", "65-126");
+	expect_ports("[1000:1063,!1001,!1063]", "1000-1000,1002-1062");
+	expect_ports("[!80,!443]", "0-79,81-442,444-65535");
+	expect_ports("[[1,2],[3:5,![4]]]", "1-3,5-5");
+	expect_ports("!!!80", "0-79,81-65535");
+	expect_ports("[any,!1:65534]", "0-0,65535-65535");
+	expect_ports("[![!5]]", "5-5");
+	struct weir_portset ps;
+	char err[160];
+	/* exactly 32 ranges: 0, 2, ..., 60, 62-65535 */
+	cr_assert_eq(weir_portset_parse("![1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31,33,35,37,"
+					"39,41,43,45,47,49,51,53,55,57,59,61]", &ps, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(ps.n, 32);
+	cr_assert_eq(ps.r[31].lo, 62);
+	cr_assert_eq(ps.r[31].hi, 65535);
+}
+
 Test(portset, errors)
 {
 	static const struct { const char *text, *err; } c[] = {

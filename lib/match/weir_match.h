@@ -165,6 +165,7 @@ struct weir_match_opts {
 	const char *cache_dir;       /* serialized databases are cached here; NULL = no cache */
 	FILE *diag;                  /* compile errors; NULL = silent */
 	bool strict;                 /* a rule Hyperscan rejects fails the compile */
+	bool cache_only;             /* a database missing from the cache fails it (compiles nothing) */
 	unsigned group_min_rules;    /* rules a port needs to get its own group (0 = 8) */
 	unsigned max_port_groups;    /* per L4 class (0 = 16, at most 255) */
 };

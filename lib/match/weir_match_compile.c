@@ -407,6 +407,10 @@ static int compile_db(struct build *b, struct exprs *e, unsigned hs_mode, struct
 	}
 	b->m->info.cache_bad += bad;
 	b->m->info.cache_misses += dir != NULL;
+	if (b->o->cache_only) {
+		snprintf(b->err, b->errlen, "a database is not in the cache");
+		return -1;
+	}
 	hs_compile_error_t *ce = NULL;
 	if (hs_compile_ext_multi(e->expr, e->flags, e->ids, e->ext, e->n, hs_mode, NULL, db, &ce) !=
 	    HS_SUCCESS) {

@@ -60,6 +60,8 @@ struct job {
 	/* outputs */
 	struct weir_rdb *d;        /* the new database, NULL on failure (error says why) */
 	struct child_report cr;
+	struct rdb_key *key;       /* reload: the files' signatures, for the database */
+	bool from_spare;           /* published a retired database again: nothing compiled */
 	uint32_t generation;       /* published, when done */
 	char error[1024];
 };
@@ -84,6 +86,37 @@ struct parsed {
 	struct weir_ruleset *rs;   /* as parsed: valid (no error, nothing Hyperscan rejects) */
 	uint64_t used;
 };
+
+static bool sig_of(const char *path, struct file_sig *sig)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return false;
+	*sig = (struct file_sig){.dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+				 .mtime = st.st_mtim};
+	return true;
+}
+
+static bool sig_equal(const struct file_sig *a, const struct file_sig *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* What a reload compiled: its files as stat saw them before parsing. */
+struct rdb_key {
+	unsigned n;
+	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
+	struct file_sig sig[WEIR_MAX_RULE_FILES];
+};
+
+/*
+ * Retired databases of reloads stay compiled, workers' scratch and all, so
+ * that reloading the set that ran before (a rollback, or alternating sets)
+ * swaps without compiling or loading anything.
+ */
+#define RDB_SPARES 2
 
 struct slot_entry {
 	uint32_t id;
@@ -115,6 +148,7 @@ struct weir_gens {
 	struct job merge;          /* the background merge; one of the two compiles at a time */
 	bool merge_pending;
 	struct parsed parsed[PARSED_CACHE];
+	struct weir_rdb *spare[RDB_SPARES]; /* [0] most recently retired */
 	uint64_t parsed_clock;
 	unsigned n_files;          /* what `rules reload` without files reads */
 	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
@@ -220,6 +254,7 @@ static void rdb_free(struct weir_rdb *d)
 		weir_match_worker_free(d->mw[w]);
 	weir_match_free(d->match);
 	weir_ruleset_free(d->rs);
+	free(d->key);
 	free(d);
 }
 
@@ -247,10 +282,47 @@ static struct weir_rdb *rdb_new(struct weir_gens *gs, struct weir_ruleset *rs, s
 	return d;
 }
 
-static void rdb_unref(struct weir_rdb *d)
+/* A database no generation holds any more: kept as a spare when a reload made it. */
+static void rdb_unref(struct weir_gens *gs, struct weir_rdb *d)
 {
-	if (d && --d->refs == 0)
+	if (!d || --d->refs)
+		return;
+	if (!d->key) {
 		rdb_free(d);
+		return;
+	}
+	rdb_free(gs->spare[RDB_SPARES - 1]);
+	memmove(&gs->spare[1], &gs->spare[0], sizeof(gs->spare[0]) * (RDB_SPARES - 1));
+	gs->spare[0] = d;
+}
+
+static bool key_current(const struct rdb_key *k, unsigned n, char *const *files)
+{
+	struct file_sig now;
+
+	if (!k || k->n != n)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(k->files[i], files[i]) || !sig_of(files[i], &now) || !sig_equal(&now, &k->sig[i]))
+			return false;
+	return true;
+}
+
+/* A spare compiled from exactly these files, unchanged since: taken out of the spares. */
+static struct weir_rdb *spare_take(struct weir_gens *gs, unsigned n, char *const *files)
+{
+	for (unsigned i = 0; i < RDB_SPARES; i++) {
+		struct weir_rdb *d = gs->spare[i];
+		if (!d || !key_current(d->key, n, files))
+			continue;
+		memmove(&gs->spare[i], &gs->spare[i + 1], sizeof(gs->spare[0]) * (RDB_SPARES - 1 - i));
+		gs->spare[RDB_SPARES - 1] = NULL;
+		/* no worker has used it since its grace period: its streams are abandoned */
+		for (unsigned w = 0; w < gs->n_workers; w++)
+			weir_match_worker_forget_streams(d->mw[w]);
+		return d;
+	}
+	return NULL;
 }
 
 /* ---- generations -------------------------------------------------------------------- */
@@ -263,7 +335,7 @@ static void gen_free(struct weir_gens *gs, struct weir_gen *g)
 		slot_put(gs, weir_gen_rule(g, g->active[i].db, g->active[i].idx)->id);
 	for (unsigned k = 0; k < WEIR_GEN_DBS; k++) {
 		free(g->slot[k]);
-		rdb_unref(g->db[k]);
+		rdb_unref(gs, g->db[k]);
 	}
 	free(g->active);
 	free(g);
@@ -577,23 +649,6 @@ fail:
 	return NULL;
 }
 
-static bool sig_of(const char *path, struct file_sig *sig)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return false;
-	*sig = (struct file_sig){.dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
-				 .mtime = st.st_mtim};
-	return true;
-}
-
-static bool sig_equal(const struct file_sig *a, const struct file_sig *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
 /* The job's files parsed before and unchanged since: a copy of their rules, else NULL. */
 static struct weir_ruleset *parsed_copy(struct weir_gens *gs, struct job *j)
 {
@@ -659,13 +714,20 @@ static void *job_run(void *arg)
 	if (j->op == JOB_RELOAD) {
 		for (unsigned i = 0; i < j->n_files; i++)
 			files[i] = j->files[i];
-		struct file_sig sig[WEIR_MAX_RULE_FILES];
-		bool sigs = true;
-		for (unsigned i = 0; i < j->n_files; i++)
-			sigs &= sig_of(j->files[i], &sig[i]); /* before parsing: a later change is seen */
+		struct rdb_key *key = calloc(1, sizeof(*key));
+		bool sigs = key != NULL;
+		for (unsigned i = 0; sigs && i < j->n_files; i++) /* before parsing: a later change is seen */
+			sigs = sig_of(j->files[i], &key->sig[i]);
+		if (sigs) {
+			key->n = j->n_files;
+			memcpy(key->files, j->files, sizeof(key->files[0]) * j->n_files);
+			j->key = key;
+		} else {
+			free(key);
+		}
 		rs = parsed_copy(gs, j);
 		if (!rs && (rs = parse_files(gs, files, j->n_files, j->error, sizeof(j->error))) && sigs)
-			parsed_keep(gs, j, rs, sig);
+			parsed_keep(gs, j, rs, j->key->sig);
 	} else if (j->op == JOB_ADD) {
 		rs = add_set(gs, j);
 	} else {
@@ -676,6 +738,10 @@ static void *job_run(void *arg)
 		compile_and_load(gs, j, rs); /* takes rs */
 	else
 		weir_ruleset_free(rs);
+	if (j->d) { /* the database remembers what it was compiled from */
+		j->d->key = j->key;
+		j->key = NULL;
+	}
 	__atomic_store_n(&j->ready, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -685,8 +751,10 @@ static void job_clear(struct job *j)
 {
 	weir_ruleset_free(j->rs);
 	free(j->live_ids);
+	free(j->key);
 	j->rs = NULL;
 	j->live_ids = NULL;
+	j->key = NULL;
 	if (j->d && !j->d->refs)
 		rdb_free(j->d);
 	j->d = NULL;
@@ -737,7 +805,8 @@ static void job_finish(struct weir_gens *gs, struct job *j)
 	struct weir_gen *g = NULL;
 	char err[512];
 
-	pthread_join(j->thread, NULL);
+	if (!j->from_spare)
+		pthread_join(j->thread, NULL);
 	if (!d) {
 		job_fail(gs, j);
 		return;
@@ -753,7 +822,7 @@ static void job_finish(struct weir_gens *gs, struct job *j)
 	g = j->op == JOB_ADD ? gen_build(gs, gs->cur->db[0], d, gs->cur, NULL, 0, err, sizeof(err))
 			     : gen_build(gs, d, NULL, gs->cur, NULL, 0, err, sizeof(err));
 	j->d = NULL;
-	rdb_unref(d);
+	rdb_unref(gs, d);
 	if (!g) {
 		snprintf(j->error, sizeof(j->error), "%s", err);
 		job_fail(gs, j);
@@ -945,6 +1014,7 @@ static void job_json(const struct job *j, json_t *o)
 		json_object_set_new(o, "rules", json_integer(j->cr.n_rules));
 		json_object_set_new(o, "cache_hits", json_integer(j->cr.cache_hits));
 		json_object_set_new(o, "cache_misses", json_integer(j->cr.cache_misses));
+		json_object_set_new(o, "reused", json_boolean(j->from_spare));
 	}
 }
 
@@ -999,6 +1069,16 @@ int weir_gens_reload(struct weir_gens *gs, char **files, unsigned n, json_t *res
 	j->n_files = n;
 	for (unsigned i = 0; i < n; i++)
 		snprintf(j->files[i], WEIR_PATH_MAX, "%s", files[i]);
+	j->t0_ns = now_ns();
+	if ((j->d = spare_take(gs, n, files)) != NULL) {
+		/* the set ran before and is still compiled: publish it now */
+		j->from_spare = true;
+		j->cr.n_rules = weir_match_info(j->d->match)->n_rules;
+		j->state = JOB_COMPILING;
+		job_finish(gs, j);
+		weir_gens_status_json(gs, resp);
+		return 0;
+	}
 	if (job_launch(gs, j, err, errlen) < 0)
 		return -1;
 	weir_gens_status_json(gs, resp);
@@ -1146,7 +1226,7 @@ static int load_initial(struct weir_gens *gs, char *err, size_t errlen)
 	d->serial = ++gs->next_serial;
 	d->refs++;
 	struct weir_gen *g = gen_build(gs, d, NULL, NULL, NULL, 0, err, errlen);
-	rdb_unref(d);
+	rdb_unref(gs, d);
 	if (!g)
 		return -1;
 	publish(gs, g);
@@ -1221,6 +1301,8 @@ void weir_gens_free(struct weir_gens *gs)
 	gen_free(gs, gs->cur);
 	if (gs->cache_private)
 		remove_dir(gs->cache);
+	for (unsigned i = 0; i < RDB_SPARES; i++) /* the generations above may have added some */
+		rdb_free(gs->spare[i]);
 	for (unsigned w = 0; w < WEIR_MAX_WORKERS; w++)
 		rte_free(gs->rc[w]);
 	free(gs->map);

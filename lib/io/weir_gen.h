@@ -55,8 +55,10 @@
 #define WEIR_GEN_DBS 2 /* base, delta */
 
 /* A compiled database and the per-worker state scans of it need. */
+struct rdb_key;
 struct weir_rdb {
 	uint32_t serial;           /* unique in the process: stream states name their db by it */
+	struct rdb_key *key;       /* the files it was compiled from (reloads), or NULL */
 	unsigned refs;             /* generations holding it (main lcore only) */
 	bool stream_rules;         /* has stream-mode rules (and flows are tracked) */
 	struct weir_ruleset *rs;

@@ -246,6 +246,12 @@ struct weir_match_worker;
 struct weir_match_worker *weir_match_worker_new(const struct weir_match *m, unsigned max_streams,
 						char *err, size_t errlen);
 void weir_match_worker_free(struct weir_match_worker *w);
+/*
+ * Every stream state back to the pool, the streams open on it abandoned
+ * (not closed): for a worker state that no thread uses, about to serve
+ * again (weir keeps recently retired databases compiled).
+ */
+void weir_match_worker_forget_streams(struct weir_match_worker *w);
 
 /*
  * Block-scan one payload against the databases of its scope. Fills *res.

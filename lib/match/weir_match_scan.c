@@ -326,6 +326,16 @@ int weir_match_stream_close(struct weir_match_worker *w, struct weir_match_strea
 
 /* ----------------------------------------------------------------- worker */
 
+void weir_match_worker_forget_streams(struct weir_match_worker *w)
+{
+	struct stream_pool *p = &w->pool;
+
+	for (uint32_t i = 0; i < p->n; i++)
+		p->free_idx[i] = p->n - 1 - i;
+	p->top = p->n;
+	w->st.streams_open = 0;
+}
+
 static int pool_init(struct stream_pool *p, size_t state_bytes, unsigned n)
 {
 	memset(p, 0, sizeof(*p));

@@ -157,13 +157,17 @@ grep -q "SIGHUP: .*weir.yaml:5: rules_max.*nothing changed" "$TMP/err" && jcheck
 cp "$TMP/weir.good" "$TMP/weir.yaml"
 
 # ---- 4. 100 swaps at full speed ------------------------------------------------------------------
-: > "$TMP/gens"
+: > "$TMP/gens"; : > "$TMP/reused"
 echo "1 A" >> "$TMP/gens" # generation 1 ran set A
 for i in $(seq 100); do
   if [ $((i % 2)) -eq 1 ]; then f=$A; s=A; else f=$B; s=B; fi
   ctl --json rules reload "$f" > "$TMP/r.json" 2>> "$TMP/swap.err" || { fail "swap $i: $(cat "$TMP/r.json")"; break; }
   echo "$(field 'r["generation"]') $s" >> "$TMP/gens"
+  field 'r["job"]["reused"]' >> "$TMP/reused"
 done
+reused=$(grep -c True "$TMP/reused")
+[ "$reused" -ge 95 ] && ok "$reused of 100 swaps published a set still compiled from its last run (nothing compiled or loaded)" ||
+  fail "only $reused swaps reused a compiled set"
 ctl --json rules status > "$TMP/r.json"
 kill -0 "$WPID" 2>/dev/null && ok "100 swaps done, weir alive at generation $(field 'r["generation"]')" ||
   fail "weir died during the swaps: $(tail -3 "$TMP/err")"

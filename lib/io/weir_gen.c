@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <rte_lcore.h>
 #include <rte_malloc.h>
 
 #include "weir_gen.h"
@@ -707,7 +708,13 @@ static void *job_run(void *arg)
 	struct weir_ruleset *rs = NULL;
 	char *files[WEIR_MAX_RULE_FILES];
 
-	/* background work: the main lcore (same CPU) and the workers go first */
+	/*
+	 * Background work, on the main lcore's CPUs (never a worker's) at low
+	 * priority: the main lcore goes first. The compile child inherits both.
+	 */
+	rte_cpuset_t main_cpus = rte_lcore_cpuset(rte_get_main_lcore());
+	if (CPU_COUNT(&main_cpus))
+		pthread_setaffinity_np(pthread_self(), sizeof(main_cpus), &main_cpus);
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) < 0)
 		errno = 0;
 

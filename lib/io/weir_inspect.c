@@ -355,7 +355,7 @@ static void inspect_one(struct weir_inspect *in, struct rte_mbuf *m, const struc
 	unsigned first = out->n;
 	struct weir_match_result res;
 
-	if (!in->g)
+	if (!in->g || !in->g->rules)
 		return;
 	if (!p->payload_len || !p->payload_off) {
 		/* A SYN anchors the direction's sequence, so data arriving out of order

@@ -123,13 +123,20 @@ def whole(d, end):
 for name, d, end in (("old proto", old, B), ("total", tot, U)):
     last, ref = whole(d, end)
     if not ref or last < 0.3 * ref: errs.append(f"{name}'s last window holds {last} packets, its others about {ref}: cut short")
+# total was not changed by the add: its windows run on through it, back to back, none cut short
+spans = sorted(tot)
+if any(b[0] != a[1] for a, b in zip(spans, spans[1:])): errs.append(f"total's windows have a gap: {spans}")
+if not any(s < B < e or s == B for s, e in spans): errs.append("no total window at the add's boundary")
+mid = [sum(x["packets"] for x in tot[k]) for k in spans[1:-1]]
+if mid and min(mid) < 0.3 * sorted(mid)[len(mid) // 2]: errs.append(f"a total window cut short: {mid}")
 # between B and U every packet with an IP version is in both new proto and total
 for k, rows in tot.items():
     if k in new and k[0] >= B:
         a, b = sum(x["packets"] for x in new[k]), rows[0]["packets"]
         if a > b: errs.append(f"window {k}: new proto {a} > total {b}")
 print("; ".join(errs) if errs else
-      f"old proto ends at B, new proto and tcp_ports start at their boundaries, total ends at U; "
+      f"old proto ends at B, new proto and tcp_ports start at their boundaries, total (unchanged) "
+      f"runs on through the add back to back and ends at U; "
       f"{len(old)} old / {len(new)} new proto windows, {len(tot)} total windows")
 sys.exit(1 if errs else 0)
 PY

@@ -2,6 +2,7 @@
  *
  * EAL start-up: the argument vector weir builds for rte_eal_init.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,7 +221,7 @@ const char *weir_eal_file_prefix(void)
 
 void weir_eal_stop(void)
 {
-	char path[WEIR_PATH_MAX + 32];
+	char path[WEIR_PATH_MAX + 260];
 
 	rte_eal_cleanup();
 	/*
@@ -228,13 +229,20 @@ void weir_eal_stop(void)
 	 * telemetry sockets in it are only unlinked at exit: remove them now so
 	 * that the folder goes too (don't litter).
 	 */
-	if (!runtime_dir[0])
+	if (!runtime_dir[0] || !file_prefix[0])
 		return;
-	if (file_prefix[0]) {
-		snprintf(path, sizeof(path), "%s/dpdk_telemetry.v2", runtime_dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/telemetry", runtime_dir);
-		unlink(path);
-	}
+	/*
+	 * The folder is this process's own (weir-PID): every file in it goes,
+	 * --no-huge runs leaving their config and fbarray files there too.
+	 */
+	DIR *d = opendir(runtime_dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", runtime_dir, e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
 	rmdir(runtime_dir);
 }

@@ -1,25 +1,28 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  *
- * Rule generations (internal to weir_io): what the data path reads of the
- * rules, as one immutable object swapped with RCU (liburcu QSBR).
+ * Generations (internal to weir_io): everything the data path reads of the
+ * rules and queries, as one immutable object swapped with RCU (liburcu QSBR).
  *
  * A generation holds up to two compiled databases, a base and a small delta
  * (the rules added since the base was built), each scanned in turn, and per
  * database a map from Hyperscan's dense rule index to a counter slot, where
- * WEIR_GEN_OFF marks a rule that is removed (its hits are ignored). So:
+ * WEIR_GEN_OFF marks a rule that is removed (its hits are ignored); and the
+ * query view and filters (weir_qctl.h changes those). For rules:
  *
- *   rules reload [FILE...]  parse, compile the whole set (bounded, in a child
- *                           process), publish {new base}
+ *   rules reload [FILE...]  parse, compile the whole set, publish {new base}
  *   rules add FILE          compile only the delta (old delta + FILE), publish
  *                           {same base, new delta}
  *   rules remove ID...      no compile: publish {same databases, those OFF}
  *
  * and after an add or remove a background merge compiles base + delta -
- * removed into a new base and publishes it. Compiles run in a forked child
- * under a memory bound (RLIMIT_DATA) and a time bound (SIGALRM), writing the
- * databases to the compiled-database cache, which the main lcore then loads:
- * the main lcore never blocks on Hyperscan's compiler, and an unchanged rule
- * set is a cache hit.
+ * removed into a new base and publishes it. A job (reload, add, merge) runs
+ * on a thread of its own on the main lcore's CPUs: parse (files unchanged
+ * since an earlier parse are copied instead), compile in a forked child
+ * under a memory bound (RLIMIT_DATA) and a time bound (SIGALRM) into the
+ * compiled-database cache (skipped when every database is cached), load
+ * from the cache, allocate the workers' scratch. The main lcore only builds
+ * and publishes the generation. The two most recently retired reload sets
+ * stay compiled: reloading one of them (files unchanged) publishes at once.
  *
  * Workers (registered QSBR readers) dereference the published generation
  * once per burst and report a quiescent state between bursts. A retired

@@ -67,6 +67,20 @@ struct job {
 	char error[1024];
 };
 
+struct file_sig {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/* Rule files as stat saw them before they were parsed: what a parse or a database came from. */
+struct rdb_key {
+	unsigned n;
+	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
+	struct file_sig sig[WEIR_MAX_RULE_FILES];
+};
+
 /*
  * Parsed rule files by what stat says of them (path, device, inode, size,
  * mtime): reloading files that did not change copies the parsed rules
@@ -74,16 +88,8 @@ struct job {
  * of ms to copy). Job threads only (user jobs run one at a time).
  */
 #define PARSED_CACHE 2
-struct file_sig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-};
 struct parsed {
-	unsigned n;
-	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
-	struct file_sig sig[WEIR_MAX_RULE_FILES];
+	struct rdb_key key;        /* the files */
 	struct weir_ruleset *rs;   /* as parsed: valid (no error, nothing Hyperscan rejects) */
 	uint64_t used;
 };
@@ -104,13 +110,6 @@ static bool sig_equal(const struct file_sig *a, const struct file_sig *b)
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
 	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
-
-/* What a reload compiled: its files as stat saw them before parsing. */
-struct rdb_key {
-	unsigned n;
-	char files[WEIR_MAX_RULE_FILES][WEIR_PATH_MAX];
-	struct file_sig sig[WEIR_MAX_RULE_FILES];
-};
 
 /*
  * Retired databases of reloads stay compiled, workers' scratch and all, so
@@ -650,35 +649,39 @@ fail:
 	return NULL;
 }
 
+/* A copy of every rule of src (NULL when out of memory). */
+static struct weir_ruleset *ruleset_dup(const struct weir_ruleset *src)
+{
+	struct weir_rules_opts ro = {.diag = stderr};
+	struct weir_ruleset *rs = weir_ruleset_new(&ro);
+
+	for (unsigned r = 0; rs && r < weir_ruleset_count(src); r++)
+		if (weir_ruleset_copy_rule(rs, weir_ruleset_rule(src, r)) < 0) {
+			weir_ruleset_free(rs);
+			rs = NULL;
+		}
+	return rs;
+}
+
 /* The job's files parsed before and unchanged since: a copy of their rules, else NULL. */
 static struct weir_ruleset *parsed_copy(struct weir_gens *gs, struct job *j)
 {
 	for (unsigned c = 0; c < PARSED_CACHE; c++) {
 		struct parsed *p = &gs->parsed[c];
-		bool same = p->rs && p->n == j->n_files;
-		for (unsigned i = 0; same && i < p->n; i++) {
-			struct file_sig now;
-			same = !strcmp(p->files[i], j->files[i]) && sig_of(j->files[i], &now) &&
-			       sig_equal(&now, &p->sig[i]);
-		}
-		if (!same)
+		char *files[WEIR_MAX_RULE_FILES];
+		for (unsigned i = 0; i < j->n_files; i++)
+			files[i] = j->files[i];
+		if (!p->rs || !key_current(&p->key, j->n_files, files))
 			continue;
-		struct weir_rules_opts ro = {.diag = stderr};
-		struct weir_ruleset *rs = weir_ruleset_new(&ro);
-		for (unsigned r = 0; rs && r < weir_ruleset_count(p->rs); r++)
-			if (weir_ruleset_copy_rule(rs, weir_ruleset_rule(p->rs, r)) < 0) {
-				weir_ruleset_free(rs);
-				rs = NULL;
-			}
 		p->used = ++gs->parsed_clock;
-		return rs;
+		return ruleset_dup(p->rs);
 	}
 	return NULL;
 }
 
 /* Remember a parse (a copy; the job's set goes to its database), in the least recently used entry. */
-static void parsed_keep(struct weir_gens *gs, struct job *j, const struct weir_ruleset *rs,
-			const struct file_sig *sig)
+static void parsed_keep(struct weir_gens *gs, const struct weir_ruleset *rs,
+			const struct rdb_key *key)
 {
 	struct parsed *p = &gs->parsed[0];
 
@@ -687,17 +690,9 @@ static void parsed_keep(struct weir_gens *gs, struct job *j, const struct weir_r
 			p = &gs->parsed[c];
 	weir_ruleset_free(p->rs);
 	memset(p, 0, sizeof(*p));
-	memcpy(p->sig, sig, sizeof(p->sig[0]) * j->n_files);
-	struct weir_rules_opts ro = {.diag = stderr};
-	p->rs = weir_ruleset_new(&ro);
-	for (unsigned r = 0; p->rs && r < weir_ruleset_count(rs); r++)
-		if (weir_ruleset_copy_rule(p->rs, weir_ruleset_rule(rs, r)) < 0) {
-			weir_ruleset_free(p->rs);
-			p->rs = NULL;
-			return;
-		}
-	p->n = j->n_files;
-	memcpy(p->files, j->files, sizeof(p->files[0]) * j->n_files);
+	if (!(p->rs = ruleset_dup(rs)))
+		return;
+	p->key = *key;
 	p->used = ++gs->parsed_clock;
 }
 
@@ -734,7 +729,7 @@ static void *job_run(void *arg)
 		}
 		rs = parsed_copy(gs, j);
 		if (!rs && (rs = parse_files(gs, files, j->n_files, j->error, sizeof(j->error))) && sigs)
-			parsed_keep(gs, j, rs, j->key->sig);
+			parsed_keep(gs, rs, j->key);
 	} else if (j->op == JOB_ADD) {
 		rs = add_set(gs, j);
 	} else {

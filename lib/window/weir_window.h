@@ -233,6 +233,49 @@ uint64_t weir_table_merge(const struct weir_query *q, struct weir_table *dst,
 const struct weir_key *weir_table_key(const struct weir_table *t, uint32_t i);
 const uint64_t *weir_table_aggs(const struct weir_table *t, uint32_t i);
 
+/*
+ * Snapshots: one table (a worker's shard, a merged pane, a session table)
+ * as bytes, for checkpoints, and back.
+ *
+ * Format (version 1), integers little-endian, no padding:
+ *   header, 56 bytes:
+ *     0  u32 magic 0x504e5357 ("WSNP")
+ *     4  u16 version (1)          6  u16 flags: 1 has_other, 2 late
+ *     8  u32 key_words           12  u32 agg_words           16 u32 blob_bytes
+ *    20  u32 n, the keys that follow
+ *    24  u32 layout hash (weir_table_layout_hash: group-by fields, prefixes,
+ *            key offsets, aggregate slots' kind/field/word/blob_off/param)
+ *    28  u32 reserved, 0
+ *    32  u64 window_start        40  u64 overflow
+ *    48  u32 query (the id at snapshot time; informative)   52 u32 worker
+ *   then n entries, in insertion order (only used keys, not empty slots):
+ *     key_words u64 key words, agg_words u64 aggregate words, blob_bytes
+ *     bytes of sketch state (HyperLogLog registers, Space-Saving counters,
+ *     quantile buckets: copied as they are in memory, i.e. the host's
+ *     layout, little-endian on every supported target)
+ *   then, when has_other, the _other entry: agg_words u64 words + blob bytes.
+ * The total length is exactly 56 + n * ((key_words + agg_words) * 8 +
+ * blob_bytes) [+ agg_words * 8 + blob_bytes].
+ *
+ * size: the bytes weir_table_snapshot writes for t. snapshot: writes them
+ * into buf, returns that count, 0 when len is too small (or t is not laid
+ * out for q). restore: into an empty (reset or new) table laid out for q:
+ * re-inserts every key (weir_table_upsert, weir_key_hash), copies its
+ * aggregate words and blob, then _other, window_start, overflow, worker and
+ * late (t->query is left as is). 0, or -1 with the reason in err and t as it was
+ * (empty): a short, long or foreign buffer, another version, a layout that
+ * is not q's (key_words/agg_words/blob_bytes/layout hash, named), more keys
+ * than t->max_keys, a duplicate key, a corrupt Space-Saving state (counters
+ * in use, heap or index out of range), a non-empty t. It reads only
+ * buf[0..len), whatever the bytes.
+ */
+uint32_t weir_table_layout_hash(const struct weir_query *q);
+size_t weir_table_snapshot_size(const struct weir_query *q, const struct weir_table *t);
+size_t weir_table_snapshot(const struct weir_query *q, const struct weir_table *t, void *buf,
+			   size_t len);
+int weir_table_restore(const struct weir_query *q, struct weir_table *t, const void *buf,
+		       size_t len, char *err, size_t errlen);
+
 /* ---- per-worker state ---------------------------------------------------- */
 
 struct weir_window_set; /* all compiled queries + merger-side state */

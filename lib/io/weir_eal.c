@@ -219,30 +219,30 @@ const char *weir_eal_file_prefix(void)
 	return file_prefix;
 }
 
-void weir_eal_stop(void)
+void weir_remove_dir(const char *dir)
 {
-	char path[WEIR_PATH_MAX + 260];
-
-	rte_eal_cleanup();
-	/*
-	 * A --file-prefix run leaves its runtime folder behind, and the
-	 * telemetry sockets in it are only unlinked at exit: remove them now so
-	 * that the folder goes too (don't litter).
-	 */
-	if (!runtime_dir[0] || !file_prefix[0])
-		return;
-	/*
-	 * The folder is this process's own (weir-PID): every file in it goes,
-	 * --no-huge runs leaving their config and fbarray files there too.
-	 */
-	DIR *d = opendir(runtime_dir);
+	DIR *d = opendir(dir);
 	struct dirent *e;
+	char path[WEIR_PATH_MAX + 300];
+
 	while (d && (e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", runtime_dir, e->d_name);
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 			unlink(path);
 		}
 	if (d)
 		closedir(d);
-	rmdir(runtime_dir);
+	rmdir(dir);
+}
+
+void weir_eal_stop(void)
+{
+	rte_eal_cleanup();
+	/*
+	 * A --file-prefix run leaves its runtime folder behind (the telemetry
+	 * sockets, and a --no-huge run's config and fbarray files): the folder
+	 * is this process's own (weir-PID), so all of it goes (don't litter).
+	 */
+	if (runtime_dir[0] && file_prefix[0])
+		weir_remove_dir(runtime_dir);
 }

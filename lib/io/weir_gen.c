@@ -4,7 +4,6 @@
  * Everything here runs on the main lcore except grace_done (call_rcu's
  * thread); see weir_gen.h for the model.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -21,6 +20,7 @@
 #include <rte_malloc.h>
 
 #include "weir_gen.h"
+#include "weir_io.h"
 
 enum job_op { JOB_RELOAD, JOB_ADD, JOB_MERGE };
 enum job_state { JOB_IDLE, JOB_COMPILING, JOB_DONE, JOB_FAILED };
@@ -1178,23 +1178,6 @@ static int cache_dir(struct weir_gens *gs, char *err, size_t errlen)
 	return 0;
 }
 
-/* The private handover directory holds only database files. */
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[WEIR_PATH_MAX + 300];
-
-	while (d && (e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 /* Rules at start: every file loaded (problems on stderr), compiled here, once. */
 static int load_initial(struct weir_gens *gs, char *err, size_t errlen)
 {
@@ -1302,7 +1285,7 @@ void weir_gens_free(struct weir_gens *gs)
 	rcu_assign_pointer(published_gen, NULL);
 	gen_free(gs, gs->cur);
 	if (gs->cache_private)
-		remove_dir(gs->cache);
+		weir_remove_dir(gs->cache); /* the private handover folder: database files only */
 	for (unsigned i = 0; i < RDB_SPARES; i++) /* the generations above may have added some */
 		rdb_free(gs->spare[i]);
 	for (unsigned w = 0; w < WEIR_MAX_WORKERS; w++)

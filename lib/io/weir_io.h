@@ -35,6 +35,8 @@ const char *weir_drop_name(enum weir_drop d);
  */
 int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, size_t errlen);
 void weir_eal_stop(void);
+/* Remove a folder weir made for itself: every file in it (not subfolders), then the folder. */
+void weir_remove_dir(const char *dir);
 /* The --file-prefix weir gave the EAL ("weir-PID"; "" when --eal gave one): telemetry's folder. */
 const char *weir_eal_file_prefix(void);
 

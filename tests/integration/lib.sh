@@ -4,7 +4,13 @@ set -uo pipefail
 : "${WEIR_SOURCE_DIR:?}"
 DATA=${WEIR_SHARED_DATA:-$WEIR_SOURCE_DIR/../shared/data}
 TMP=$(mktemp -d /tmp/weir-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+# Processes a test starts in the background go into PIDS; whatever is left of them is killed on exit.
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
 fails=0
 
 need_data() {
@@ -40,8 +46,11 @@ sys.exit(0 if s["rx"]==s["processed"]+d else 1)
 PY
 }
 
-# Live weir runs (test_control.sh, test_metrics.sh): the caller keeps a PIDS array and kills
-# what is left in it on exit; start_weir's ARGS include --control SOCK.
+# Live weir runs (test_control.sh, test_metrics.sh, test_*_swap.sh): start_weir adds its pid to
+# PIDS; its ARGS include --control SOCK.
+# ctl ARGS...: weirctl on the test's control socket $SOCK.
+ctl() { "$WEIRCTL_BIN" --socket "$SOCK" "$@"; }
+
 # start_weir SOCK OUT ERR [ARGS...]: weir in the background (pid in $pid); 0 once the socket answers.
 start_weir() {
   local sock=$1 out=$2 err=$3

@@ -8,15 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 : "${WEIRCTL_BIN:?WEIRCTL_BIN not set (run through meson test)}"
 RULES=$WEIR_SOURCE_DIR/rules/basic.rules
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ctl() { "$WEIRCTL_BIN" --socket "$SOCK" "$@"; }
-
 SOCK=$TMP/weir.sock
 OUT=$TMP/out.jsonl
 if ! start_weir "$SOCK" "$OUT" "$TMP/err" --control "$SOCK" --rules "$RULES"; then

@@ -10,13 +10,6 @@
 command -v curl > /dev/null || { echo "SKIP: curl is not installed (.ci/deps.sh installs it)"; exit 77; }
 RULES=$WEIR_SOURCE_DIR/rules/basic.rules
 TELEMETRY=$(command -v dpdk-telemetry.py || echo /usr/bin/dpdk-telemetry.py)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -9,16 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 : "${WEIRCTL_BIN:?WEIRCTL_BIN not set (run through meson test)}"
 PCAP=$WEIR_SOURCE_DIR/tests/data/sample.pcap
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 SOCK=$TMP/weir.sock
 OUT=$TMP/out.jsonl
-ctl() { "$WEIRCTL_BIN" --socket "$SOCK" "$@"; }
-
 cat > "$TMP/weir.yaml" <<Y
 time: processing
 watermark_delay: 0s

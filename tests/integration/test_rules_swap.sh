@@ -16,14 +16,6 @@
 A=$WEIR_SOURCE_DIR/rules/basic.rules     # Suricata subset: 1000001..1000004
 B=$WEIR_SOURCE_DIR/rules/example.yaml    # native: 1001..1004
 PCAP=$WEIR_SOURCE_DIR/tests/data/sample.pcap
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ctl() { "$WEIRCTL_BIN" --socket "$SOCK" "$@"; }
 # field NAME: of the last --json response in $TMP/r.json
 field() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"r": r}))' "$TMP/r.json" "$1"; }
 ids() { ctl --json rules list | python3 -c 'import json,sys; print(" ".join(str(x["id"]) for x in json.load(sys.stdin)["rules"]))'; }

@@ -474,6 +474,20 @@ static json_t *wait_job(const char *path, json_int_t id, double timeout, double 
 	}
 }
 
+/* An option's seconds in (0, max]: 0, or -1 after saying what is wrong. */
+static int seconds_arg(const char *opt, const char *arg, double max, double *out)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (*end || !(v > 0) || v > max) {
+		fprintf(stderr, "%s: %s: '%s' is not a number of seconds (0..%g]\n", prog, opt, arg, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -488,7 +502,6 @@ int main(int argc, char **argv)
 	const char *path = getenv("WEIR_SOCKET");
 	bool raw = false, nowait = false;
 	double timeout = 5, wait_s = 600;
-	char *end;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "+s:jt:h", opts, NULL)) != -1) {
@@ -497,20 +510,12 @@ int main(int argc, char **argv)
 		case 'j': raw = true; break;
 		case 'n': nowait = true; break;
 		case 'w':
-			wait_s = strtod(optarg, &end);
-			if (*end || !(wait_s > 0) || wait_s > 86400) {
-				fprintf(stderr, "%s: --wait: '%s' is not a number of seconds (0..86400]\n",
-					prog, optarg);
+			if (seconds_arg("--wait", optarg, 86400, &wait_s) < 0)
 				return 2;
-			}
 			break;
 		case 't':
-			timeout = strtod(optarg, &end);
-			if (*end || !(timeout > 0) || timeout > 3600) {
-				fprintf(stderr, "%s: --timeout: '%s' is not a number of seconds (0..3600]\n",
-					prog, optarg);
+			if (seconds_arg("--timeout", optarg, 3600, &timeout) < 0)
 				return 2;
-			}
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -87,15 +87,7 @@ start_cleanup   # TMP, CHILD; the child is stopped by its PID however we end
 # ---- the replay: records cut to 2,048 bytes (infinite_rx refuses bigger ones) --------
 cut_capture 0   # CUT, RECORDS (0 when capinfos cannot count them)
 
-# One cheap query (a global packet count), the compiled-database cache in $TMP.
-cat > "$TMP/weir.yaml" << Y
-queries:
-  - name: totals
-    group_by: []
-    window: {type: tumbling, size: 60s}
-    aggregates: [packets]
-rules_cache: $TMP/hs-cache
-Y
+totals_config "$TMP/weir.yaml" "$TMP/hs-cache"
 
 # C's rules: every line of the pattern file as a native rule with mode: stream (a
 # pattern, with its flags; see rules/README.md). The regex is pcapscan's: from the

@@ -162,14 +162,7 @@ for row in "${COMPILE_ROWS[@]}"; do
 done
 
 # ---- weir ---------------------------------------------------------------------------------
-cat > "$TMP/weir.yaml" << Y
-queries:
-  - name: totals
-    group_by: []
-    window: {type: tumbling, size: 60s}
-    aggregates: [packets]
-rules_cache: $CACHE
-Y
+totals_config "$TMP/weir.yaml" "$CACHE"
 SOCK=$TMP/ctl.sock
 # Long enough for every phase, reloads that overrun and the add; stopped by `shutdown`.
 LIMIT=$((3 * ROUNDS * (2 * DURATION + 60) + WARMUP + 600))

@@ -211,6 +211,19 @@ append_summary() { # header row
 
 # ---- figures -------------------------------------------------------------------------
 # Printed before and after the runs: a high load average explains a slow, noisy round.
+# totals_config FILE CACHE_DIR: one cheap query (a global packet count) and the
+# compiled-database cache in CACHE_DIR: the config of the matching benchmarks.
+totals_config() {
+	cat > "$1" << Y
+queries:
+  - name: totals
+    group_by: []
+    window: {type: tumbling, size: 60s}
+    aggregates: [packets]
+rules_cache: $2
+Y
+}
+
 load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 # The median of the rounds: one slow round (a busy neighbour) does not move it.
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }

@@ -1162,6 +1162,14 @@ static int ctl_no_args(unsigned argc, char **argv, char *err, size_t errlen)
 	return -1;
 }
 
+static int ctl_one_arg(unsigned argc, const char *usage, char *err, size_t errlen)
+{
+	if (argc == 1)
+		return 0;
+	snprintf(err, errlen, "usage: %s", usage);
+	return -1;
+}
+
 static int ctl_status(void *ctx, unsigned argc, char **argv, json_t *r, char *err, size_t errlen)
 {
 	struct pipeline *pl = ctx;
@@ -1391,10 +1399,8 @@ static int ctl_rules_add(void *ctx, unsigned argc, char **argv, json_t *r, char 
 {
 	struct pipeline *pl = ctx;
 
-	if (argc != 1) {
-		snprintf(err, errlen, "usage: rules add FILE");
+	if (ctl_one_arg(argc, "rules add FILE", err, errlen) < 0)
 		return -1;
-	}
 	return weir_gens_add(pl->gens, argv[0], r, err, errlen);
 }
 
@@ -1437,10 +1443,8 @@ static int ctl_query_add(void *ctx, unsigned argc, char **argv, json_t *r, char 
 {
 	struct pipeline *pl = ctx;
 
-	if (argc != 1) {
-		snprintf(err, errlen, "usage: query add FILE (a YAML file with a queries: list)");
+	if (ctl_one_arg(argc, "query add FILE (a YAML file with a queries: list)", err, errlen) < 0)
 		return -1;
-	}
 	return weir_qctl_add(pl->qctl, argv[0], r, err, errlen);
 }
 
@@ -1450,10 +1454,8 @@ static int ctl_query_remove(void *ctx, unsigned argc, char **argv, json_t *r, ch
 {
 	struct pipeline *pl = ctx;
 
-	if (argc != 1) {
-		snprintf(err, errlen, "usage: query remove NAME");
+	if (ctl_one_arg(argc, "query remove NAME", err, errlen) < 0)
 		return -1;
-	}
 	return weir_qctl_remove(pl->qctl, argv[0], r, err, errlen);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  *
- * Labels, DNS names and query filters for each packet of a burst.
+ * Labels and DNS names for each packet of a burst; the query filters'
+ * compile and burst functions (the filters themselves travel in generations).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,9 +124,8 @@ static int create_worker(struct weir_annotate *a, unsigned i, char *err, size_t 
 	return 0;
 }
 
-struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const uint16_t *port_linktype,
-					   unsigned n_port_ids, unsigned n_workers, char *err,
-					   size_t errlen)
+struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, unsigned n_workers,
+					   char *err, size_t errlen)
 {
 	struct weir_annotate *a = calloc(1, sizeof(*a));
 

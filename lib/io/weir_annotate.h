@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  *
  * weir_annotate: the stage between inspection and windows. Per packet of
- * a burst it looks up the address labels (CIDR lookup table), learns DNS
- * answers and names destinations from them, and runs every query's
- * filter, filling the matching arrays of struct weir_burst_meta.
+ * a burst it looks up the address labels (CIDR lookup table) and learns DNS
+ * answers and names destinations from them, filling the matching arrays of
+ * struct weir_burst_meta. The queries' filters run just after it
+ * (weir_query_filters_burst), from the burst's generation.
  *
- * Shared, read-only on the data path: compiled filters, the label table.
+ * Shared, read-only on the data path: the label table.
  * Per worker: its DNS table. DNS answers a worker learns go to the main
  * lcore (weir_annotate_main_poll), which keeps the names for output and
  * passes the answers on to the other workers, since a conversation and
@@ -63,14 +64,9 @@ bool weir_annotate_has_dns(const struct weir_annotate *a);
 /* Does the config need the stage (labels or dst_name)? */
 bool weir_annotate_wanted(const struct weir_config *cfg);
 
-/*
- * Build it: load the label CSV, compile each query's filter for the ports'
- * link types (port_linktype indexed by DPDK port id). NULL + err naming
- * the query or file on failure.
- */
-struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, const uint16_t *port_linktype,
-					   unsigned n_port_ids, unsigned n_workers, char *err,
-					   size_t errlen);
+/* Build it: load the label CSV, set up DNS learning. NULL + err naming the file on failure. */
+struct weir_annotate *weir_annotate_create(const struct weir_config *cfg, unsigned n_workers,
+					   char *err, size_t errlen);
 void weir_annotate_free(struct weir_annotate *a);
 struct weir_annotate_worker *weir_annotate_worker_get(struct weir_annotate *a, unsigned worker);
 

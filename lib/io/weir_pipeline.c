@@ -1966,8 +1966,7 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 		goto fail;
 	}
 	if (weir_annotate_wanted(cfg)) {
-		pl->ann = weir_annotate_create(cfg, pl->linktype, RTE_MAX_ETHPORTS, cfg->workers, err,
-					       sizeof(err));
+		pl->ann = weir_annotate_create(cfg, cfg->workers, err, sizeof(err));
 		if (!pl->ann) {
 			status = 2;
 			goto fail;

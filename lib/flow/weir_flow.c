@@ -14,6 +14,7 @@
  * slots[].next.
  */
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -808,7 +809,8 @@ static uint32_t flow_create(struct weir_flow_table *t, const struct home *h,
 	int from_server = k->proto == IPPROTO_TCP &&
 			  (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
 	set_client(f, dir ^ (unsigned)from_server);
-	f->flags |= WEIR_FLOW_F_NEW;
+	/* F_ALT: a snapshot puts the flow back in the same bucket, where it is sure to fit */
+	f->flags |= (uint8_t)(WEIR_FLOW_F_NEW | (b != h->prim ? WEIR_FLOW_F_ALT : 0));
 	t->aux[i].held[0] = t->aux[i].held[1] = 0;
 	home_insert(h, b, way, i);
 	tq_append(t, flow_class(f), i);
@@ -1187,4 +1189,427 @@ void weir_flow_tcp_drain(struct weir_flow_table *t, struct weir_flow *f, unsigne
 	seq_ctx_init(&c, t, f, dir & 1, d);
 	while (*c.held)
 		skip_hole(&c, t->slots[*c.held].seq);
+}
+
+/* ---- snapshots -------------------------------------------------------------------- */
+
+/* The format is described with the API in weir_flow.h. */
+#define SNAP_MAGIC 0x544c4657u /* "WFLT" as little-endian bytes */
+#define SNAP_VERSION 1u
+#define SNAP_REC 120u
+#define SNAP_HDR (104u + 8u * WEIR_FLOW_CNT__COUNT)
+#define SNAP_CRC_OFF 44u
+#define SNAP_RETIRED WEIR_FLOW_TO__COUNT /* list byte of a retired flow */
+#define SNAP_FLAGS                                                                       \
+	(WEIR_FLOW_F_CLIENT_HI | WEIR_FLOW_F_SEQ(0) | WEIR_FLOW_F_SEQ(1) | WEIR_FLOW_F_ALT | \
+	 WEIR_FLOW_F_NEW)
+#define ID_COUNTER ((1ull << 48) - 1)
+
+_Static_assert(SNAP_HDR == 288, "the header's size is part of the format");
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	v = rte_cpu_to_le_16(v);
+	memcpy(p, &v, 2);
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	v = rte_cpu_to_le_32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+	v = rte_cpu_to_le_64(v);
+	memcpy(p, &v, 8);
+}
+
+static inline uint16_t get16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return rte_le_to_cpu_16(v);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return rte_le_to_cpu_32(v);
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return rte_le_to_cpu_64(v);
+}
+
+/* Standard CRC32C of the header with its CRC field taken as 0. */
+static uint32_t snap_header_crc(const uint8_t *h)
+{
+	uint32_t crc = rte_hash_crc(h, SNAP_CRC_OFF, UINT32_MAX);
+
+	crc = rte_hash_crc_4byte(0, crc);
+	crc = rte_hash_crc(h + SNAP_CRC_OFF + 4, SNAP_HDR - SNAP_CRC_OFF - 4, crc);
+	return ~crc;
+}
+
+size_t weir_flow_table_snapshot_size(const struct weir_flow_table *t)
+{
+	/* n_active counts the retired flows too: they are carried */
+	return SNAP_HDR + (size_t)t->n_active * SNAP_REC;
+}
+
+/* What a snapshot found: flows by kind, and the held pieces it left out. */
+struct snap_totals {
+	uint32_t live, retired, held;
+	uint64_t held_bytes;
+};
+
+static void held_tally(const struct weir_flow_table *t, uint32_t i, struct snap_totals *s)
+{
+	for (unsigned d = 0; d < 2; d++)
+		for (uint16_t x = t->aux[i].held[d]; x; x = t->slots[x].next) {
+			s->held++;
+			s->held_bytes += t->slots[x].len;
+		}
+}
+
+static void put_flow(uint8_t *p, const struct weir_flow_table *t, uint32_t i, unsigned list)
+{
+	const struct weir_flow *f = &t->entries[i];
+
+	memcpy(p, f->key.lo_ip, 16);
+	memcpy(p + 16, f->key.hi_ip, 16);
+	put16(p + 32, f->key.lo_port);
+	put16(p + 34, f->key.hi_port);
+	put16(p + 36, f->key.vlan);
+	p[38] = f->key.proto;
+	p[39] = f->key.ip_version;
+	put64(p + 40, f->first_ts);
+	put64(p + 48, f->last_ts);
+	put64(p + 56, f->id);
+	for (unsigned d = 0; d < 2; d++) {
+		put64(p + 64 + 8 * d, f->pkts[d]);
+		put64(p + 80 + 8 * d, f->bytes[d]);
+		put32(p + 96 + 4 * d, f->next_seq[d]);
+		p[108 + d] = f->tcp_flags[d];
+	}
+	put32(p + 104, f->rules);
+	p[110] = f->state;
+	p[111] = f->flags & SNAP_FLAGS; /* F_BURST only means something inside a call */
+	put32(p + 112, t->aux[i].enq_ms);
+	p[116] = (uint8_t)list;
+	p[117] = p[118] = p[119] = 0;
+}
+
+static void put_header(uint8_t *h, const struct weir_flow_table *t, const struct snap_totals *s)
+{
+	put32(h + 0, SNAP_MAGIC);
+	put16(h + 4, SNAP_VERSION);
+	put16(h + 6, 0);
+	put32(h + 8, SNAP_REC);
+	put32(h + 12, WEIR_FLOW_CNT__COUNT);
+	put32(h + 16, s->live);
+	put32(h + 20, s->retired);
+	put32(h + 24, s->held);
+	put32(h + 28, t->conf.worker);
+	put32(h + 32, t->conf.capacity);
+	put32(h + 36, t->mask + 1);
+	/* expire only uses rotate modulo the class count */
+	put32(h + 40, t->rotate % WEIR_FLOW_TO__COUNT);
+	put32(h + SNAP_CRC_OFF, 0);
+	put64(h + 48, t->next_id);
+	put64(h + 56, s->held_bytes);
+	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT; c++)
+		put64(h + 64 + 8 * c, t->conf.timeout_ns[c]);
+	for (unsigned k = 0; k < WEIR_FLOW_CNT__COUNT; k++)
+		put64(h + 104 + 8 * k, t->cnt[k]);
+	put32(h + SNAP_CRC_OFF, snap_header_crc(h));
+}
+
+/*
+ * Records of one list, from i on: `next` is aux.next for the timeout lists
+ * and the retired list alike. Stops at `end` so that a list longer than
+ * n_active says could never write past the size the caller was given.
+ */
+static uint8_t *put_list(const struct weir_flow_table *t, uint32_t i, unsigned list, uint8_t *p,
+			 const uint8_t *end, struct snap_totals *s)
+{
+	for (; i != NIL; i = t->aux[i].next) {
+		uint32_t nx = t->aux[i].next;
+		if (p == end)
+			return NULL;
+		if (nx != NIL) /* list order is not memory order: fetch the next flow early */
+			rte_prefetch0(&t->entries[nx]);
+		if (unlikely(t->aux[i].held[0] | t->aux[i].held[1]))
+			held_tally(t, i, s);
+		put_flow(p, t, i, list);
+		p += SNAP_REC;
+	}
+	return p;
+}
+
+size_t weir_flow_table_snapshot(const struct weir_flow_table *t, void *buf, size_t len)
+{
+	size_t need = weir_flow_table_snapshot_size(t);
+	struct snap_totals s = {0};
+	uint8_t *start = (uint8_t *)buf + SNAP_HDR, *end = (uint8_t *)buf + need, *p = start;
+
+	if (!buf || len < need)
+		return 0;
+	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT && p; c++)
+		p = put_list(t, t->tq[c].head, c, p, end, &s);
+	uint8_t *lists_end = p;
+	if (p)
+		p = put_list(t, t->retired_head, SNAP_RETIRED, p, end, &s);
+	if (p != end)
+		return 0; /* the lists disagree with n_active: never hand out a partial table */
+	s.live = (uint32_t)((size_t)(lists_end - start) / SNAP_REC);
+	s.retired = (uint32_t)((size_t)(end - lists_end) / SNAP_REC);
+	put_header(buf, t, &s);
+	return need;
+}
+
+static int snap_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* What restore takes from a header once it has checked it. */
+struct snap_head {
+	uint32_t live, retired, buckets;
+	uint64_t next_id;
+};
+
+/* Magic, version, CRC, then what ties the snapshot to t; NULL when usable. */
+static const char *header_error(const struct weir_flow_table *t, const uint8_t *h, char *why,
+				size_t whylen)
+{
+	if (get32(h) != SNAP_MAGIC)
+		snprintf(why, whylen, "not a flow table snapshot (bad magic 0x%08x)", get32(h));
+	else if (get16(h + 4) != SNAP_VERSION)
+		snprintf(why, whylen, "flow snapshot version %u, this build reads %u", get16(h + 4),
+			 SNAP_VERSION);
+	else if (get32(h + SNAP_CRC_OFF) != snap_header_crc(h))
+		snprintf(why, whylen, "flow snapshot header damaged (CRC mismatch)");
+	else if (get16(h + 6) != 0)
+		snprintf(why, whylen, "flow snapshot has unknown flags 0x%x", get16(h + 6));
+	else if (get32(h + 8) != SNAP_REC || get32(h + 12) != WEIR_FLOW_CNT__COUNT)
+		snprintf(why, whylen, "flow snapshot layout: %u-byte records and %u counters, this build %u and %u",
+			 get32(h + 8), get32(h + 12), SNAP_REC, WEIR_FLOW_CNT__COUNT);
+	else if (get32(h + 28) != t->conf.worker)
+		snprintf(why, whylen, "flow snapshot of worker %u, the table is worker %u's (ids carry it)",
+			 get32(h + 28), t->conf.worker);
+	else if (get32(h + 40) >= WEIR_FLOW_TO__COUNT || get64(h + 48) == 0)
+		snprintf(why, whylen, "flow snapshot header out of range (rotate %u, next id %lu)",
+			 get32(h + 40), (unsigned long)get64(h + 48));
+	else if ((uint64_t)get32(h + 16) + get32(h + 20) > t->conf.capacity)
+		snprintf(why, whylen, "flow snapshot holds %lu flows, the table's capacity is %u",
+			 (unsigned long)get32(h + 16) + get32(h + 20), t->conf.capacity);
+	else
+		return NULL;
+	return why;
+}
+
+/* Back to empty as created: buckets, lists, entries. Ids and counters stay. */
+static void table_clear(struct weir_flow_table *t)
+{
+	memset(t->buckets, 0, ((size_t)t->mask + 1) * sizeof(struct bucket));
+	t->hwm = 0;
+	t->free_head = t->retired_head = NIL;
+	t->n_active = 0;
+	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT; c++)
+		t->tq[c].head = t->tq[c].tail = NIL;
+}
+
+static inline void get_key(struct weir_flow_key *k, const uint8_t *p)
+{
+	memcpy(k->lo_ip, p, 16);
+	memcpy(k->hi_ip, p + 16, 16);
+	k->lo_port = get16(p + 32);
+	k->hi_port = get16(p + 34);
+	k->vlan = get16(p + 36);
+	k->proto = p[38];
+	k->ip_version = p[39];
+}
+
+/* Buckets are read in hash order: fetch a record's ahead of its insert. */
+#define RESTORE_AHEAD 8
+
+static inline void prefetch_home(const struct weir_flow_table *t, const uint8_t *rec)
+{
+	struct weir_flow_key k;
+
+	get_key(&k, rec);
+	rte_prefetch0(&t->buckets[key_hash(&k) & t->mask]);
+}
+
+static void get_flow(struct weir_flow *f, const uint8_t *p)
+{
+	memset(f, 0, sizeof(*f)); /* stream[] NULL: the matcher's state is not carried */
+	get_key(&f->key, p);
+	f->first_ts = get64(p + 40);
+	f->last_ts = get64(p + 48);
+	f->id = get64(p + 56);
+	for (unsigned d = 0; d < 2; d++) {
+		f->pkts[d] = get64(p + 64 + 8 * d);
+		f->bytes[d] = get64(p + 80 + 8 * d);
+		f->next_seq[d] = get32(p + 96 + 4 * d);
+		f->tcp_flags[d] = p[108 + d];
+	}
+	f->rules = get32(p + 104);
+	f->state = p[110];
+	f->flags = p[111];
+}
+
+/* Would make_key have built k? (IPv4 in 4 bytes, ports only where used, lower first) */
+static const char *key_error(const struct weir_flow_key *k)
+{
+	static const uint8_t zero[12];
+
+	if (k->ip_version != 4 && k->ip_version != 6)
+		return "IP version is not 4 or 6";
+	if (k->ip_version == 4 && (memcmp(k->lo_ip + 4, zero, 12) || memcmp(k->hi_ip + 4, zero, 12)))
+		return "IPv4 address with bytes past the fourth";
+	if (!has_ports(k->proto) && (k->lo_port || k->hi_port))
+		return "ports on a protocol keyed without ports";
+	int c = addr_cmp(k->lo_ip, k->hi_ip);
+	if (c > 0 || (c == 0 && k->lo_port > k->hi_port))
+		return "key not in canonical order (lower endpoint first)";
+	return NULL;
+}
+
+/* The checks that keep the table's invariants; rec: the raw record. */
+static const char *flow_error(const struct weir_flow *f, const uint8_t *rec, int live,
+			      const struct weir_flow_table *t, uint64_t next_id)
+{
+	uint64_t ctr = f->id & ID_COUNTER;
+	unsigned list = rec[116];
+	const char *bad = key_error(&f->key);
+
+	if (bad)
+		return bad;
+	if (rec[117] | rec[118] | rec[119])
+		return "reserved bytes are not zero";
+	if (f->state > WEIR_FLOW_CLOSED ||
+	    (f->key.proto != IPPROTO_TCP && f->state > WEIR_FLOW_ESTABLISHED))
+		return "state out of range for its protocol";
+	if (f->flags & ~SNAP_FLAGS)
+		return "unknown flag bits";
+	if (f->first_ts > f->last_ts ||
+	    (uint64_t)get32(rec + 112) * NS_PER_MS > f->last_ts - f->first_ts)
+		return "times out of order (first_ts, join time, last_ts)";
+	/* new flows get next_id onwards: an id at or past it could be handed out twice */
+	if (f->id >> 48 != t->conf.worker || ctr == 0 || (next_id <= ID_COUNTER && ctr >= next_id))
+		return "id not of this worker or not below the next id";
+	if (live ? list != flow_class(f)
+		 : list != SNAP_RETIRED || flow_class(f) != WEIR_FLOW_TO_TCP_CLOSING)
+		return live ? "list is not the class of the flow's protocol and state"
+			    : "retired flow that is not a closed TCP flow";
+	return NULL;
+}
+
+/* The bucket for flow i: the snapshot's when the bucket count is the same; -1 none. */
+static int restore_way(struct weir_flow_table *t, const struct home *h, const struct weir_flow *f,
+		       uint32_t snap_buckets, struct bucket **b)
+{
+	if (snap_buckets != t->mask + 1)
+		return home_free_way(t, h, b);
+	/* the same buckets get the same flows: each had room for them before */
+	*b = (f->flags & WEIR_FLOW_F_ALT) ? home_alt(t, h) : h->prim;
+	return bucket_free_way(*b);
+}
+
+/* Re-insert a live flow i: bucket, then the tail of its list at its join time. */
+static const char *restore_live(struct weir_flow_table *t, uint32_t i, uint32_t enq_ms,
+				uint32_t snap_buckets)
+{
+	struct weir_flow *f = &t->entries[i];
+	struct home h = home_of(t, key_hash(&f->key));
+	struct bucket *b;
+
+	if (home_find(t, &h, &f->key) != NIL)
+		return "duplicate key";
+	int way = restore_way(t, &h, f, snap_buckets, &b);
+	if (way < 0)
+		return "no room in its buckets (the table has fewer buckets, or records are damaged)";
+	f->flags = (uint8_t)((f->flags & ~WEIR_FLOW_F_ALT) | (b != h.prim ? WEIR_FLOW_F_ALT : 0));
+	home_insert(&h, b, way, i);
+	tq_append(t, flow_class(f), i);
+	t->aux[i].enq_ms = enq_ms;
+	return NULL;
+}
+
+/* Record n into entry n; retired flows go to the tail of the retired list. */
+static const char *restore_flow(struct weir_flow_table *t, const uint8_t *rec,
+				const struct snap_head *sh, uint32_t n, uint32_t *retired_tail)
+{
+	struct weir_flow *f = &t->entries[n];
+	int live = n < sh->live;
+
+	get_flow(f, rec);
+	const char *bad = flow_error(f, rec, live, t, sh->next_id);
+	if (bad)
+		return bad;
+	t->aux[n].held[0] = t->aux[n].held[1] = 0;
+	t->hwm = n + 1;
+	t->n_active++;
+	if (live)
+		return restore_live(t, n, get32(rec + 112), sh->buckets);
+	t->aux[n].next = NIL;
+	if (*retired_tail == NIL)
+		t->retired_head = n;
+	else
+		t->aux[*retired_tail].next = n;
+	*retired_tail = n;
+	return NULL;
+}
+
+int weir_flow_table_restore(struct weir_flow_table *t, const void *buf, size_t len, char *err,
+			    size_t errlen)
+{
+	const uint8_t *p = buf;
+	char why[160];
+
+	if (t->n_active)
+		return snap_fail(err, errlen, "flow table is not empty (%u flows)", t->n_active);
+	if (!p || len < SNAP_HDR)
+		return snap_fail(err, errlen, "flow snapshot truncated: %zu bytes, the header needs %u",
+				 len, SNAP_HDR);
+	if (header_error(t, p, why, sizeof(why)))
+		return snap_fail(err, errlen, "%s", why);
+	struct snap_head sh = {get32(p + 16), get32(p + 20), get32(p + 36), get64(p + 48)};
+	size_t want = SNAP_HDR + ((size_t)sh.live + sh.retired) * SNAP_REC;
+	if (len != want)
+		return snap_fail(err, errlen, "flow snapshot length %zu, its header says %zu (%s)", len,
+				 want, len < want ? "truncated" : "trailing bytes");
+	uint32_t retired_tail = NIL;
+	table_clear(t);
+	for (uint32_t n = 0; n < sh.live + sh.retired; n++) {
+		const uint8_t *rec = p + SNAP_HDR + (size_t)n * SNAP_REC;
+		if (n + RESTORE_AHEAD < sh.live)
+			prefetch_home(t, rec + RESTORE_AHEAD * SNAP_REC);
+		const char *bad = restore_flow(t, rec, &sh, n, &retired_tail);
+		if (bad) {
+			table_clear(t);
+			return snap_fail(err, errlen, "flow snapshot record %u: %s", n, bad);
+		}
+	}
+	t->next_id = sh.next_id;
+	t->rotate = get32(p + 40);
+	for (unsigned k = 0; k < WEIR_FLOW_CNT__COUNT; k++)
+		t->cnt[k] = get64(p + 104 + 8 * k);
+	return 0;
 }

@@ -190,6 +190,7 @@ struct weir_flow_key {
 /* weir_flow.flags */
 #define WEIR_FLOW_F_CLIENT_HI 0x01 /* the client is the higher endpoint (it sends with dir 1) */
 #define WEIR_FLOW_F_SEQ(dir)  (0x02u << (dir)) /* next_seq[dir] is anchored */
+#define WEIR_FLOW_F_ALT       0x20 /* internal: the flow sits in its alternate bucket */
 #define WEIR_FLOW_F_NEW       0x40 /* created and not yet seen by weir_flow_take_new() */
 #define WEIR_FLOW_F_BURST     0x80 /* internal: returned in the current burst */
 
@@ -316,6 +317,77 @@ const char *weir_flow_end_name(enum weir_flow_end r);
 const char *weir_flow_state_name(unsigned state);
 const char *weir_flow_timeout_name(enum weir_flow_timeout c);
 const char *weir_tcp_class_name(enum weir_tcp_class c);
+
+/* ---- snapshots -------------------------------------------------------------- */
+
+/*
+ * Snapshots: the table's flows as bytes, for checkpoints, and back. Called
+ * by the table's owner between data-path calls (snapshot only reads t).
+ *
+ * Format (version 1), integers little-endian, no padding; flows are written
+ * field by field (not as host bytes), so the format does not depend on the
+ * layout of struct weir_flow:
+ *   header, 288 bytes:
+ *     0  u32 magic 0x544c4657 ("WFLT")   4 u16 version (1)   6 u16 flags (0)
+ *     8  u32 record bytes (120)         12 u32 counters (WEIR_FLOW_CNT__COUNT, 23)
+ *    16  u32 live flows (on the timeout lists)
+ *    20  u32 retired flows (closed by port reuse, end callback pending)
+ *    24  u32 held TCP segment pieces left out (not carried, see below)
+ *    28  u32 worker       32 u32 capacity       36 u32 buckets
+ *    40  u32 rotate: the class weir_flow_expire starts with next (0..4)
+ *    44  u32 CRC32C (Castagnoli, init and final xor ~0) of the 288 header
+ *            bytes, this field taken as 0
+ *    48  u64 next id counter (the next new flow gets worker << 48 | it)
+ *    56  u64 bytes of the held pieces left out
+ *    64  u64 timeout_ns[5], by enum weir_flow_timeout
+ *   104  u64 counters[23], by enum weir_flow_counter
+ *   then live + retired records of 120 bytes: first the live flows of each
+ *   class list, classes in enum order, each list from head to tail (its
+ *   join-time order, so expiry after a restore goes as it would have);
+ *   then the retired flows, in the order their callbacks would run:
+ *     0  u8[16] key.lo_ip     16 u8[16] key.hi_ip
+ *    32  u16 key.lo_port      34 u16 key.hi_port   36 u16 key.vlan
+ *    38  u8 key.proto         39 u8 key.ip_version
+ *    40  u64 first_ts         48 u64 last_ts       56 u64 id
+ *    64  u64 pkts[2]          80 u64 bytes[2]
+ *    96  u32 next_seq[2]     104 u32 rules
+ *   108  u8 tcp_flags[2]     110 u8 state         111 u8 flags (WEIR_FLOW_F_*
+ *            but F_BURST; F_ALT: the flow sat in its alternate bucket)
+ *   112  u32 join time: ms after first_ts that the flow joined its list
+ *            (rounded down, as the table keeps it)
+ *   116  u8 list: the timeout class (enum weir_flow_timeout), 5 for retired
+ *   117  u8[3] reserved, 0
+ * The total length is exactly 288 + (live + retired) * 120.
+ *
+ * Not carried: held (out-of-order) TCP segments, whose count and bytes the
+ * header records: restored flows hold nothing, so those bytes become a hole
+ * that the stream gives up on (tcp_gaps) once later data needs the room;
+ * next_seq and its anchors are kept. stream[] pointers (the matcher's
+ * state) come back NULL; rules is kept. Entry indices and bucket ways are
+ * not kept (lookups and ids see no difference; eviction ties on equal
+ * last_ts may fall on another flow).
+ *
+ * size: the bytes snapshot writes for t. snapshot: writes them into buf,
+ * returns that count, 0 when len is too small. One pass over the lists; no
+ * allocation.
+ * restore: into an empty table (new, flushed or expired to 0 flows) of the
+ * same worker. Puts every live flow back in its bucket (the same one,
+ * primary or alternate, when t has the snapshot's bucket count; else the
+ * first with room), rebuilds the lists in their order, re-queues retired
+ * flows (their callbacks run at t's next call), and takes over the next id,
+ * rotate and all counters. t's own timeouts apply from then on. 0, or -1
+ * with the reason in err and t empty and usable: a short or long buffer,
+ * bad magic, another version, a damaged header (CRC), another worker, more
+ * flows than t's capacity, a record out of range (IP version, ports on a
+ * portless protocol, a key not in canonical order, state, flags, times,
+ * id, list class not the flow's, reserved bytes), a duplicate key, a bucket
+ * without room (t has fewer buckets), a non-empty t. It reads only
+ * buf[0..len), whatever the bytes.
+ */
+size_t weir_flow_table_snapshot_size(const struct weir_flow_table *t);
+size_t weir_flow_table_snapshot(const struct weir_flow_table *t, void *buf, size_t len);
+int weir_flow_table_restore(struct weir_flow_table *t, const void *buf, size_t len, char *err,
+			    size_t errlen);
 
 /* ---- TCP ordering for stream matching ------------------------------------ */
 

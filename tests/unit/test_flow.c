@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1025,4 +1026,588 @@ Test(tcp, flow_end_releases_held_slots, .init = eal_up, .fini = eal_down)
 	cr_assert_eq(weir_flow_flush(x->t, NULL, NULL), 1);
 	cr_assert_eq(weir_flow_tcp_held(x->t), 0);
 	weir_flow_table_free(x->t);
+}
+
+/* ---- snapshots -------------------------------------------------------------------------- */
+
+#define SNAP_HDR 288
+#define SNAP_REC 120
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void *snap(const struct weir_flow_table *t, size_t *len)
+{
+	*len = weir_flow_table_snapshot_size(t);
+	void *buf = malloc(*len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(weir_flow_table_snapshot(t, buf, *len), *len);
+	return buf;
+}
+
+static struct weir_flow_table *snap_table(uint32_t capacity, uint32_t buckets, uint16_t worker,
+					  weir_flow_end_fn cb, void *ctx)
+{
+	struct weir_flow_conf c;
+	char err[256];
+
+	weir_flow_conf_default(&c);
+	c.capacity = capacity;
+	c.buckets = buckets;
+	c.worker = worker;
+	c.on_end = cb;
+	c.on_end_ctx = ctx;
+	struct weir_flow_table *t = weir_flow_table_create(&c, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	return t;
+}
+
+/* Every end, in order, for comparing two tables' expiry. */
+#define LOG_MAX 8192
+struct end_log {
+	unsigned n;
+	uint64_t id[LOG_MAX];
+	enum weir_flow_end why[LOG_MAX];
+	struct weir_flow_info info[LOG_MAX];
+};
+
+static void log_end(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+		    enum weir_flow_end why)
+{
+	struct end_log *l = ctx;
+
+	cr_assert_lt(l->n, LOG_MAX);
+	l->id[l->n] = f->id;
+	l->why[l->n] = why;
+	weir_flow_describe(f, &l->info[l->n]);
+	l->n++;
+}
+
+/*
+ * A mixed table: MIX_FLOWS conversations of eight kinds (UDP one way and
+ * both ways, ICMP, TCP SYN only, established, closing, reset, closed both
+ * ways), IPv4 and IPv6, some VLANs, packets interleaved in event time over
+ * five minutes, after 300 earlier flows ended (so entries come from the
+ * free list). Some TCP flows anchor sequence numbers and hold a segment.
+ */
+#define MIX_FLOWS 3000
+#define MIX_MAX_PKTS 5
+struct mix_ev {
+	uint64_t ts;
+	uint32_t flow, k;
+	struct weir_pkt p;
+};
+struct mix {
+	struct mix_ev ev[MIX_FLOWS * MIX_MAX_PKTS];
+	unsigned n_ev;
+	struct weir_pkt first[MIX_FLOWS];
+	uint64_t last_ts[MIX_FLOWS], id[MIX_FLOWS];
+	struct end_log ends; /* ends on the original table */
+};
+
+static void mix_addrs(unsigned j, char *c, char *s, size_t len)
+{
+	if (j % 5 == 4) {
+		snprintf(c, len, "2001:db8:1::%x", j);
+		snprintf(s, len, "2001:db8:2::%x", j % 97);
+	} else {
+		snprintf(c, len, "10.%u.%u.%u", 1 + j / 65536, (j / 256) % 256, j % 256);
+		snprintf(s, len, "10.200.0.%u", j % 97);
+	}
+}
+
+/* The packets of flow j, client -> server (0) or back (1), with their TCP flags. */
+static unsigned mix_script(unsigned j, uint8_t fl[MIX_MAX_PKTS], uint8_t back[MIX_MAX_PKTS])
+{
+	static const struct {
+		unsigned n;
+		uint8_t fl[MIX_MAX_PKTS], back[MIX_MAX_PKTS];
+	} kinds[8] = {
+		{2, {0, 0}, {0, 0}},                                            /* udp one way */
+		{3, {0, 0, 0}, {0, 1, 0}},                                      /* udp both ways */
+		{2, {0, 0}, {0, 1}},                                            /* icmp echo */
+		{2, {SYN, SYN}, {0, 0}},                                        /* tcp syn only */
+		{4, {SYN, SYN | ACK, ACK, ACK}, {0, 1, 0, 1}},                  /* established */
+		{4, {SYN, SYN | ACK, ACK, FIN | ACK}, {0, 1, 0, 0}},            /* closing */
+		{2, {SYN, RST | ACK}, {0, 1}},                                  /* reset */
+		{5, {SYN, SYN | ACK, ACK, FIN | ACK, FIN | ACK}, {0, 1, 0, 1, 0}}, /* closed */
+	};
+	unsigned k = j % 8;
+
+	memcpy(fl, kinds[k].fl, MIX_MAX_PKTS);
+	memcpy(back, kinds[k].back, MIX_MAX_PKTS);
+	return kinds[k].n;
+}
+
+static struct weir_pkt mix_pkt(unsigned j, uint8_t fl, int back)
+{
+	char c[64], s[64];
+	unsigned kind = j % 8;
+	uint8_t proto = kind < 2 ? 17 : kind == 2 ? (j % 5 == 4 ? 58 : 1) : 6;
+	uint16_t cp = (uint16_t)(20000 + j % 40000), sp = kind == 2 ? 0 : (uint16_t)(53 + j % 3);
+
+	mix_addrs(j, c, s, sizeof(c));
+	struct weir_pkt p = back ? pk(s, kind == 2 ? 0 : sp, c, kind == 2 ? 0 : cp, proto, fl)
+				 : pk(c, kind == 2 ? 8 : cp, s, sp, proto, fl);
+	p.vlan = j % 7 == 3 ? (uint16_t)(100 + j % 3) : 0;
+	p.ip_bytes = 40 + j % 1400;
+	return p;
+}
+
+static int ev_cmp(const void *a, const void *b)
+{
+	const struct mix_ev *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->flow != y->flow)
+		return x->flow < y->flow ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+static void mix_events(struct mix *m)
+{
+	uint64_t seed = 7;
+	uint8_t fl[MIX_MAX_PKTS], back[MIX_MAX_PKTS];
+
+	m->n_ev = 0;
+	for (unsigned j = 0; j < MIX_FLOWS; j++) {
+		unsigned n = mix_script(j, fl, back);
+		/* lcg gives 31 bits: draw milliseconds, plus some nanoseconds */
+		uint64_t ts = T0 + lcg(&seed) % 300000 * 1000000 + lcg(&seed) % 1000000;
+		uint64_t gap = SEC + lcg(&seed) % 20000 * 1000000;
+		m->first[j] = mix_pkt(j, fl[0], back[0]);
+		for (unsigned k = 0; k < n; k++, ts += gap)
+			m->ev[m->n_ev++] = (struct mix_ev){ts, j, k, mix_pkt(j, fl[k], back[k])};
+		m->last_ts[j] = ts - gap;
+	}
+	qsort(m->ev, m->n_ev, sizeof(m->ev[0]), ev_cmp);
+}
+
+/* What a data path would do besides counting: matcher summary, streams, take_new. */
+static void mix_touch(struct weir_flow_table *t, struct mix *m, const struct mix_ev *e,
+		      struct weir_flow *f, uint8_t dir)
+{
+	struct weir_tcp_delivery d;
+
+	if (e->k == 0)
+		m->id[e->flow] = f->id;
+	if (e->flow % 2)
+		weir_flow_take_new(f);
+	f->rules |= 1u << (e->flow % 32);
+	f->stream[dir] = f; /* any pointer: it must not come back */
+	if (f->key.proto == 6 && e->k == 3 && e->flow % 8 == 4) {
+		weir_flow_tcp_segment(t, f, dir, 5000 + e->flow, ACK, (const uint8_t *)"abc", 3, &d);
+		if (e->flow % 24 == 4) /* ahead of the stream: held, not carried */
+			weir_flow_tcp_segment(t, f, dir, 5010 + e->flow, ACK, (const uint8_t *)"xy", 2,
+					      &d);
+	}
+}
+
+static struct weir_flow_table *mix_build(struct mix *m)
+{
+	struct weir_flow_table *t = snap_table(4096, 0, 2, log_end, &m->ends);
+
+	for (unsigned i = 0; i < 300; i++) {
+		struct weir_pkt p = nth_udp(i);
+		look(t, &p, T0 - 1000 * SEC + i, NULL);
+	}
+	cr_assert_eq(weir_flow_expire(t, T0, 1000, NULL, NULL), 300);
+	m->ends.n = 0;
+	mix_events(m);
+	for (unsigned off = 0; off < m->n_ev; off += 32) {
+		unsigned n = m->n_ev - off < 32 ? m->n_ev - off : 32;
+		const struct weir_pkt *pp[32];
+		uint64_t ts[32];
+		struct weir_flow *f[32];
+		uint8_t d[32];
+		for (unsigned i = 0; i < n; i++) {
+			pp[i] = &m->ev[off + i].p;
+			ts[i] = m->ev[off + i].ts;
+		}
+		cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, n, f, d, NULL), n);
+		for (unsigned i = 0; i < n; i++)
+			mix_touch(t, m, &m->ev[off + i], f[i], d[i]);
+		if (off % 512 == 0) /* some SYN-only flows time out; rotate moves on */
+			weir_flow_expire(t, ts[n - 1], 4, NULL, NULL);
+	}
+	return t;
+}
+
+static int ended_on(const struct end_log *l, uint64_t id)
+{
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->id[i] == id)
+			return 1;
+	return 0;
+}
+
+/* The same packet at the same time into both tables finds equal flows. */
+static void probe_both(struct weir_flow_table *a, struct weir_flow_table *b, struct weir_pkt p,
+		       uint64_t ts, uint64_t id)
+{
+	uint8_t da, db;
+	struct weir_flow_info ia, ib;
+
+	if (p.l4_proto == 6)
+		p.tcp_flags = 0; /* no state change: the expiry comparison stays meaningful */
+	struct weir_flow *fa = look(a, &p, ts, &da), *fb = look(b, &p, ts, &db);
+	cr_assert_not_null(fa);
+	cr_assert_not_null(fb);
+	cr_assert_eq(fa->id, id);
+	cr_assert_eq(fb->id, id);
+	cr_assert_eq(da, db);
+	cr_assert_eq(fa->state, fb->state);
+	cr_assert_eq(fa->flags, fb->flags, "client, anchors, bucket, F_NEW");
+	cr_assert_eq(fa->next_seq[0], fb->next_seq[0]);
+	cr_assert_eq(fa->next_seq[1], fb->next_seq[1]);
+	cr_assert_null(fb->stream[0]);
+	cr_assert_null(fb->stream[1]);
+	weir_flow_describe(fa, &ia);
+	weir_flow_describe(fb, &ib);
+	cr_assert_eq(memcmp(&ia, &ib, sizeof(ia)), 0, "flow %lu differs", (unsigned long)id);
+}
+
+static void logs_equal(const struct end_log *a, const struct end_log *b)
+{
+	cr_assert_eq(a->n, b->n);
+	for (unsigned i = 0; i < a->n; i++) {
+		cr_assert_eq(a->id[i], b->id[i], "end %u", i);
+		cr_assert_eq(a->why[i], b->why[i], "end %u", i);
+		cr_assert_eq(memcmp(&a->info[i], &b->info[i], sizeof(a->info[i])), 0, "end %u", i);
+	}
+}
+
+Test(flow, snapshot_round_trip_keeps_flows_and_expiry_order, .init = eal_up, .fini = eal_down)
+{
+	static struct mix m;
+	static struct end_log ends2;
+	struct weir_flow_table *t = mix_build(&m);
+	size_t len;
+	uint8_t *buf = snap(t, &len);
+	char err[256];
+
+	uint32_t n = weir_flow_count(t), build_ends = m.ends.n;
+	cr_assert_gt(build_ends, 0, "some SYN-only flows timed out while building");
+	cr_assert_eq(n, MIX_FLOWS - build_ends);
+	cr_assert_eq(len, SNAP_HDR + (size_t)n * SNAP_REC);
+	cr_assert_eq(weir_flow_table_snapshot(t, buf, len - 1), 0, "too small");
+	cr_assert_eq(rd32(buf + 16), n, "live flows");
+	cr_assert_eq(rd32(buf + 20), 0, "retired flows");
+	cr_assert_eq(rd32(buf + 24), weir_flow_tcp_held(t), "held pieces left out");
+	cr_assert_gt(rd32(buf + 24), 0);
+
+	struct weir_flow_table *t2 = snap_table(4096, 0, 2, log_end, &ends2);
+	cr_assert_eq(weir_flow_table_restore(t2, buf, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(weir_flow_count(t2), n);
+	cr_assert_eq(weir_flow_tcp_held(t2), 0, "held segments are not carried");
+	for (unsigned c = 0; c < WEIR_FLOW_CNT__COUNT; c++)
+		cr_assert_eq(cnt(t2, c), cnt(t, c), "%s", weir_flow_counter_name(c));
+	size_t len2;
+	uint8_t *buf2 = snap(t2, &len2);
+	cr_assert_eq(len2, len);
+	cr_assert_eq(memcmp(buf2 + SNAP_HDR, buf + SNAP_HDR, len - SNAP_HDR), 0,
+		     "the same records in the same order");
+
+	for (unsigned j = 0; j < MIX_FLOWS; j++)
+		if (!ended_on(&m.ends, m.id[j]))
+			probe_both(t, t2, m.first[j], m.last_ts[j], m.id[j]);
+	cr_assert_eq(cnt(t2, WEIR_FLOW_CNT_CREATED), cnt(t, WEIR_FLOW_CNT_CREATED), "all found");
+
+	/* expiry at increasing times: the same flows, the same order, the same reasons */
+	m.ends.n = 0;
+	for (uint64_t now = T0 + 300 * SEC; now < T0 + 4200 * SEC; now += 5 * SEC)
+		cr_assert_eq(weir_flow_expire(t, now, 64, NULL, NULL),
+			     weir_flow_expire(t2, now, 64, NULL, NULL));
+	cr_assert_eq(m.ends.n, n, "every flow timed out");
+	logs_equal(&m.ends, &ends2);
+	unsigned reasons[WEIR_FLOW_END__COUNT] = {0};
+	for (unsigned i = 0; i < m.ends.n; i++)
+		reasons[m.ends.why[i]]++;
+	cr_assert_gt(reasons[WEIR_FLOW_END_TIMEOUT], 0);
+	cr_assert_gt(reasons[WEIR_FLOW_END_CLOSED], 0);
+	free(buf);
+	free(buf2);
+	weir_flow_table_free(t);
+	weir_flow_table_free(t2);
+}
+
+Test(flow, snapshot_carries_flows_pending_their_port_reuse_end, .init = eal_up, .fini = eal_down)
+{
+	static struct end_log e1, e2;
+	struct weir_flow_table *t = snap_table(64, 0, 0, log_end, &e1);
+	struct weir_flow_table *t2 = snap_table(64, 0, 0, log_end, &e2);
+	struct weir_pkt s = tcp("10.0.0.1", 1000, "10.0.0.2", 80, SYN);
+	struct weir_pkt rst = tcp("10.0.0.2", 80, "10.0.0.1", 1000, RST | ACK);
+	struct weir_pkt s2 = tcp("10.0.0.1", 1001, "10.0.0.2", 80, SYN);
+	struct weir_pkt rst2 = tcp("10.0.0.2", 80, "10.0.0.1", 1001, RST | ACK);
+	/* two connections reset, then both 5-tuples reused in the same burst */
+	const struct weir_pkt *pp[6] = {&s, &rst, &s2, &rst2, &s, &s2};
+	uint64_t ts[6] = {T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4, T0 + 5};
+	struct weir_flow *f[6];
+	uint8_t d[6];
+	char err[256];
+	size_t len;
+
+	weir_flow_lookup_burst(t, pp, ts, 6, f, d, NULL);
+	uint64_t old = f[0]->id, old2 = f[2]->id;
+	uint8_t *buf = snap(t, &len);
+	cr_assert_eq(rd32(buf + 16), 2, "the new connections");
+	cr_assert_eq(rd32(buf + 20), 2, "the reset ones, callbacks pending");
+	cr_assert_eq(weir_flow_table_restore(t2, buf, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(weir_flow_count(t2), 4);
+	cr_assert_eq(e2.n, 0);
+	weir_flow_expire(t, T0 + 6, 0, NULL, NULL);
+	weir_flow_expire(t2, T0 + 6, 0, NULL, NULL);
+	cr_assert_eq(e2.n, 2);
+	cr_assert(e2.id[0] == old2 && e2.id[1] == old, "the original's callback order");
+	cr_assert_eq(e2.why[0], WEIR_FLOW_END_CLOSED);
+	cr_assert_eq(weir_flow_count(t2), 2);
+	weir_flow_flush(t, NULL, NULL);
+	weir_flow_flush(t2, NULL, NULL);
+	logs_equal(&e1, &e2);
+	free(buf);
+	weir_flow_table_free(t);
+	weir_flow_table_free(t2);
+}
+
+Test(flow, snapshot_of_an_empty_table_keeps_ids_and_counters, .init = eal_up, .fini = eal_down)
+{
+	struct weir_flow_table *t = snap_table(16, 0, 3, NULL, NULL);
+	struct weir_flow_table *t2 = snap_table(16, 0, 3, NULL, NULL);
+	char err[256];
+	size_t len;
+
+	for (unsigned i = 0; i < 5; i++) {
+		struct weir_pkt p = nth_udp(i);
+		look(t, &p, T0, NULL);
+	}
+	cr_assert_eq(weir_flow_flush(t, NULL, NULL), 5);
+	uint8_t *buf = snap(t, &len);
+	cr_assert_eq(len, SNAP_HDR);
+	cr_assert_eq(weir_flow_table_restore(t2, buf, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(weir_flow_count(t2), 0);
+	cr_assert_eq(cnt(t2, WEIR_FLOW_CNT_CREATED), 5);
+	cr_assert_eq(cnt(t2, WEIR_FLOW_CNT_FLUSHED), 5);
+	struct weir_pkt p = nth_udp(9);
+	cr_assert_eq(look(t2, &p, T0, NULL)->id, 3ull << 48 | 6, "ids go on where they were");
+	free(buf);
+	weir_flow_table_free(t);
+	weir_flow_table_free(t2);
+}
+
+/* A table of five flows of four kinds, and its snapshot. */
+static uint8_t *small_snap(struct weir_flow_table **tp, size_t *len)
+{
+	struct weir_flow_table *t = snap_table(64, 0, 1, NULL, NULL);
+	struct weir_pkt p[5] = {
+		udp("10.0.0.1", 1, "10.0.0.2", 2),
+		udp("2001:db8::1", 3, "2001:db8::2", 4),
+		pk("10.0.0.1", 8, "10.0.0.3", 0, 1, 0),
+		tcp("10.0.0.4", 5, "10.0.0.1", 6, SYN),
+		tcp("10.0.0.1", 7, "10.0.0.5", 8, RST),
+	};
+
+	for (unsigned i = 0; i < 5; i++)
+		look(t, &p[i], T0 + i * SEC, NULL);
+	*tp = t;
+	return snap(t, len);
+}
+
+/* Refused: -1, a reason naming `what`, and t empty and still usable. */
+static void refused(struct weir_flow_table *t, const void *buf, size_t len, const char *what)
+{
+	char err[256] = "";
+
+	cr_assert_eq(weir_flow_table_restore(t, buf, len, err, sizeof(err)), -1, "%s", what);
+	cr_assert(strstr(err, what), "wanted '%s' in: %s", what, err);
+	cr_assert_eq(weir_flow_count(t), 0);
+}
+
+/* t takes buf and gives it back as it was, then is emptied. */
+static void restores(struct weir_flow_table *t, const uint8_t *buf, size_t len)
+{
+	char err[256];
+	size_t len2;
+
+	cr_assert_eq(weir_flow_table_restore(t, buf, len, err, sizeof(err)), 0, "%s", err);
+	uint8_t *buf2 = snap(t, &len2);
+	cr_assert_eq(len2, len);
+	cr_assert_eq(memcmp(buf + SNAP_HDR, buf2 + SNAP_HDR, len - SNAP_HDR), 0);
+	free(buf2);
+	weir_flow_flush(t, NULL, NULL);
+}
+
+Test(flow, snapshot_restore_rejects_every_truncation, .init = eal_up, .fini = eal_down)
+{
+	struct weir_flow_table *t, *t2 = snap_table(64, 0, 1, NULL, NULL);
+	size_t len;
+	uint8_t *buf = small_snap(&t, &len);
+
+	cr_assert_eq(len, SNAP_HDR + 5 * SNAP_REC);
+	for (size_t n = 0; n < len; n++) {
+		uint8_t *cut = malloc(n ? n : 1); /* exactly n bytes: ASan sees any read past them */
+		memcpy(cut, buf, n);
+		refused(t2, cut, n, "truncated");
+		free(cut);
+	}
+	uint8_t *longer = malloc(len + 1);
+	memcpy(longer, buf, len);
+	longer[len] = 0;
+	refused(t2, longer, len + 1, "trailing bytes");
+	restores(t2, buf, len);
+	free(longer);
+	free(buf);
+	weir_flow_table_free(t);
+	weir_flow_table_free(t2);
+}
+
+Test(flow, snapshot_restore_rejects_bad_headers, .init = eal_up, .fini = eal_down)
+{
+	struct weir_flow_table *t, *t2 = snap_table(64, 0, 1, NULL, NULL);
+	size_t len;
+	uint8_t *buf = small_snap(&t, &len);
+	char err[256];
+
+	for (unsigned bit = 0; bit < SNAP_HDR * 8; bit++) {
+		buf[bit / 8] ^= (uint8_t)(1u << bit % 8);
+		cr_assert_eq(weir_flow_table_restore(t2, buf, len, err, sizeof(err)), -1, "bit %u", bit);
+		cr_assert_eq(weir_flow_count(t2), 0);
+		buf[bit / 8] ^= (uint8_t)(1u << bit % 8);
+	}
+	buf[0] ^= 1;
+	refused(t2, buf, len, "magic");
+	buf[0] ^= 1;
+	buf[4] = 2;
+	refused(t2, buf, len, "version 2");
+	buf[4] = 1;
+	buf[44] ^= 0x80;
+	refused(t2, buf, len, "CRC");
+	buf[44] ^= 0x80;
+
+	struct weir_flow_table *small = snap_table(4, 0, 1, NULL, NULL);
+	refused(small, buf, len, "capacity is 4");
+	struct weir_flow_table *other = snap_table(64, 0, 2, NULL, NULL);
+	refused(other, buf, len, "worker");
+	struct weir_pkt p = udp("10.9.9.9", 1, "10.9.9.8", 2);
+	look(t2, &p, T0, NULL);
+	cr_assert_eq(weir_flow_table_restore(t2, buf, len, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "not empty"), "%s", err);
+	cr_assert_eq(weir_flow_count(t2), 1, "a refused restore leaves the table alone");
+	weir_flow_flush(t2, NULL, NULL);
+	restores(t2, buf, len);
+	free(buf);
+	weir_flow_table_free(t);
+	weir_flow_table_free(t2);
+	weir_flow_table_free(small);
+	weir_flow_table_free(other);
+}
+
+Test(flow, snapshot_restore_rejects_bad_records, .init = eal_up, .fini = eal_down)
+{
+	struct weir_flow_table *t, *t2 = snap_table(64, 0, 1, NULL, NULL);
+	size_t len;
+	static uint8_t bad[SNAP_HDR + 5 * SNAP_REC]; /* globals have ASan red zones too */
+	uint8_t *buf = small_snap(&t, &len);
+	/* records of the small table, by list: tcp_new 0, tcp_closing 1, udp 2 and 3, other 4 */
+	static const struct {
+		unsigned rec, off;
+		uint8_t val;
+		const char *what;
+	} cases[] = {
+		{2, 39, 5, "IP version"},
+		{2, 5, 1, "past the fourth"},
+		{4, 32, 1, "without ports"},
+		{2, 3, 0xff, "canonical"},
+		{1, 110, 7, "state"},
+		{4, 110, WEIR_FLOW_CLOSING, "state"},
+		{2, 111, 0x80, "flag"},
+		{2, 116, WEIR_FLOW_TO_OTHER, "list"},
+		{2, 116, 9, "list"},
+		{2, 118, 1, "reserved"},
+		{2, 47, 0xff, "times"},
+		{2, 115, 0xff, "times"},
+		{2, 63, 2, "id"},
+		{2, 56, 0, "id"},
+		{2, 56, 99, "id"},
+	};
+
+	cr_assert_eq(len, sizeof(bad));
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, buf, len);
+		bad[SNAP_HDR + cases[i].rec * SNAP_REC + cases[i].off] = cases[i].val;
+		refused(t2, bad, len, cases[i].what);
+	}
+	memcpy(bad, buf, len); /* a second record with the first UDP flow's key */
+	memcpy(bad + SNAP_HDR + 3 * SNAP_REC, bad + SNAP_HDR + 2 * SNAP_REC, 40);
+	refused(t2, bad, len, "duplicate key");
+	memcpy(bad, buf, len);
+	bad[SNAP_HDR + 4 * SNAP_REC + 116] = 5; /* a live record on the retired list */
+	cr_assert_eq(weir_flow_table_restore(t2, bad, len, NULL, 0), -1);
+
+	/* whatever the record bytes: a table that restores, or an empty one */
+	uint64_t seed = 1;
+	for (unsigned i = 0; i < 5000; i++) {
+		memcpy(bad, buf, len);
+		for (unsigned k = 0; k < 1 + i % 4; k++)
+			bad[SNAP_HDR + lcg(&seed) % (len - SNAP_HDR)] = (uint8_t)lcg(&seed);
+		if (weir_flow_table_restore(t2, bad, len, NULL, 0) == 0) {
+			cr_assert_eq(weir_flow_count(t2), 5);
+			cr_assert_eq(weir_flow_flush(t2, NULL, NULL), 5);
+		}
+		cr_assert_eq(weir_flow_count(t2), 0);
+	}
+	restores(t2, buf, len);
+	free(buf);
+	weir_flow_table_free(t);
+	weir_flow_table_free(t2);
+}
+
+static void mark_end(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+		     enum weir_flow_end why)
+{
+	((uint8_t *)ctx)[f->id] = 1;
+}
+
+Test(flow, snapshot_restore_puts_flows_back_in_their_buckets, .init = eal_up, .fini = eal_down)
+{
+	static uint8_t ended[1024];
+	/* 64 buckets of 8 for 500 keys: many sit in their alternate bucket */
+	struct weir_flow_table *t = snap_table(512, 64, 0, mark_end, ended);
+	struct weir_flow_table *same = snap_table(512, 64, 0, NULL, NULL);
+	struct weir_flow_table *more = snap_table(512, 256, 0, NULL, NULL);
+	struct weir_flow_table *fewer = snap_table(512, 16, 0, NULL, NULL);
+	char err[256];
+	size_t len;
+
+	for (unsigned i = 0; i < 500; i++) {
+		struct weir_pkt p = nth_udp(i);
+		look(t, &p, T0 + i, NULL);
+	}
+	uint8_t *buf = snap(t, &len);
+	unsigned n = weir_flow_count(t), alt = 0;
+	for (unsigned r = 0; r < n; r++)
+		alt += (buf[SNAP_HDR + r * SNAP_REC + 111] & WEIR_FLOW_F_ALT) != 0;
+	cr_assert_geq(alt, 8, "%u of %u flows in their alternate bucket", alt, n);
+	cr_assert_gt(n, 16 * 8, "more than the smaller table's ways");
+
+	restores(same, buf, len); /* byte for byte: the same buckets, primary or alternate */
+	refused(fewer, buf, len, "no room");
+	struct weir_flow_table *both[2] = {same, more};
+	for (unsigned k = 0; k < 2; k++) {
+		cr_assert_eq(weir_flow_table_restore(both[k], buf, len, err, sizeof(err)), 0, "%s", err);
+		for (unsigned i = 0; i < 500; i++) {
+			struct weir_pkt p = nth_udp(i);
+			if (!ended[i + 1])
+				cr_assert_eq(look(both[k], &p, T0 + 1000, NULL)->id, i + 1);
+		}
+		cr_assert_eq(cnt(both[k], WEIR_FLOW_CNT_CREATED), 500, "every one found");
+	}
+	free(buf);
+	weir_flow_table_free(t);
+	weir_flow_table_free(same);
+	weir_flow_table_free(more);
+	weir_flow_table_free(fewer);
 }

@@ -52,7 +52,7 @@ static void usage_run(FILE *f)
 		"                [--rules FILE]... [--strict]\n"
 		"                [--workers N] [--out PATH|-] [--eal \"EXTRA EAL ARGS\"] [--layer outer|inner]\n"
 		"                [--duration SECONDS] [--sample] [--no-summary] [--control SOCKET]\n"
-		"                [--metrics ADDR:PORT]\n"
+		"                [--metrics ADDR:PORT] [--checkpoint-dir DIR] [--restore latest|FILE]\n"
 		"\n"
 		"  --config FILE     YAML configuration (queries, ports, knobs); see README.md.\n"
 		"                    Without it the bundled queries run: hostpairs, protocols, totals\n"
@@ -89,6 +89,14 @@ static void usage_run(FILE *f)
 		"                    or PORT alone (127.0.0.1). Off by default; config metrics: {listen}.\n"
 		"                    DPDK telemetry (/weir/stats, /weir/rules, /weir/queries,\n"
 		"                    /weir/status) is always on: dpdk-telemetry.py -f weir-PID.\n"
+		"  --checkpoint-dir DIR  write checkpoints of the window state there (config\n"
+		"                    checkpoint: {dir, interval, every_packets, keep}; default every\n"
+		"                    60 s and on `weirctl snapshot`).\n"
+		"  --restore R       start from a checkpoint: `latest` (the newest valid one in the\n"
+		"                    checkpoint directory; none there = a fresh start) or a file.\n"
+		"                    Capture ports resume right after the packets the checkpoint had\n"
+		"                    read, and the output file is cut back to what it had committed,\n"
+		"                    so the results equal those of an uninterrupted run.\n"
 		"\n"
 		"Exit status: 0 done, 1 runtime failure, 2 bad input (options, config, capture, port).\n",
 		weir_pmd_config_dir());
@@ -104,14 +112,14 @@ struct cli {
 	bool strict;
 	long workers;
 	double duration;
-	const char *out, *eal, *layer, *control, *metrics;
+	const char *out, *eal, *layer, *control, *metrics, *ckpt_dir, *restore;
 	bool sample, no_summary;
 };
 
 static int parse_run_args(int argc, char **argv, struct cli *c)
 {
 	enum { O_CONFIG = 256, O_PCAP, O_PORT, O_PROFILE, O_WORKERS, O_OUT, O_EAL, O_LAYER,
-	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_CONTROL, O_METRICS, O_HELP };
+	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_CONTROL, O_METRICS, O_CKPT_DIR, O_RESTORE, O_HELP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"pcap", required_argument, NULL, O_PCAP},
@@ -128,6 +136,8 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		{"strict", no_argument, NULL, O_STRICT},
 		{"control", required_argument, NULL, O_CONTROL},
 		{"metrics", required_argument, NULL, O_METRICS},
+		{"checkpoint-dir", required_argument, NULL, O_CKPT_DIR},
+		{"restore", required_argument, NULL, O_RESTORE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -145,6 +155,8 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		case O_LAYER: c->layer = optarg; break;
 		case O_CONTROL: c->control = optarg; break;
 		case O_METRICS: c->metrics = optarg; break;
+		case O_CKPT_DIR: c->ckpt_dir = optarg; break;
+		case O_RESTORE: c->restore = optarg; break;
 		case O_SAMPLE: c->sample = true; break;
 		case O_NO_SUMMARY: c->no_summary = true; break;
 		case O_PCAP:
@@ -226,6 +238,16 @@ static int build_config(struct weir_config *cfg, const struct cli *c)
 	if (c->control && copy_str(cfg->control_socket, sizeof(cfg->control_socket), c->control,
 				   "--control") < 0)
 		return -1;
+	if (c->ckpt_dir && copy_str(cfg->checkpoint.dir, sizeof(cfg->checkpoint.dir), c->ckpt_dir,
+				    "--checkpoint-dir") < 0)
+		return -1;
+	if (c->restore && copy_str(cfg->restore, sizeof(cfg->restore), c->restore, "--restore") < 0)
+		return -1;
+	if (!strcmp(cfg->restore, "latest") && !cfg->checkpoint.dir[0]) {
+		fprintf(stderr, "weir: --restore latest: no checkpoint directory (give --checkpoint-dir "
+				"or checkpoint: {dir} in the config)\n");
+		return -1;
+	}
 	if (c->metrics && weir_config_set_metrics(cfg, c->metrics, err, sizeof(err)) < 0) {
 		fprintf(stderr, "weir: --metrics: %s\n", err);
 		return -1;

@@ -1554,6 +1554,40 @@ static int read_metrics(struct weir_yctx *y, const struct weir_ynode *n, void *b
 	return knobs_apply(y, n, metrics_knobs, base, NULL);
 }
 
+/* ---- checkpoints ------------------------------------------------------------- */
+
+#define CC struct weir_checkpoint_conf
+/*
+ *   checkpoint:
+ *     dir            directory of checkpoint files (must exist; weir
+ *                    writes ckpt-<seq>.wckpt there); "" = off         off
+ *     interval       wall time between checkpoints, 0 = only when
+ *                    asked (weirctl snapshot), 100ms..1d             60s
+ *     every_packets  also one after every this many packets read
+ *                    from the ports (k/M suffixes), 0 = off          0
+ *     keep           checkpoints kept, 1..1000 (older ones deleted
+ *                    once a new one is on disk)                      3
+ */
+static const struct knob checkpoint_knobs[] = {
+	KNOB(K_STR, "dir", CC, dir, 0, 0),
+	KNOB(K_DURATION, "interval", CC, interval_ns, 0, 86400 * NS_PER_S),
+	KNOB(K_SIZE, "every_packets", CC, every_packets, 0, UINT64_MAX),
+	KNOB(K_UINT, "keep", CC, keep, 1, 1000),
+	KNOB_END,
+};
+#undef CC
+
+static int read_checkpoint(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct weir_checkpoint_conf *c = &((struct weir_config *)base)->checkpoint;
+
+	if (knobs_apply(y, n, checkpoint_knobs, c, NULL) < 0)
+		return -1;
+	if (c->interval_ns && c->interval_ns < 100000000u)
+		return weir_yerr(y, n->line, "checkpoint interval must be 0 or at least 100ms");
+	return 0;
+}
+
 /* ---- the config file --------------------------------------------------------- */
 
 static const struct weir_yname layers[] = {
@@ -1618,6 +1652,11 @@ static const struct weir_yname time_kinds[] = {
  *                    replaced, anything else refuses the start);
  *                    the CLI's --control overrides it; "" = none  ""
  *   metrics          Prometheus endpoint (see metrics_knobs)       off
+ *   checkpoint       checkpoints of the window state (see
+ *                    checkpoint_knobs)                             off
+ *   replay_pps       read finite sources (pcap files) at this many
+ *                    packets per second rather than as fast as
+ *                    possible (k/M suffixes), 0 = unpaced           0
  */
 static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "workers", CF, workers, 1, WEIR_MAX_WORKERS),
@@ -1645,6 +1684,8 @@ static const struct knob config_knobs[] = {
 	KNOB(K_SIZE, "dns_capacity", CF, dns_capacity, 16, 16u << 20),
 	KNOB(K_STR, "control_socket", CF, control_socket, 0, 0),
 	KNOB_FN("metrics", read_metrics),
+	KNOB_FN("checkpoint", read_checkpoint),
+	KNOB(K_SIZE, "replay_pps", CF, replay_pps, 0, 1000000000),
 	KNOB_END,
 };
 #undef CF
@@ -1696,6 +1737,8 @@ void weir_config_defaults(struct weir_config *c)
 	c->rules_compile_timeout_ns = 300 * NS_PER_S;
 	snprintf(c->rules_cache, sizeof(c->rules_cache), "auto");
 	c->dns_capacity = 1u << 16;
+	c->checkpoint.interval_ns = 60 * NS_PER_S;
+	c->checkpoint.keep = 3;
 	c->flows.capacity = 1u << 20;
 	c->flows.streams = 1u << 16;
 	c->flows.ooo_slots = 4096;

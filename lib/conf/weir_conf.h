@@ -200,6 +200,14 @@ struct weir_metrics_conf {
 	uint16_t port;                /* 0 = any free port (the status command tells which) */
 };
 
+/* Checkpoints (issue: fault tolerance); off while dir is "". */
+struct weir_checkpoint_conf {
+	char dir[WEIR_PATH_MAX];      /* where checkpoint files go ("" = off) */
+	uint64_t interval_ns;         /* wall time between checkpoints (0 = on request only) */
+	uint64_t every_packets;       /* also after this many packets read (0 = off) */
+	unsigned keep;                /* checkpoints kept; default 3 */
+};
+
 struct weir_config {
 	char path[WEIR_PATH_MAX];     /* "" = built-in defaults */
 	unsigned workers;             /* worker lcores; default 1 */
@@ -234,6 +242,9 @@ struct weir_config {
 	/* control */
 	char control_socket[WEIR_PATH_MAX]; /* UNIX control socket path ("" = none, the default) */
 	struct weir_metrics_conf metrics;   /* Prometheus text endpoint; off by default */
+	struct weir_checkpoint_conf checkpoint;
+	char restore[WEIR_PATH_MAX];  /* --restore: "latest", a checkpoint file, or "" (none) */
+	uint64_t replay_pps;          /* pace finite sources at this rate (0 = as fast as possible) */
 };
 
 /*

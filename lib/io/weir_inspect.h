@@ -22,7 +22,8 @@
 #include "weir_window.h"
 
 /* What a worker sends to the main lcore. */
-enum weir_record_kind { WEIR_REC_ALERT = 1, WEIR_REC_FLOW };
+/* BARRIER: a worker's checkpoint barrier; no output of its own. */
+enum weir_record_kind { WEIR_REC_ALERT = 1, WEIR_REC_FLOW, WEIR_REC_BARRIER };
 
 struct weir_alert_rec {
 	uint64_t ts;

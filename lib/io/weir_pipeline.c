@@ -52,13 +52,7 @@
 #include "weir_qctl.h"
 #include "weir_port.h"
 #include "weir_window.h"
-
-#define BURST_MAX 512
-#define PREFETCH_AHEAD 4
-#define HDR_MAX 512        /* bytes of a chained frame's head linearised for parsing */
-#define MAX_RXQ 64         /* rx queues one poller serves */
-#define RECORD_RING 8192   /* alert/flow records in flight per worker */
-#define EOF_IDLE_S 2       /* a finite port silent this long is done even if short of records */
+#include "weir_pipeline_int.h"
 
 const char *weir_drop_name(enum weir_drop d)
 {
@@ -69,86 +63,6 @@ const char *weir_drop_name(enum weir_drop d)
 	};
 	return d < WEIR_DROP__COUNT ? names[d] : "?";
 }
-
-struct counters {
-	uint64_t rx;         /* received from ports by this lcore */
-	uint64_t processed;  /* went through every stage */
-	uint64_t bytes;      /* captured bytes of processed packets */
-	uint64_t dropped[WEIR_DROP__COUNT];
-	uint64_t malformed[WEIR_PKT_MAL__COUNT];
-};
-
-struct rxq_ref {
-	uint16_t port_id;
-	uint16_t queue;
-	uint16_t port_index;
-};
-
-/* Whatever polls rx queues: a worker (direct) or the distributor. */
-struct poller {
-	struct rxq_ref rxq[MAX_RXQ];
-	uint64_t got[MAX_RXQ];
-	unsigned n_rxq;
-	unsigned next;
-	uint64_t idle_since;  /* TSC of the first empty poll in a row, 0 = busy */
-};
-
-struct pipeline;
-
-struct worker {
-	unsigned id;
-	struct pipeline *pl;
-	struct poller po;                  /* direct mode */
-	struct rte_ring *ring;             /* distributor mode */
-	struct weir_window_worker *win;
-	struct weir_inspect *inspect;      /* flows and matching; NULL when not wanted */
-	struct rte_ring *records;          /* alerts and flow records to the main lcore */
-	struct counters c;
-	uint64_t max_ts_pub;               /* event time reached, for idle peers */
-	uint32_t done;
-	struct weir_annotate_worker *ann;  /* labels, names, filters; NULL when not wanted */
-	struct weir_burst_rules rules;     /* what the burst matched, for `rule` queries */
-	struct weir_flow_notes flows;       /* each packet's flow */
-	struct weir_annotations notes;     /* labels, names, filter results */
-	struct weir_hist burst __rte_cache_aligned; /* TSC cycles per burst in worker_process */
-} __rte_cache_aligned;
-
-struct distributor {
-	struct poller po;
-	struct counters c;
-	struct rte_mbuf *bucket[WEIR_MAX_WORKERS][BURST_MAX];
-	/* Read by workers: everything up to ts has been enqueued. */
-	uint64_t ts __rte_cache_aligned;
-	uint32_t done;
-} __rte_cache_aligned;
-
-struct pipeline {
-	const struct weir_config *cfg;
-	volatile sig_atomic_t *stop;
-	struct weir_port ports[WEIR_MAX_PORTS];
-	unsigned n_ports;
-	uint16_t linktype[RTE_MAX_ETHPORTS]; /* DLT numbers: SLL2 is 276 */
-	uint32_t ts_mult[RTE_MAX_ETHPORTS];
-	bool all_finite;
-	struct weir_window_set *win;
-	struct weir_out *out;
-	struct worker *workers;
-	unsigned n_workers;
-	struct distributor *dist;
-	uint64_t delay;
-	uint64_t tsc_hz, tsc0, wall0;
-	uint64_t windows_emitted;
-	uint64_t records_written;      /* alerts and flow records */
-	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
-	struct weir_gens *gens;        /* generations: rules and queries */
-	struct weir_qctl *qctl;        /* query changes */
-	struct weir_gen **gen_pub;     /* what workers rcu_dereference per burst */
-	struct weir_annotate *ann;     /* NULL when no query needs it */
-	struct weir_json rec_json;
-	struct weir_ctl *ctl;          /* control socket; NULL when off */
-	struct weir_metrics *metrics;  /* Prometheus endpoint; NULL when off */
-	char metrics_addr[96];         /* where it listens, as bound */
-};
 
 /* The current generation's i-th active rule and its counter slot. */
 #define GEN_RULE(g, i) weir_gen_rule((g), (g)->active[i].db, (g)->active[i].idx)
@@ -276,13 +190,31 @@ static inline unsigned pick_worker(const struct weir_pkt *p, unsigned n)
 
 /* ---- polling and idling --------------------------------------------------------- */
 
+/* replay_pps: how many packets this poller may read now (0: wait). */
+static unsigned pace_allow(const struct pipeline *pl, struct poller *po)
+{
+	uint64_t now = rte_rdtsc();
+
+	if (!po->pace_t0)
+		po->pace_t0 = now;
+	uint64_t due = (uint64_t)((unsigned __int128)(now - po->pace_t0) * pl->cfg->replay_pps /
+				  pl->tsc_hz) + 1;
+	return due > po->pace_got ? (unsigned)RTE_MIN(due - po->pace_got, (uint64_t)pl->cfg->burst)
+				  : 0;
+}
+
 static unsigned poll_burst(struct pipeline *pl, struct poller *po, struct rte_mbuf **m)
 {
+	unsigned max = pl->cfg->burst;
+
+	if (unlikely(pl->cfg->replay_pps) && pl->all_finite && !(max = pace_allow(pl, po)))
+		return 0;
 	for (unsigned k = 0; k < po->n_rxq; k++) {
 		unsigned i = po->next;
 		po->next = (po->next + 1) % po->n_rxq;
-		unsigned n = rte_eth_rx_burst(po->rxq[i].port_id, po->rxq[i].queue, m, pl->cfg->burst);
+		unsigned n = rte_eth_rx_burst(po->rxq[i].port_id, po->rxq[i].queue, m, max);
 		if (n) {
+			po->pace_got += n;
 			po->got[i] += n;
 			po->idle_since = 0;
 			return n;
@@ -343,6 +275,22 @@ static const struct weir_gen *worker_gen(struct worker *w)
 
 	weir_window_worker_set_view(w->win, &g->view);
 	return g;
+}
+
+void weir_worker_barrier(struct worker *w, uint64_t epoch)
+{
+	w->mark.epoch = epoch;
+	memcpy(w->mark.got, w->po.got, sizeof(w->mark.got));
+	w->mark.c = w->c;
+	if (w->records) {
+		/* the main lcore drains records up to this mark into the checkpoint's output */
+		struct weir_record r = {.kind = WEIR_REC_BARRIER, .worker = w->id};
+		while (rte_ring_sp_enqueue_elem(w->records, &r, sizeof(r)) != 0)
+			rte_pause();
+	}
+	worker_gen(w);
+	weir_window_barrier(w->win, epoch);
+	w->epoch = epoch;
 }
 
 /*
@@ -425,12 +373,22 @@ static void idle_watermark(struct worker *w)
 		weir_window_advance(w->win, peak - pl->delay);
 }
 
+/* Direct mode: a checkpoint barrier is taken between two polls. */
+static inline void worker_poll_barrier(struct worker *w)
+{
+	uint64_t req = __atomic_load_n(&w->pl->ckpt_req, __ATOMIC_ACQUIRE);
+
+	if (unlikely(req != w->epoch))
+		weir_worker_barrier(w, req);
+}
+
 static void worker_poll_loop(struct worker *w)
 {
 	struct rte_mbuf *m[BURST_MAX];
 	unsigned idle = 0;
 
 	while (!*w->pl->stop) {
+		worker_poll_barrier(w);
 		unsigned n = poll_burst(w->pl, &w->po, m);
 		if (n) {
 			w->c.rx += n;
@@ -443,6 +401,25 @@ static void worker_poll_loop(struct worker *w)
 		idle_watermark(w);
 		idle_backoff(&idle, true);
 	}
+	worker_poll_barrier(w); /* one asked for meanwhile: the merger waits for every worker */
+}
+
+/*
+ * Distributor mode: the barrier comes after exactly the packets the
+ * distributor had handed over when it took it, so the burst before it is
+ * cut short there.
+ */
+static inline unsigned worker_ring_room(struct worker *w)
+{
+	uint64_t be = __atomic_load_n(&w->barrier_epoch, __ATOMIC_ACQUIRE);
+
+	if (likely(be == w->epoch))
+		return w->pl->cfg->burst;
+	if (w->deq == w->barrier_at) {
+		weir_worker_barrier(w, be);
+		return w->pl->cfg->burst;
+	}
+	return (unsigned)RTE_MIN((uint64_t)w->pl->cfg->burst, w->barrier_at - w->deq);
 }
 
 static void worker_ring_loop(struct worker *w)
@@ -455,7 +432,9 @@ static void worker_ring_loop(struct worker *w)
 		/* Read before the ring: an empty ring then means all up to ts is done. */
 		uint64_t hint = __atomic_load_n(&d->ts, __ATOMIC_ACQUIRE);
 		uint32_t done = __atomic_load_n(&d->done, __ATOMIC_ACQUIRE);
-		unsigned n = rte_ring_dequeue_burst(w->ring, (void **)m, w->pl->cfg->burst, NULL);
+		unsigned room = worker_ring_room(w);
+		unsigned n = rte_ring_dequeue_burst(w->ring, (void **)m, room, NULL);
+		w->deq += n;
 		if (n) {
 			worker_process(w, m, n, true);
 			idle = 0;
@@ -464,7 +443,7 @@ static void worker_ring_loop(struct worker *w)
 		worker_gen(w);
 		if (hint > w->pl->delay)
 			weir_window_advance(w->win, hint - w->pl->delay);
-		if (done)
+		if (done && w->epoch == __atomic_load_n(&w->barrier_epoch, __ATOMIC_ACQUIRE))
 			break;
 		idle_backoff(&idle, true);
 	}
@@ -505,6 +484,7 @@ static void hand_over(struct pipeline *pl, struct distributor *d, unsigned wk, u
 		sched_yield();
 		sent += rte_ring_enqueue_burst(r, (void **)b + sent, n - sent, NULL);
 	}
+	d->enq[wk] += sent;
 	if (sent < n) {
 		d->c.dropped[WEIR_DROP_RING_FULL] += n - sent;
 		rte_pktmbuf_free_bulk(b + sent, n - sent);
@@ -532,6 +512,26 @@ static void distribute_burst(struct pipeline *pl, struct distributor *d, struct 
 	__atomic_store_n(&d->ts, max_ts, __ATOMIC_RELEASE);
 }
 
+/*
+ * A checkpoint barrier: the position read so far, and for each worker the
+ * count of packets it must take before its own barrier.
+ */
+static inline void distributor_barrier(struct pipeline *pl, struct distributor *d)
+{
+	uint64_t req = __atomic_load_n(&pl->ckpt_req, __ATOMIC_ACQUIRE);
+
+	if (likely(req == d->epoch))
+		return;
+	d->mark.epoch = req;
+	memcpy(d->mark.got, d->po.got, sizeof(d->mark.got));
+	d->mark.c = d->c;
+	for (unsigned wk = 0; wk < pl->n_workers; wk++) {
+		pl->workers[wk].barrier_at = d->enq[wk];
+		__atomic_store_n(&pl->workers[wk].barrier_epoch, req, __ATOMIC_RELEASE);
+	}
+	d->epoch = req;
+}
+
 static int distributor_main(void *arg)
 {
 	struct pipeline *pl = arg;
@@ -540,6 +540,7 @@ static int distributor_main(void *arg)
 	unsigned idle = 0;
 
 	while (!*pl->stop) {
+		distributor_barrier(pl, d);
 		unsigned n = poll_burst(pl, &d->po, m);
 		if (n) {
 			d->c.rx += n;
@@ -551,6 +552,7 @@ static int distributor_main(void *arg)
 			break;
 		idle_backoff(&idle, false);
 	}
+	distributor_barrier(pl, d); /* one asked for meanwhile: the workers see it before `done` */
 	__atomic_store_n(&d->done, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -719,21 +721,27 @@ static void emit_window(void *ctx, const struct weir_window_result *r)
 static unsigned drain_records(struct pipeline *pl)
 {
 	struct weir_record r[32];
-	unsigned total = 0, n;
+	/* During a barrier one at a time: what follows a worker's mark stays in its ring. */
+	unsigned total = 0, n, max = weir_checkpoints_pending(pl) ? 1 : RTE_DIM(r);
 
 	for (unsigned i = 0; i < pl->n_workers; i++) {
 		if (!pl->workers[i].records)
 			continue;
-		while ((n = rte_ring_sc_dequeue_burst_elem(pl->workers[i].records, r, sizeof(r[0]),
-							   RTE_DIM(r), NULL)) > 0) {
+		while (!weir_checkpoints_records_held(pl, i) &&
+		       (n = rte_ring_sc_dequeue_burst_elem(pl->workers[i].records, r, sizeof(r[0]),
+							   max, NULL)) > 0) {
 			for (unsigned k = 0; k < n; k++) {
+				if (r[k].kind == WEIR_REC_BARRIER) {
+					weir_checkpoints_record_mark(pl, i);
+					continue;
+				}
 				const struct weir_gen *g = r[k].kind == WEIR_REC_ALERT
 					? weir_gens_find(pl->gens, r[k].alert.generation) : NULL;
 				weir_record_json(&pl->rec_json, &r[k],
 						 g ? weir_gen_rule(g, r[k].alert.db, r[k].alert.rule_idx) : NULL);
 				weir_out_record(pl->out, &pl->rec_json);
+				total++;
 			}
-			total += n;
 		}
 	}
 	pl->records_written += total;
@@ -810,14 +818,23 @@ static void merge_until_done(struct pipeline *pl)
 			sighup_reload(pl);
 		if (weir_annotate_main_poll(pl->ann) + weir_window_merge_poll(pl->win, emit_window, pl) +
 		    drain_records(pl) + weir_ctl_poll(pl->ctl) +
-		    weir_gens_poll(pl->gens, drain_records_cb, pl) + weir_qctl_poll(pl->qctl) == 0)
+		    weir_gens_poll(pl->gens, drain_records_cb, pl) + weir_qctl_poll(pl->qctl) +
+		    weir_checkpoints_poll(pl) == 0)
 			usleep(200); /* workers wait on us for shards: stay close */
 	}
 	rte_eal_mp_wait_lcore();
 	pl->tsc_end = rte_rdtsc();
+	/*
+	 * Every lcore has stopped: each barrier mark there will be is in the
+	 * rings, and a barrier either aligns now or never will.
+	 */
 	drain_records(pl);
 	weir_annotate_main_poll(pl->ann);
 	weir_window_merge_poll(pl->win, emit_window, pl);
+	if (weir_checkpoints_finish(pl)) {
+		drain_records(pl);
+		weir_window_merge_poll(pl->win, emit_window, pl);
+	}
 }
 
 /* Run time so far (while running: for the control socket's stats). */
@@ -1134,6 +1151,7 @@ static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters
 	json_ports(pl, j);
 	json_queries(pl, j);
 	json_inspect(pl, j);
+	weir_checkpoints_stats(pl, j);
 	*t = total;
 }
 
@@ -1472,6 +1490,30 @@ static int ctl_shutdown(void *ctx, unsigned argc, char **argv, json_t *r, char *
 	return 0;
 }
 
+/* snapshot: ask for a checkpoint; its epoch comes back, `snapshot status` says when it is on disk. */
+static int ctl_snapshot(void *ctx, unsigned argc, char **argv, json_t *r, char *err, size_t errlen)
+{
+	struct pipeline *pl = ctx;
+	uint64_t epoch;
+
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	epoch = weir_checkpoints_request(pl, err, errlen);
+	if (!epoch)
+		return -1;
+	json_object_set_new(r, "epoch", json_integer((json_int_t)epoch));
+	return 0;
+}
+
+static int ctl_snapshot_status(void *ctx, unsigned argc, char **argv, json_t *r, char *err,
+			       size_t errlen)
+{
+	if (ctl_no_args(argc, argv, err, errlen) < 0)
+		return -1;
+	weir_checkpoints_json(ctx, r);
+	return 0;
+}
+
 static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
 {
 	pl->ctl = weir_ctl_open(pl->cfg->control_socket, err, errlen);
@@ -1489,6 +1531,8 @@ static int ctl_open(struct pipeline *pl, char *err, size_t errlen)
 	weir_ctl_register(pl->ctl, "query remove", ctl_query_remove, pl);
 	weir_ctl_register(pl->ctl, "windows show", ctl_windows_show, pl);
 	weir_ctl_register(pl->ctl, "shutdown", ctl_shutdown, pl);
+	weir_ctl_register(pl->ctl, "snapshot", ctl_snapshot, pl);
+	weir_ctl_register(pl->ctl, "snapshot status", ctl_snapshot_status, pl);
 	return 0;
 }
 
@@ -1918,6 +1962,7 @@ static void pipeline_free(struct pipeline *pl)
 			weir_inspect_free(pl->workers[i].inspect);
 			rte_ring_free(pl->workers[i].records);
 		}
+	weir_checkpoints_free(pl);    /* the checkpoint being written is finished first */
 	weir_gens_free(pl->gens);
 	weir_qctl_free(pl->qctl);
 	weir_json_free(&pl->rec_json);
@@ -1979,6 +2024,10 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 	}
 	if (create_workers(pl, err, sizeof(err)) < 0)
 		goto fail;
+	if (weir_checkpoints_open(pl, err, sizeof(err)) < 0) {
+		status = 2;
+		goto fail;
+	}
 	/* Only now, with everything validated, is the output created. */
 	if (cfg->control_socket[0] && ctl_open(pl, err, sizeof(err)) < 0) {
 		status = 2;
@@ -1988,7 +2037,12 @@ int weir_run(const struct weir_config *cfg, volatile sig_atomic_t *stop)
 		status = 2;
 		goto fail;
 	}
-	pl->out = weir_out_open(cfg->out, cfg->summary ? cfg->summary_top : 0, err, sizeof(err));
+	pl->out = weir_out_open(cfg->out, cfg->summary ? cfg->summary_top : 0,
+				weir_checkpoints_out_offset(pl), err, sizeof(err));
+	if (pl->out && weir_checkpoints_resume(pl, err, sizeof(err)) < 0) {
+		status = 2;
+		goto fail;
+	}
 	if (!pl->out || launch(pl, err, sizeof(err)) < 0)
 		goto fail;
 	weir_out_set_names(pl->out, weir_annotate_name, pl->ann);

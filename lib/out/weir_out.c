@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "weir_out.h"
@@ -207,7 +209,35 @@ const char *weir_proto_name(unsigned proto)
 	}
 }
 
-struct weir_out *weir_out_open(const char *path, unsigned top, char *err, size_t errlen)
+/* The records file, cut back to `resume_at` bytes (-1: created empty). */
+static FILE *open_records(const char *path, int64_t resume_at, char *err, size_t errlen)
+{
+	struct stat st;
+	FILE *f = fopen(path, resume_at < 0 ? "w" : "r+");
+
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open for writing: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (resume_at < 0)
+		return f;
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < resume_at) {
+		snprintf(err, errlen, "%s: holds %lld bytes, the checkpoint committed %lld: the output "
+			 "it belongs to is gone", path, (long long)st.st_size, (long long)resume_at);
+		fclose(f);
+		return NULL;
+	}
+	if (ftruncate(fileno(f), resume_at) < 0 || fseeko(f, resume_at, SEEK_SET) < 0) {
+		snprintf(err, errlen, "%s: cannot cut back to %lld bytes: %s", path,
+			 (long long)resume_at, strerror(errno));
+		fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
+struct weir_out *weir_out_open(const char *path, unsigned top, int64_t resume_at, char *err,
+			       size_t errlen)
 {
 	struct weir_out *o = calloc(1, sizeof(*o));
 
@@ -219,9 +249,8 @@ struct weir_out *weir_out_open(const char *path, unsigned top, char *err, size_t
 		o->records = stdout;
 		o->summary = top ? stderr : NULL;
 	} else {
-		o->records = fopen(path, "w");
+		o->records = open_records(path, resume_at, err, errlen);
 		if (!o->records) {
-			snprintf(err, errlen, "%s: cannot open for writing: %s", path, strerror(errno));
 			free(o);
 			return NULL;
 		}
@@ -242,6 +271,15 @@ void weir_out_record(struct weir_out *o, const struct weir_json *j)
 	}
 	if (fwrite(j->buf, 1, j->len, o->records) != j->len || fputc('\n', o->records) == EOF)
 		o->write_errno = errno ? errno : EIO;
+}
+
+int64_t weir_out_commit_offset(struct weir_out *o)
+{
+	if (!o->records_owned)
+		return -1;
+	if (fflush(o->records) != 0 && !o->write_errno)
+		o->write_errno = errno;
+	return o->write_errno ? -1 : (int64_t)ftello(o->records);
 }
 
 FILE *weir_out_summary_stream(struct weir_out *o)

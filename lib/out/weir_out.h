@@ -39,9 +39,18 @@ struct weir_out;
 /*
  * Open the record sink: `path` ("-" = stdout). The human summary goes to
  * stdout, or to stderr when records go to stdout; `top` rows per query and
- * window (0 = no summary).
+ * window (0 = no summary). resume_at < 0: the file is created empty; else
+ * (a restore) the existing file is cut back to resume_at bytes, the length
+ * the checkpoint committed, and appended to: what was written after that
+ * checkpoint is written again. A file shorter than that is an error.
  */
-struct weir_out *weir_out_open(const char *path, unsigned top, char *err, size_t errlen);
+struct weir_out *weir_out_open(const char *path, unsigned top, int64_t resume_at, char *err,
+			       size_t errlen);
+/*
+ * Flush the records and return the file's length: what a checkpoint taken
+ * now commits. -1 for stdout or after a write error.
+ */
+int64_t weir_out_commit_offset(struct weir_out *o);
 
 /*
  * Names for ids in keys and top-k items: labels (src_label, dst_label) and

@@ -15,7 +15,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
-#include "weir_window.h"
+#include "weir_window_int.h"
 
 #define BURST_MAX WEIR_BURST_MAX
 
@@ -202,92 +202,31 @@ uint64_t weir_table_merge(const struct weir_query *q, struct weir_table *dst,
 
 /* ---- window set ------------------------------------------------------------ */
 
-struct query_shards {
-	struct weir_table *open[WEIR_WINDOW_SHARDS]; /* ascending window_start */
-	unsigned n_open;
-	struct rte_ring *free;                       /* merger -> worker */
-	uint64_t next_partial;                       /* emit every: next boundary (0: unset) */
-	uint64_t qdrop[WEIR_QDROP__COUNT];
-};
-
-struct weir_window_worker {
-	struct weir_window_set *set;
-	unsigned id;
-	uint64_t max_ts;
-	uint64_t wm;          /* every pane ending at or before wm is sealed */
-	unsigned n_late;      /* open late-delta shards, sealed at the next advance */
-	const struct weir_window_view *view; /* this burst's queries (set per burst by the caller) */
-	uint32_t seen_active;                /* view->active at the last advance */
-	struct query_shards q[WEIR_MAX_QUERIES];
-	struct weir_burst_fields bf; /* the current burst's fields, for every query */
-	/* Read by the merger: written with release after the shards are enqueued. */
-	uint64_t sealed_wm __rte_cache_aligned;
-} __rte_cache_aligned;
-
-/* A pane merged over the workers (for tumbling windows, the window itself). */
-struct pane {
-	uint64_t start;
-	struct weir_table *t;
-	bool dirty;           /* late data came in after a window holding it was emitted */
-	struct pane *next;
-};
-
-/*
- * Merged tables are sized for every worker's max_keys, so a fresh one is
- * megabytes of zeroed pages: emptied ones are kept (cleared entry by
- * entry, as shards are) and reused.
- */
-#define MERGER_SPARES 8
-
-/* Merger state of one query. */
-struct merger_query {
-	struct pane *panes;          /* ascending start */
-	bool started;                /* next_window is known */
-	uint64_t next_window;        /* start of the next window to emit (sliding, tumbling) */
-	uint64_t next_partial;       /* emit every: next boundary (0: unset) */
-	uint64_t assembled;          /* sessions: panes before this are folded in */
-	struct weir_table *sessions; /* sessions: open ones, merged */
-	uint64_t overflow;           /* keys folded into _other when merging */
-	struct weir_table *spare[MERGER_SPARES]; /* emptied merged tables, for reuse */
-	unsigned n_spare;
-};
-
-struct weir_window_set {
-	unsigned n_queries;                          /* slots ever used (some may be free now) */
-	unsigned n_workers;
-	unsigned instance;                           /* names its rings */
-	struct weir_query q[WEIR_MAX_QUERIES];
-	struct weir_window_view base;                /* every live slot, unbounded: the default view */
-	struct rte_ring *sealed;                     /* workers -> merger */
-	struct weir_window_worker *workers;
-	/* control thread only */
-	bool live[WEIR_MAX_QUERIES];                 /* the slot holds a query */
-	void *shard_mem[WEIR_MAX_QUERIES];           /* its shards, every worker's */
-	unsigned ring_serial;
-	struct merger_query mq[WEIR_MAX_QUERIES];
-	uint32_t merged_max_keys[WEIR_MAX_QUERIES];
-	weir_window_emit_fn emit;
-	void *emit_ctx;
-	unsigned emitted;
-};
-
 static void pane_free(struct weir_window_set *s, unsigned qi, struct pane *p);
 static uint64_t min_sealed_wm(const struct weir_window_set *s);
 
-/* Capacity >= every shard there can be, so a worker's enqueue never fails. */
+/*
+ * Capacity >= every shard there can be, plus one barrier mark per worker, so
+ * a worker's enqueue never fails. Shards held back during a barrier fit in
+ * as many.
+ */
 static int create_sealed_ring(struct weir_window_set *s, char *err, size_t errlen)
 {
 	static unsigned instance;
 	char name[RTE_RING_NAMESIZE];
+	unsigned cap = s->n_workers * (WEIR_MAX_QUERIES * WEIR_WINDOW_SHARDS + 1);
 
 	s->instance = __atomic_fetch_add(&instance, 1, __ATOMIC_RELAXED);
 	snprintf(name, sizeof(name), "wsealed%u", s->instance);
-	s->sealed = rte_ring_create(name,
-				    rte_align32pow2(s->n_workers * WEIR_MAX_QUERIES * WEIR_WINDOW_SHARDS + 1),
-				    SOCKET_ID_ANY, RING_F_SC_DEQ);
-	if (s->sealed)
+	s->sealed = rte_ring_create(name, rte_align32pow2(cap + 1), SOCKET_ID_ANY, RING_F_SC_DEQ);
+	s->marks = calloc(s->n_workers, sizeof(*s->marks));
+	s->marked = calloc(s->n_workers, sizeof(*s->marked));
+	s->held = calloc(cap, sizeof(*s->held));
+	s->held_cap = cap;
+	if (s->sealed && s->marks && s->marked && s->held)
 		return 0;
-	snprintf(err, errlen, "cannot create the window ring: %s", rte_strerror(rte_errno));
+	snprintf(err, errlen, "cannot create the window ring: %s",
+		 s->sealed ? "out of memory" : rte_strerror(rte_errno));
 	return -1;
 }
 
@@ -426,7 +365,7 @@ fail:
 	return NULL;
 }
 
-static struct weir_table *merged_get(struct weir_window_set *s, unsigned qi)
+struct weir_table *weir_merged_get(struct weir_window_set *s, unsigned qi)
 {
 	struct merger_query *m = &s->mq[qi];
 
@@ -463,6 +402,9 @@ void weir_window_set_free(struct weir_window_set *s)
 		free_slot_state(s, qi);
 	rte_ring_free(s->sealed);
 	rte_free(s->workers);
+	free(s->marks);
+	free(s->marked);
+	free(s->held);
 	free(s);
 }
 
@@ -602,6 +544,27 @@ void weir_window_advance(struct weir_window_worker *w, uint64_t wm)
 		qs->n_open = keep;
 	}
 	publish_wm(w);
+}
+
+void weir_window_barrier(struct weir_window_worker *w, uint64_t epoch)
+{
+	struct weir_window_set *s = w->set;
+	struct weir_window_mark *mk = &s->marks[w->id];
+
+	for (uint32_t todo = w->view->active | w->seen_active; todo; todo &= todo - 1) {
+		struct query_shards *qs = &w->q[__builtin_ctz(todo)];
+		for (unsigned i = 0; i < qs->n_open; i++)
+			seal(w, qs->open[i]);
+		qs->n_open = 0;
+	}
+	mk->epoch = epoch;
+	mk->wm = w->wm;
+	mk->max_ts = w->max_ts;
+	for (unsigned qi = 0; qi < s->n_queries; qi++) {
+		mk->next_partial[qi] = w->q[qi].next_partial;
+		memcpy(mk->qdrop[qi], w->q[qi].qdrop, sizeof(mk->qdrop[qi]));
+	}
+	rte_ring_enqueue(s->sealed, mk);
 }
 
 /* Insert t into the ascending open list. */
@@ -962,7 +925,7 @@ uint64_t weir_window_qdrop(const struct weir_window_worker *w, unsigned query, e
 
 /* ---- merger (control thread) ----------------------------------------------- */
 
-static struct pane *pane_get(struct weir_window_set *s, unsigned qi, uint64_t start, bool *created)
+struct pane *weir_pane_get(struct weir_window_set *s, unsigned qi, uint64_t start, bool *created)
 {
 	struct pane **pp = &s->mq[qi].panes;
 
@@ -972,7 +935,7 @@ static struct pane *pane_get(struct weir_window_set *s, unsigned qi, uint64_t st
 	if (*pp && (*pp)->start == start)
 		return *pp;
 	struct pane *p = calloc(1, sizeof(*p));
-	struct weir_table *t = p ? merged_get(s, qi) : NULL;
+	struct weir_table *t = p ? weir_merged_get(s, qi) : NULL;
 	if (!t) {
 		free(p);
 		return NULL;
@@ -1030,7 +993,7 @@ static void emit_window(struct weir_window_set *s, unsigned qi, uint64_t ws, boo
 		emit(s, qi, ws, we, first->t, final, late);
 		return;
 	}
-	t = merged_get(s, qi);
+	t = weir_merged_get(s, qi);
 	if (!t) {
 		s->mq[qi].overflow += 1;
 		return;
@@ -1259,7 +1222,7 @@ static void close_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm,
 {
 	const struct weir_query *q = &s->q[qi];
 	struct merger_query *m = &s->mq[qi];
-	struct weir_table *open = m->sessions, *keep = merged_get(s, qi);
+	struct weir_table *open = m->sessions, *keep = weir_merged_get(s, qi);
 	/* every pane before `bound` is folded in: later packets start at or after it */
 	uint64_t bound = wm - wm % q->pane_ns;
 
@@ -1284,10 +1247,10 @@ static void run_sessions(struct weir_window_set *s, unsigned qi, uint64_t wm)
 	struct merger_query *m = &s->mq[qi];
 	struct weir_table *closed, *late;
 
-	if (!m->sessions && !(m->sessions = merged_get(s, qi)))
+	if (!m->sessions && !(m->sessions = weir_merged_get(s, qi)))
 		return;
-	closed = merged_get(s, qi);
-	late = merged_get(s, qi);
+	closed = weir_merged_get(s, qi);
+	late = weir_merged_get(s, qi);
 	if (!closed || !late)
 		goto out;
 	while (m->panes && (wm == UINT64_MAX || m->panes->start + q->pane_ns <= wm)) {
@@ -1321,7 +1284,7 @@ static void merge_shard(struct weir_window_set *s, struct weir_table *t)
 	unsigned qi = t->query;
 	struct merger_query *m = &s->mq[qi];
 	bool created;
-	struct pane *p = pane_get(s, qi, t->window_start, &created);
+	struct pane *p = weir_pane_get(s, qi, t->window_start, &created);
 
 	if (p) {
 		m->overflow += weir_table_merge(&s->q[qi], p->t, t);
@@ -1333,6 +1296,45 @@ static void merge_shard(struct weir_window_set *s, struct weir_table *t)
 	}
 	weir_table_reset(t);
 	rte_ring_enqueue(s->workers[t->worker].q[qi].free, t);
+}
+
+static bool is_mark(const struct weir_window_set *s, const void *obj)
+{
+	return (uintptr_t)obj >= (uintptr_t)s->marks &&
+	       (uintptr_t)obj < (uintptr_t)(s->marks + s->n_workers);
+}
+
+/* A shard or a barrier mark from the ring. */
+static void take_sealed(struct weir_window_set *s, void *obj)
+{
+	if (is_mark(s, obj)) {
+		unsigned w = (unsigned)((struct weir_window_mark *)obj - s->marks);
+		s->marked[w] = true;
+		s->n_marked++;
+		return;
+	}
+	struct weir_table *t = obj;
+	if (s->n_marked && s->marked[t->worker])
+		s->held[s->n_held++] = t; /* after its barrier: not in this checkpoint */
+	else
+		merge_shard(s, t);
+}
+
+bool weir_window_set_aligned(const struct weir_window_set *s, uint64_t *epoch)
+{
+	if (s->n_marked != s->n_workers)
+		return false;
+	*epoch = s->marks[0].epoch;
+	return true;
+}
+
+void weir_window_set_barrier_done(struct weir_window_set *s)
+{
+	memset(s->marked, 0, s->n_workers * sizeof(*s->marked));
+	s->n_marked = 0;
+	for (unsigned i = 0; i < s->n_held; i++)
+		merge_shard(s, s->held[i]);
+	s->n_held = 0;
 }
 
 static uint64_t min_sealed_wm(const struct weir_window_set *s)
@@ -1373,7 +1375,10 @@ unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn f
 	s->emitted = 0;
 	while ((n = rte_ring_dequeue_burst(s->sealed, objs, RTE_DIM(objs), NULL)) > 0)
 		for (unsigned i = 0; i < n; i++)
-			merge_shard(s, objs[i]);
+			take_sealed(s, objs[i]);
+	/* The watermark may already be past a barrier whose shards are held back. */
+	if (s->n_marked)
+		return 0;
 	for (unsigned qi = 0; qi < s->n_queries; qi++) {
 		const struct weir_query *q = &s->q[qi];
 		if (!s->live[qi])

@@ -384,6 +384,61 @@ unsigned weir_window_merge_poll(struct weir_window_set *s, weir_window_emit_fn e
 unsigned weir_window_set_peek(struct weir_window_set *s, unsigned qi, weir_window_emit_fn fn,
 			      void *ctx);
 
+/* ---- checkpoints ---------------------------------------------------------- */
+
+/*
+ * Data path, at a burst boundary: the checkpoint barrier `epoch`. Ships
+ * every open shard to the merger (a delta, as at an `emit every` boundary:
+ * counting goes on in fresh shards) and then the worker's barrier mark, so
+ * that the merger can tell the shards counted before the barrier from those
+ * after. No locks, no allocation.
+ */
+void weir_window_barrier(struct weir_window_worker *w, uint64_t epoch);
+
+/*
+ * Control thread. From the first worker's mark on, merge_poll holds back
+ * the shards that workers sealed after their barrier and emits nothing.
+ * aligned: every worker's mark is in; the merger now holds exactly the
+ * state before the barrier: save it, then barrier_done merges what was
+ * held back and polling goes on as before.
+ */
+bool weir_window_set_aligned(const struct weir_window_set *s, uint64_t *epoch);
+void weir_window_set_barrier_done(struct weir_window_set *s);
+
+/*
+ * The aligned state as bytes (malloc'd, *len set; NULL when out of memory):
+ * per query, its merged panes and open sessions (weir_table_snapshot), its
+ * emission cursors, and the workers' watermarks, per-query drop counters
+ * and partial-result boundaries from their marks. Queries are identified by
+ * name and a hash of what their state depends on (filter, window, keys and
+ * aggregates); the slot numbers are not kept.
+ *
+ * Format (version 1), little-endian:
+ *   u32 magic 0x4e495757 ("WWIN"), u32 version, u32 workers, u32 queries
+ *   per worker: u64 watermark, u64 max event time
+ *   per query: u32 name length + name bytes, u64 state hash, u8 started,
+ *     u64 next_window, next_partial, assembled, overflow,
+ *     per worker: u64 next_partial, u64 drops[WEIR_QDROP__COUNT],
+ *     u32 panes, per pane: u64 start, u8 dirty, u64 length + table snapshot,
+ *     u64 length + sessions table snapshot (0: none)
+ */
+void *weir_window_set_save(const struct weir_window_set *s, size_t *len);
+
+/*
+ * Before the workers start: load a saved state into a fresh set. A query
+ * found under the same name with the same hash gets its state back; one
+ * whose definition changed, and one the saved state does not have, start
+ * fresh; saved queries no longer configured are dropped. `report` (may be
+ * NULL) hears about each such query: what is "restored", "changed",
+ * "new" or "removed". The worker count may differ from the saved one: the
+ * watermarks then all restart from the lowest saved one and the drop
+ * counters are summed. 0, or -1 with err (a malformed buffer: the set must
+ * then be freed).
+ */
+typedef void (*weir_window_load_fn)(void *ctx, const char *query, const char *what);
+int weir_window_set_load(struct weir_window_set *s, const void *buf, size_t len,
+			 weir_window_load_fn report, void *ctx, char *err, size_t errlen);
+
 /* Totals over all workers of a query's per-query drops. */
 uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, enum weir_qdrop r);
 /* Keys folded into _other when merging (merger-side overflow). */

@@ -34,8 +34,8 @@ static void usage(FILE *f)
 		"  --socket PATH  weir's control socket (weir run --control PATH); default $WEIR_SOCKET\n"
 		"  --json         print the response as it came (one JSON object)\n"
 		"  --timeout S    give up after S seconds (default 5)\n"
-		"  --no-wait      rules reload/add: return once the compile has started\n"
-		"  --wait S       rules reload/add: wait at most S seconds for the compile (default 600)\n"
+		"  --no-wait      rules reload/add, snapshot: return once the job has started\n"
+		"  --wait S       rules reload/add, snapshot: wait at most S seconds (default 600)\n"
 		"\n"
 		"commands:\n"
 		"  status                 version, pid, uptime, workers, ports, config, generation\n"
@@ -53,6 +53,9 @@ static void usage(FILE *f)
 		"  windows show Q [--top N]  what the merger holds of query Q's open windows\n"
 		"  log level [LEVEL]      show or set DPDK's log level (emerg .. debug)\n"
 		"  shutdown               stop weir as SIGTERM does (flush, stats, exit 0)\n"
+		"  snapshot               take a checkpoint now (weir run --checkpoint-dir); waits until\n"
+		"                         it is on disk (--no-wait: until the barrier is asked for)\n"
+		"  snapshot status        checkpoints written, failed, the last one, the one under way\n"
 		"\n"
 		"Exit status: 0 ok, 1 error response, 2 usage or connection error.\n");
 }
@@ -474,6 +477,35 @@ static json_t *wait_job(const char *path, json_int_t id, double timeout, double 
 	}
 }
 
+/*
+ * Poll `snapshot status` until checkpoint `epoch` is written or has failed
+ * (or wait_s passes): that response, or NULL. first is released.
+ */
+static json_t *wait_snapshot(const char *path, json_int_t epoch, double timeout, double wait_s,
+			     char **text, json_t *first)
+{
+	char *words[] = {"snapshot status"};
+	double t_end = now_s() + wait_s;
+
+	json_decref(first);
+	free(*text);
+	for (;;) {
+		json_t *r = request(path, 1, words, false, timeout, text);
+		if (!r || num(r, "done_epoch") >= epoch)
+			return r;
+		if (now_s() > t_end) {
+			fprintf(stderr, "%s: checkpoint %" JSON_INTEGER_FORMAT " not written after %.0f s "
+				"(see `weirctl snapshot status`)\n", prog, epoch, wait_s);
+			json_decref(r);
+			free(*text);
+			return NULL;
+		}
+		json_decref(r);
+		free(*text);
+		usleep(20000);
+	}
+}
+
 /* An option's seconds in (0, max]: 0, or -1 after saying what is wrong. */
 static int seconds_arg(const char *opt, const char *arg, double max, double *out)
 {
@@ -547,6 +579,20 @@ int main(int argc, char **argv)
 		if (!done)
 			return 2;
 		r = done;
+	}
+	bool snap = !strcmp(cmd0, "snapshot") && optind + 1 == argc;
+	json_int_t epoch = num(r, "epoch");
+	if (snap && !nowait && json_is_true(json_object_get(r, "ok"))) {
+		r = wait_snapshot(path, epoch, timeout, wait_s, &resp, r);
+		if (!r)
+			return 2;
+		if (num(json_object_get(r, "last"), "epoch") != epoch) {
+			fprintf(stderr, "%s: checkpoint %" JSON_INTEGER_FORMAT " failed: %s\n", prog,
+				epoch, str(r, "last_error"));
+			json_decref(r);
+			free(resp);
+			return 1;
+		}
 	}
 	int ok = json_is_true(json_object_get(r, "ok"));
 	const char *cmd = str(r, "cmd");

@@ -420,7 +420,13 @@ bool weir_checkpoints_finish(struct pipeline *pl)
 	weir_window_set_barrier_done(pl->win);
 	memset(ck->rec_marked, 0, pl->n_workers * sizeof(*ck->rec_marked));
 	ck->pending = false;
+	pthread_mutex_lock(&ck->lock);
 	ck->abandoned++;
+	ck->done_epoch = ck->epoch;
+	snprintf(ck->last_error, sizeof(ck->last_error),
+		 "checkpoint %" PRIu64 " given up: the sources ended before every one reached it",
+		 ck->epoch);
+	pthread_mutex_unlock(&ck->lock);
 	return true;
 }
 

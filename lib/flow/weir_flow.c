@@ -1265,6 +1265,11 @@ size_t weir_flow_table_snapshot_size(const struct weir_flow_table *t)
 	return SNAP_HDR + (size_t)t->n_active * SNAP_REC;
 }
 
+size_t weir_flow_table_snapshot_max(const struct weir_flow_table *t)
+{
+	return SNAP_HDR + (size_t)t->conf.capacity * SNAP_REC;
+}
+
 /* What a snapshot found: flows by kind, and the held pieces it left out. */
 struct snap_totals {
 	uint32_t live, retired, held;

@@ -385,6 +385,8 @@ const char *weir_tcp_class_name(enum weir_tcp_class c);
  * buf[0..len), whatever the bytes.
  */
 size_t weir_flow_table_snapshot_size(const struct weir_flow_table *t);
+/* The most snapshot_size can be for this table (every flow in use): a buffer that always fits. */
+size_t weir_flow_table_snapshot_max(const struct weir_flow_table *t);
 size_t weir_flow_table_snapshot(const struct weir_flow_table *t, void *buf, size_t len);
 int weir_flow_table_restore(struct weir_flow_table *t, const void *buf, size_t len, char *err,
 			    size_t errlen);

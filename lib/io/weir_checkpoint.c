@@ -45,6 +45,7 @@
 
 #define SEC_META 1
 #define SEC_WINDOWS 2
+#define SEC_FLOWS 3 /* one per worker, "flows.<worker>" */
 #define META_VERSION 1
 
 /* One checkpoint on its way to disk (the writer thread owns it). */
@@ -53,6 +54,9 @@ struct ckpt_job {
 	char *meta;
 	void *windows;
 	size_t windows_len;
+	unsigned n_flows;  /* workers' flow tables: their barrier copies (not owned) */
+	const void *flows[WEIR_MAX_WORKERS];
+	size_t flows_len[WEIR_MAX_WORKERS];
 	uint64_t cut_ns;   /* barrier asked .. state saved */
 };
 
@@ -70,6 +74,7 @@ struct weir_checkpoints {
 	json_t *restored;             /* the meta of the checkpoint restored from, or NULL */
 	char restored_path[WEIR_PATH_MAX];
 	int64_t out_offset;           /* -1: a fresh output */
+	uint64_t restore_t0;          /* mono_ns when the restore began */
 	/* writer thread */
 	pthread_t thread;
 	bool thread_started;
@@ -112,13 +117,20 @@ static int write_job(struct weir_checkpoints *ck, const struct ckpt_job *j, char
 	if (!w)
 		return -1;
 	snprintf(path, pathlen, "%s", weir_ckpt_writer_path(w));
-	if (weir_ckpt_add_section(w, SEC_META, "meta", j->meta, strlen(j->meta)) < 0 ||
-	    weir_ckpt_add_section(w, SEC_WINDOWS, "windows", j->windows, j->windows_len) < 0) {
+	int rc = weir_ckpt_add_section(w, SEC_META, "meta", j->meta, strlen(j->meta)) |
+		 weir_ckpt_add_section(w, SEC_WINDOWS, "windows", j->windows, j->windows_len);
+	*bytes = strlen(j->meta) + j->windows_len;
+	for (unsigned i = 0; i < j->n_flows && rc == 0; i++) {
+		char name[WEIR_CKPT_NAME_MAX];
+		snprintf(name, sizeof(name), "flows.%u", i);
+		rc = weir_ckpt_add_section(w, SEC_FLOWS, name, j->flows[i], j->flows_len[i]);
+		*bytes += j->flows_len[i];
+	}
+	if (rc) {
 		snprintf(err, errlen, "%s", weir_ckpt_writer_error(w));
 		weir_ckpt_abort(w);
 		return -1;
 	}
-	*bytes = strlen(j->meta) + j->windows_len;
 	return weir_ckpt_commit(w, err, errlen);
 }
 
@@ -276,6 +288,12 @@ static void cut(struct pipeline *pl, struct weir_checkpoints *ck)
 		j->epoch = ck->epoch;
 		j->config_hash = ck->config_hash;
 		j->windows = weir_window_set_save(pl->win, &j->windows_len);
+		/* the workers' copies stay put until the writer is done: no barrier before that */
+		for (unsigned i = 0; i < pl->n_workers && pl->workers[i].flow_snap; i++) {
+			j->flows[i] = pl->workers[i].flow_snap;
+			j->flows_len[i] = pl->workers[i].flow_snap_len;
+			j->n_flows = i + 1;
+		}
 		j->meta = meta_json(pl, ck->epoch, off);
 		j->cut_ns = (rte_rdtsc() - ck->asked_tsc) * 1000000000u / rte_get_tsc_hz();
 	}
@@ -549,6 +567,32 @@ static struct weir_ckpt *open_checkpoint(const struct weir_config *cfg, char *er
 	return c;
 }
 
+/* Each worker's flow table, when the worker count is the one saved (flow ids name workers). */
+static int restore_flows(struct pipeline *pl, const struct weir_ckpt *c, char *err, size_t errlen)
+{
+	unsigned saved = (unsigned)jint(pl->ck->restored, "workers");
+	bool tracked = pl->workers[0].inspect && weir_inspect_flows_snapshot_max(pl->workers[0].inspect);
+	char name[WEIR_CKPT_NAME_MAX], why[512];
+
+	if (!weir_ckpt_find(c, SEC_FLOWS, NULL))
+		return 0;
+	if (!tracked || saved != pl->n_workers) {
+		fprintf(stderr, "weir: restore: flows start afresh (%s)\n",
+			tracked ? "the checkpoint had another worker count" : "flow tracking is off");
+		return 0;
+	}
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		snprintf(name, sizeof(name), "flows.%u", i);
+		const struct weir_ckpt_section *f = weir_ckpt_find(c, SEC_FLOWS, name);
+		if (!f)
+			return fail(err, errlen, "%s: no section %s", weir_ckpt_path(c), name);
+		if (weir_inspect_flows_restore(pl->workers[i].inspect, f->data, f->len, why,
+					       sizeof(why)) < 0)
+			return fail(err, errlen, "%s: %s: %s", weir_ckpt_path(c), name, why);
+	}
+	return 0;
+}
+
 static int restore_load(struct pipeline *pl, struct weir_checkpoints *ck, char *err, size_t errlen)
 {
 	struct weir_ckpt *c = open_checkpoint(pl->cfg, err, errlen);
@@ -577,6 +621,8 @@ static int restore_load(struct pipeline *pl, struct weir_checkpoints *ck, char *
 		fail(err, errlen, "%s: %s", weir_ckpt_path(c), why);
 		goto out;
 	}
+	if (restore_flows(pl, c, err, errlen) < 0)
+		goto out;
 	snprintf(ck->restored_path, sizeof(ck->restored_path), "%s", weir_ckpt_path(c));
 	ck->epoch = jint(ck->restored, "epoch");
 	restore_out_offset(pl, ck);
@@ -603,6 +649,25 @@ static void *start_writer(struct weir_checkpoints *ck, char *err, size_t errlen)
 	return ck;
 }
 
+/*
+ * A buffer per worker that any flow table fits in: the barrier copies into
+ * it without allocating. Its pages are touched only as far as flows are.
+ */
+static int flow_buffers(struct pipeline *pl)
+{
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		struct worker *w = &pl->workers[i];
+		size_t cap = w->inspect ? weir_inspect_flows_snapshot_max(w->inspect) : 0;
+		if (!cap)
+			return 0;
+		w->flow_snap = malloc(cap);
+		if (!w->flow_snap)
+			return -1;
+		w->flow_snap_cap = cap;
+	}
+	return 0;
+}
+
 int weir_checkpoints_open(struct pipeline *pl, char *err, size_t errlen)
 {
 	const struct weir_config *cfg = pl->cfg;
@@ -621,8 +686,11 @@ int weir_checkpoints_open(struct pipeline *pl, char *err, size_t errlen)
 	pthread_cond_init(&ck->cond, NULL);
 	if (cfg->checkpoint.dir[0] && !start_writer(ck, err, errlen))
 		return -1;
+	if (cfg->checkpoint.dir[0] && flow_buffers(pl) < 0)
+		return fail(err, errlen, "out of memory for the flow tables' checkpoint copies");
 	ck->next_tsc = rte_rdtsc() + cfg->checkpoint.interval_ns * rte_get_tsc_hz() / 1000000000u;
 	ck->next_packets = cfg->checkpoint.every_packets;
+	ck->restore_t0 = mono_ns();
 	return cfg->restore[0] ? restore_load(pl, ck, err, errlen) : 0;
 }
 
@@ -645,6 +713,10 @@ void weir_checkpoints_free(struct pipeline *pl)
 		pthread_join(ck->thread, NULL); /* the job in flight is written first */
 	}
 	job_free(ck->job);
+	for (unsigned i = 0; i < pl->n_workers; i++) {
+		free(pl->workers[i].flow_snap);
+		pl->workers[i].flow_snap = NULL;
+	}
 	json_decref(ck->restored);
 	free(ck->rec_marked);
 	free(ck);
@@ -752,6 +824,7 @@ static void restore_record(struct pipeline *pl, uint64_t skipped, bool live)
 	weir_json_u64(j, "skipped_packets", skipped);
 	if (live) /* what live ports received meanwhile is lost */
 		weir_json_u64(j, "gap_ns", now > created ? now - created : 0);
+	weir_json_double(j, "restore_s", (double)(mono_ns() - pl->ck->restore_t0) / 1e9);
 	weir_json_end(j);
 	weir_out_record(pl->out, j);
 }
@@ -777,8 +850,9 @@ int weir_checkpoints_resume(struct pipeline *pl, char *err, size_t errlen)
 	if (resume_sources(pl, &skipped, &live, err, errlen) < 0)
 		return -1;
 	restore_record(pl, skipped, live);
-	fprintf(stderr, "weir: restored %s (checkpoint %" PRIu64 "): %" PRIu64 " packets already "
-		"read are skipped%s\n", ck->restored_path, ck->epoch, skipped,
+	fprintf(stderr, "weir: restored %s (checkpoint %" PRIu64 ") in %.3f s: %" PRIu64 " packets "
+		"already read are skipped%s\n", ck->restored_path, ck->epoch,
+		(double)(mono_ns() - ck->restore_t0) / 1e9, skipped,
 		live ? "; live ports lost what came while weir was down (see the restore record)" : "");
 	return 0;
 }

@@ -506,6 +506,50 @@ uint64_t weir_inspect_counter(const struct weir_inspect *in, enum weir_inspect_c
 	return __atomic_load_n(&in->cnt[c], __ATOMIC_RELAXED); /* read while the worker counts */
 }
 
+/*
+ * The flow table's snapshot, then the (flow, rule) alert counters as they
+ * are in memory (LIMIT_SLOTS slots: without them a restored flow would
+ * alert again up to alert_limit).
+ */
+#define LIMITS_BYTES (LIMIT_SLOTS * sizeof(struct limit_slot))
+
+size_t weir_inspect_flows_snapshot_max(const struct weir_inspect *in)
+{
+	return in->flows ? weir_flow_table_snapshot_max(in->flows) + LIMITS_BYTES : 0;
+}
+
+size_t weir_inspect_flows_snapshot(const struct weir_inspect *in, void *buf, size_t len)
+{
+	size_t n = in->flows && len >= LIMITS_BYTES
+			   ? weir_flow_table_snapshot(in->flows, buf, len - LIMITS_BYTES) : 0;
+
+	if (!n)
+		return 0;
+	if (in->limits) /* none without rules */
+		memcpy((uint8_t *)buf + n, in->limits, LIMITS_BYTES);
+	else
+		memset((uint8_t *)buf + n, 0, LIMITS_BYTES);
+	return n + LIMITS_BYTES;
+}
+
+int weir_inspect_flows_restore(struct weir_inspect *in, const void *buf, size_t len, char *err,
+			       size_t errlen)
+{
+	if (!in->flows) {
+		snprintf(err, errlen, "flow tracking is off in this run");
+		return -1;
+	}
+	if (len < LIMITS_BYTES) {
+		snprintf(err, errlen, "flow state of %zu bytes: too short", len);
+		return -1;
+	}
+	if (weir_flow_table_restore(in->flows, buf, len - LIMITS_BYTES, err, errlen) < 0)
+		return -1;
+	if (in->limits)
+		memcpy(in->limits, (const uint8_t *)buf + len - LIMITS_BYTES, LIMITS_BYTES);
+	return 0;
+}
+
 const struct weir_flow_table *weir_inspect_flows(const struct weir_inspect *in)
 {
 	return in->flows;

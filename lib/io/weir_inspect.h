@@ -123,6 +123,18 @@ void weir_inspect_expire(struct weir_inspect *in, const struct weir_gen *g, uint
 /* End of input: end every flow. */
 void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g);
 
+/*
+ * Checkpoints of the flow table (weir_flow_table_snapshot) and the alert
+ * counters per (flow, rule); Hyperscan stream states are not carried: a
+ * restored flow's streams start afresh. max: a
+ * buffer size that always fits (0 without flows). snapshot: data path, at a
+ * barrier; bytes written. restore: before the worker runs; 0 or -1 + err.
+ */
+size_t weir_inspect_flows_snapshot_max(const struct weir_inspect *in);
+size_t weir_inspect_flows_snapshot(const struct weir_inspect *in, void *buf, size_t len);
+int weir_inspect_flows_restore(struct weir_inspect *in, const void *buf, size_t len, char *err,
+			       size_t errlen);
+
 uint64_t weir_inspect_counter(const struct weir_inspect *in, enum weir_inspect_counter c);
 const struct weir_flow_table *weir_inspect_flows(const struct weir_inspect *in);
 

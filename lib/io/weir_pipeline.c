@@ -277,8 +277,14 @@ static const struct weir_gen *worker_gen(struct worker *w)
 	return g;
 }
 
+/*
+ * A checkpoint barrier. Its time counts as a burst in the histogram: packets
+ * wait for it as they would for a burst.
+ */
 void weir_worker_barrier(struct worker *w, uint64_t epoch)
 {
+	uint64_t t0 = rte_rdtsc();
+
 	w->mark.epoch = epoch;
 	memcpy(w->mark.got, w->po.got, sizeof(w->mark.got));
 	w->mark.c = w->c;
@@ -288,9 +294,14 @@ void weir_worker_barrier(struct worker *w, uint64_t epoch)
 		while (rte_ring_sp_enqueue_elem(w->records, &r, sizeof(r)) != 0)
 			rte_pause();
 	}
+	/* a copy, proportional to the flows in use: the table goes on changing */
+	if (w->flow_snap)
+		w->flow_snap_len = weir_inspect_flows_snapshot(w->inspect, w->flow_snap,
+							       w->flow_snap_cap);
 	worker_gen(w);
 	weir_window_barrier(w->win, epoch);
 	w->epoch = epoch;
+	weir_hist_add(&w->burst, rte_rdtsc() - t0);
 }
 
 /*

@@ -89,6 +89,8 @@ struct worker {
 	uint64_t epoch;
 	struct ckpt_mark mark;
 	uint64_t deq;                      /* distributor mode: packets taken from the ring */
+	void *flow_snap;                   /* the flow table at the last barrier (checkpoints) */
+	size_t flow_snap_cap, flow_snap_len;
 	struct weir_hist burst __rte_cache_aligned; /* TSC cycles per burst in worker_process */
 	/* Distributor mode: take barrier `barrier_epoch` once deq reaches barrier_at. */
 	uint64_t barrier_at __rte_cache_aligned;

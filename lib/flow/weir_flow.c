@@ -590,9 +590,11 @@ static void flow_end(struct weir_flow_table *t, uint32_t i, enum weir_flow_end w
 }
 
 /*
- * A closed TCP flow whose 5-tuple starts over: unhash it now so the new
- * connection gets its own flow, but keep the entry (earlier packets of this
- * burst point to it) until the next call, which runs the callback.
+ * A flow that a packet of the current burst ends after the burst returned
+ * it: a closed TCP flow whose 5-tuple starts over, or one that timed out
+ * before a later packet of the burst. Unhash it now so the packet gets its
+ * own flow, but keep the entry (earlier packets of this burst point to it)
+ * until the next call, which runs the callback.
  */
 static void flow_retire(struct weir_flow_table *t, uint32_t i)
 {
@@ -602,12 +604,17 @@ static void flow_retire(struct weir_flow_table *t, uint32_t i)
 	t->retired_head = i;
 }
 
+/*
+ * The reason is the one expire gives, from the state the flow was left in:
+ * closed for port reuse (only a closed flow is reused), timeout or closed
+ * for a timeout.
+ */
 static void retired_drain(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx)
 {
 	while (t->retired_head != NIL) {
 		uint32_t i = t->retired_head;
 		t->retired_head = t->aux[i].next;
-		flow_finish(t, i, WEIR_FLOW_END_CLOSED, cb, ctx);
+		flow_finish(t, i, timeout_reason(&t->entries[i]), cb, ctx);
 	}
 }
 
@@ -826,15 +833,40 @@ static inline int tcp_reopens(const struct weir_flow *f, const struct weir_pkt *
 	       (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 }
 
+/*
+ * A hit on a flow that timed out before this packet (the comparison expire
+ * makes, at the packet's time): end it as expire would have, had it run in
+ * time, so that the packet starts a new flow whatever the burst cuts and
+ * expire budgets were. A flow this burst returned already keeps its entry
+ * until the next call (its callback waits); any other ends now, like an
+ * eviction.
+ */
+static void flow_lapse(struct weir_flow_table *t, uint32_t i)
+{
+	const struct weir_flow *f = &t->entries[i];
+
+	if (f->flags & WEIR_FLOW_F_BURST)
+		flow_retire(t, i);
+	else
+		flow_end(t, i, timeout_reason(f), t->conf.on_end, t->conf.on_end_ctx);
+}
+
 static struct weir_flow *find_or_create(struct weir_flow_table *t, const struct weir_flow_key *k,
 					const struct home *h, const struct weir_pkt *p,
 					unsigned dir, uint64_t ts)
 {
 	uint32_t i = home_find(t, h, k);
 
-	if (i != NIL && unlikely(tcp_reopens(&t->entries[i], p))) {
-		flow_retire(t, i);
-		i = NIL;
+	if (i != NIL) {
+		/* key, last_ts (first line) and state (second) are in cache: prefetched */
+		const struct weir_flow *f = &t->entries[i];
+		if (unlikely(timed_out(t, f, ts))) {
+			flow_lapse(t, i);
+			i = NIL;
+		} else if (unlikely(tcp_reopens(f, p))) {
+			flow_retire(t, i);
+			i = NIL;
+		}
 	}
 	if (i == NIL) {
 		i = flow_create(t, h, k, p, dir, ts);
@@ -974,7 +1006,9 @@ unsigned weir_flow_expire(struct weir_flow_table *t, uint64_t now, unsigned budg
 	return ended;
 }
 
-unsigned weir_flow_flush(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx)
+/* Timed out at now: the reason expire gives (whatever its budget was); the rest flushed. */
+unsigned weir_flow_flush_at(struct weir_flow_table *t, uint64_t now, weir_flow_end_fn cb,
+			    void *ctx)
 {
 	unsigned ended = t->n_active;
 
@@ -984,9 +1018,19 @@ unsigned weir_flow_flush(struct weir_flow_table *t, weir_flow_end_fn cb, void *c
 	}
 	call_start(t, cb, ctx);
 	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT; c++)
-		while (t->tq[c].head != NIL)
-			flow_end(t, t->tq[c].head, WEIR_FLOW_END_FLUSHED, cb, ctx);
+		while (t->tq[c].head != NIL) {
+			uint32_t i = t->tq[c].head;
+			const struct weir_flow *f = &t->entries[i];
+			flow_end(t, i, timed_out(t, f, now) ? timeout_reason(f) : WEIR_FLOW_END_FLUSHED,
+				 cb, ctx);
+		}
 	return ended;
+}
+
+/* now 0: no flow has timed out (timeouts are at least 1 ns, since must be <= now). */
+unsigned weir_flow_flush(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx)
+{
+	return weir_flow_flush_at(t, 0, cb, ctx);
 }
 
 /* ---- TCP ordering ----------------------------------------------------------------- */
@@ -1519,10 +1563,10 @@ static const char *flow_error(const struct weir_flow *f, const uint8_t *rec, int
 	/* new flows get next_id onwards: an id at or past it could be handed out twice */
 	if (f->id >> 48 != t->conf.worker || ctr == 0 || (next_id <= ID_COUNTER && ctr >= next_id))
 		return "id not of this worker or not below the next id";
-	if (live ? list != flow_class(f)
-		 : list != SNAP_RETIRED || flow_class(f) != WEIR_FLOW_TO_TCP_CLOSING)
+	/* retired: a closed TCP flow (port reuse) or any flow that timed out within its burst */
+	if (live ? list != flow_class(f) : list != SNAP_RETIRED)
 		return live ? "list is not the class of the flow's protocol and state"
-			    : "retired flow that is not a closed TCP flow";
+			    : "retired record whose list byte is not 5";
 	return NULL;
 }
 

@@ -37,15 +37,37 @@
  * `established`.
  *
  * Timeouts are per class: TCP new, established, closing (closing and
- * closed), UDP, other. A flow expires when now - last_ts >= its class's
- * timeout, `now` being event time (packet timestamps, ns) that the caller
- * passes to weir_flow_expire. Each class keeps its flows in a list ordered
- * by the time they joined it; a packet only moves a flow when it changes
- * its class (e.g. on FIN), so the per-packet cost is the flow entry alone.
- * weir_flow_expire looks at list heads only: a head that was active since
- * it joined is moved to the tail, otherwise it ends. Work per call is
- * bounded by `budget`. Packets older than a flow's last_ts do not move it
- * back; event time running backwards delays expiry by at most the disorder.
+ * closed), UDP, other. A flow has timed out at event time `now` (packet
+ * timestamps, ns) when now - last_ts >= its class's timeout; it then ends as
+ * `timeout` (`closed` in the closing class). Flow lifecycles, and so the
+ * flow ids, depend only on the packets and their timestamps, never on how
+ * the packets were cut into bursts, nor on when weir_flow_expire ran or how
+ * much budget it had:
+ *   - a packet whose flow has timed out at the packet's own time (the
+ *     comparison expire makes, with now = the packet's ts) ends that flow
+ *     first, as expire would have had it run in time, and starts a new flow
+ *     on the same key (a new id). One compare on the entry the lookup has
+ *     in cache anyway.
+ *   - weir_flow_expire(now) ends timed-out flows sooner (freeing their
+ *     entries and giving their records early) with the reason anything else
+ *     would give them later: only when, not whether or how.
+ *   - weir_flow_flush_at(now) ends the flows timed out at now as expire
+ *     would, the others as `flushed`.
+ * Ids are handed out at creation, in packet order, so they follow. Two
+ * things do make lifecycles depend on timing: a full table (which flow is
+ * evicted, or whether one can be, depends on which flows expire had already
+ * ended), and event time running backwards, where expire at `now` may end a
+ * flow that a later packet older than `now` would still have continued.
+ * With each table's packets in time order (a capture, or a worker's share
+ * of it) and expire never given a time past the latest packet's (the
+ * pipeline passes that), the independence is exact.
+ * Each class keeps its flows in a list ordered by the time they joined it;
+ * a packet only moves a flow when it changes its class (e.g. on FIN), so
+ * the per-packet cost is the flow entry alone. weir_flow_expire looks at
+ * list heads only: a head that was active since it joined is moved to the
+ * tail, otherwise it ends. Work per call is bounded by `budget`. Packets
+ * older than a flow's last_ts do not move it back; event time running
+ * backwards delays expiry by at most the disorder.
  *
  * Buckets and eviction. Flows live in buckets of 8 (capacity/4 buckets,
  * rounded up to a power of two): a key goes to its primary bucket, or to
@@ -57,7 +79,8 @@
  * takes the place of the timeout-list head closest to its deadline (the
  * oldest flows of each class). Both count `table_full`; the victim ends as
  * `evicted`, or as `timeout`/`closed` when it had already timed out and only
- * weir_flow_expire had not run yet. Flows returned earlier in the same
+ * weir_flow_expire had not run yet. Only a full table makes lifecycles
+ * depend on timing (see above). Flows returned earlier in the same
  * burst are never evicted: when nothing else can be, the packet gets no
  * flow (`no_flow_full`).
  *
@@ -71,9 +94,12 @@
  * Lifetime of pointers. Flows returned by weir_flow_lookup_burst stay valid
  * (and keep their identity) until the next call of lookup_burst, expire or
  * flush on the same table. An end callback gets the flow before it is
- * freed; ending callbacks for the flows a burst closed by port reuse are
- * deferred to the next of those calls, so every packet returned with a flow
- * has been seen by the caller before that flow's callback.
+ * freed. A flow that lookup_burst ends (evicted, or timed out at a packet's
+ * time) gets its callback right there, unless the same burst returned it
+ * already: the callbacks of flows a burst ended after returning them (port
+ * reuse, or a timeout met by a later packet of the burst) are deferred to
+ * the next of those calls, so every packet returned with a flow has been
+ * seen by the caller before that flow's callback.
  */
 #ifndef WEIR_FLOW_H
 #define WEIR_FLOW_H
@@ -273,7 +299,7 @@ struct weir_flow_conf {
 	uint32_t ooo_per_flow;   /* slots one flow direction may hold (default 16, max WEIR_TCP_MAX_HELD) */
 	uint16_t worker;         /* goes into the flow ids */
 	int socket;              /* NUMA socket of the memory, -1 any */
-	weir_flow_end_fn on_end; /* flows ended inside lookup_burst (evicted, reused) */
+	weir_flow_end_fn on_end; /* flows ended inside lookup_burst (evicted, timed out, reused) */
 	void *on_end_ctx;
 };
 
@@ -303,11 +329,25 @@ unsigned weir_flow_lookup_burst(struct weir_flow_table *t, const struct weir_pkt
 /*
  * End flows idle for their class's timeout at event time now, calling
  * cb(ctx, ...) for each (cb NULL: the table's on_end). Looks at no more
- * than `budget` flows. Returns the number ended.
+ * than `budget` flows. Returns the number ended. Which flows end, and why,
+ * does not depend on the budget: those it leaves end the same way later
+ * (see the timeout paragraph above).
  */
 unsigned weir_flow_expire(struct weir_flow_table *t, uint64_t now, unsigned budget,
 			  weir_flow_end_fn cb, void *ctx);
-/* End every flow (reason flushed, or closed for pending port reuse). Returns the number. */
+/*
+ * End of input at event time now (the latest packet time): end every flow,
+ * those timed out at now as expire would end them (timeout, or closed in
+ * the closing class), whether or not expire got to them, the rest as
+ * flushed; pending port-reuse and in-burst timeout ends run first with
+ * their own reasons. Callback as for expire. Returns the number ended.
+ */
+unsigned weir_flow_flush_at(struct weir_flow_table *t, uint64_t now, weir_flow_end_fn cb,
+			    void *ctx);
+/*
+ * weir_flow_flush_at without a time: every live flow ends as flushed, timed
+ * out or not (so the reasons then depend on how far expire had got).
+ */
 unsigned weir_flow_flush(struct weir_flow_table *t, weir_flow_end_fn cb, void *ctx);
 
 uint32_t weir_flow_count(const struct weir_flow_table *t); /* flows alive */
@@ -356,6 +396,9 @@ const char *weir_tcp_class_name(enum weir_tcp_class c);
  *   112  u32 join time: ms after first_ts that the flow joined its list
  *            (rounded down, as the table keeps it)
  *   116  u8 list: the timeout class (enum weir_flow_timeout), 5 for retired
+ *            (ended within the burst that returned it: a closed TCP flow
+ *            by port reuse, or any flow by a timeout; the callback's reason
+ *            comes from the state, as expire's does)
  *   117  u8[3] reserved, 0
  * The total length is exactly 288 + (live + retired) * 120.
  *

@@ -420,11 +420,11 @@ void weir_inspect_expire(struct weir_inspect *in, const struct weir_gen *g, uint
 		weir_flow_expire(in->flows, now, 64, on_flow_end, in);
 }
 
-void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g)
+void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g, uint64_t now)
 {
 	in->g = g;
 	if (in->flows)
-		weir_flow_flush(in->flows, on_flow_end, in);
+		weir_flow_flush_at(in->flows, now, on_flow_end, in);
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */

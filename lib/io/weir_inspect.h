@@ -120,8 +120,12 @@ void weir_inspect_burst(struct weir_inspect *in, const struct weir_gen *g, struc
 
 /* Data path, between bursts: end idle flows up to event time now (bounded work). */
 void weir_inspect_expire(struct weir_inspect *in, const struct weir_gen *g, uint64_t now);
-/* End of input: end every flow. */
-void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g);
+/*
+ * End of input at event time now (the latest packet time the worker saw):
+ * end every flow, those already timed out at now as timeout (closed), the
+ * rest as flushed (weir_flow_flush_at), whatever expire had got to.
+ */
+void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g, uint64_t now);
 
 /*
  * Checkpoints of the flow table (weir_flow_table_snapshot) and the alert

@@ -471,7 +471,7 @@ static int worker_main(void *arg)
 		worker_poll_loop(w);
 	const struct weir_gen *g = worker_gen(w);
 	if (w->inspect)
-		weir_inspect_flush(w->inspect, g);
+		weir_inspect_flush(w->inspect, g, weir_window_max_ts(w->win));
 	weir_window_advance(w->win, UINT64_MAX);
 	rcu_unregister_thread();
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);

@@ -1611,3 +1611,300 @@ Test(flow, snapshot_restore_puts_flows_back_in_their_buckets, .init = eal_up, .f
 	weir_flow_table_free(more);
 	weir_flow_table_free(fewer);
 }
+
+/* ---- lifecycles that do not depend on bursts or expire --------------------------------- */
+
+Test(flow, a_packet_past_its_flows_timeout_starts_a_new_flow, .init = eal_up, .fini = eal_down)
+{
+	struct ends e = {0};
+	struct weir_flow_table *t = table(64, 0, &e);
+	struct weir_pkt u = udp("10.0.0.1", 1, "10.0.0.2", 2);
+
+	struct weir_flow *f = look(t, &u, T0, NULL);
+	uint64_t id1 = f->id;
+	cr_assert(weir_flow_take_new(f));
+	cr_assert_eq(look(t, &u, T0 + 120 * SEC - 1, NULL)->id, id1, "1 ns short: the same flow");
+	/* exactly the udp timeout after its last packet, expire never ran */
+	f = look(t, &u, T0 + 240 * SEC - 1, NULL);
+	cr_assert_eq(f->id, id1 + 1, "a new flow, the next id");
+	cr_assert(weir_flow_take_new(f));
+	cr_assert_eq(f->pkts[0] + f->pkts[1], 1);
+	cr_assert_eq(f->first_ts, T0 + 240 * SEC - 1);
+	cr_assert_eq(e.n, 1, "the old flow ended first, its callback inside the lookup");
+	cr_assert_eq(e.id[0], id1);
+	cr_assert_eq(e.why[0], WEIR_FLOW_END_TIMEOUT);
+	cr_assert_eq(e.info[0].pkts[0], 2);
+	cr_assert_eq(e.info[0].first_ts, T0);
+	cr_assert_eq(e.info[0].last_ts, T0 + 120 * SEC - 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TIMEOUT), 1);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CREATED), 2);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_HITS), 1);
+	cr_assert_eq(weir_flow_count(t), 1);
+	cr_assert_eq(weir_flow_expire(t, T0 + 240 * SEC - 1, 1000, NULL, NULL), 0,
+		     "nothing left for expire");
+
+	/* closing class: ends as closed, like expire would end it */
+	struct weir_pkt fin = tcp("10.0.0.1", 1000, "10.0.0.2", 80, FIN | ACK);
+	struct weir_pkt ack = tcp("10.0.0.2", 80, "10.0.0.1", 1000, ACK);
+	uint64_t idf = look(t, &fin, T0, NULL)->id;
+	cr_assert_neq(look(t, &ack, T0 + 30 * SEC, NULL)->id, idf);
+	cr_assert_eq(e.n, 2);
+	cr_assert_eq(e.id[1], idf);
+	cr_assert_eq(e.why[1], WEIR_FLOW_END_CLOSED);
+
+	/* a timeout met within one burst: the flow the burst returned stays valid, its callback waits */
+	struct weir_pkt v = udp("10.0.0.3", 3, "10.0.0.4", 4);
+	struct weir_pkt vr = udp("10.0.0.4", 4, "10.0.0.3", 3);
+	const struct weir_pkt *pp[4] = {&v, &vr, &v, &vr};
+	uint64_t ts[4] = {T0, T0 + SEC, T0 + 121 * SEC, T0 + 122 * SEC};
+	struct weir_flow *fs[4];
+	uint8_t d[4];
+	cr_assert_eq(weir_flow_lookup_burst(t, pp, ts, 4, fs, d, NULL), 4);
+	cr_assert_eq(fs[0], fs[1]);
+	cr_assert_neq(fs[2], fs[0]);
+	cr_assert_eq(fs[2], fs[3]);
+	cr_assert_eq(fs[0]->pkts[0] + fs[0]->pkts[1], 2, "the old flow is intact");
+	cr_assert_eq(fs[0]->state, WEIR_FLOW_ESTABLISHED);
+	cr_assert_eq(fs[2]->pkts[0] + fs[2]->pkts[1], 2);
+	cr_assert_eq(fs[2]->id, fs[0]->id + 1);
+	uint64_t idv = fs[0]->id;
+	cr_assert_eq(e.n, 2, "callback deferred to the next call");
+	cr_assert_eq(weir_flow_expire(t, T0 + 122 * SEC, 0, NULL, NULL), 0);
+	cr_assert_eq(e.n, 3);
+	cr_assert_eq(e.id[2], idv);
+	cr_assert_eq(e.why[2], WEIR_FLOW_END_TIMEOUT);
+	cr_assert_eq(e.info[2].last_ts, T0 + SEC);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TIMEOUT), 2);
+	cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CLOSED), 1);
+	weir_flow_table_free(t);
+}
+
+Test(flow, flush_at_a_time_ends_the_flows_past_their_timeout_as_timeout, .init = eal_up,
+     .fini = eal_down)
+{
+	struct weir_pkt p[5] = {
+		udp("10.0.0.1", 1, "10.0.0.2", 2),                  /* due at +120 s */
+		udp("10.0.0.1", 3, "10.0.0.2", 4),                  /* +100 s: due at +220 s */
+		tcp("10.0.0.1", 5, "10.0.0.2", 6, SYN),             /* +50 s: due at +80 s */
+		tcp("10.0.0.1", 7, "10.0.0.2", 8, FIN | ACK),       /* +60 s, closing: due at +90 s */
+		pk("10.0.0.1", 8, "10.0.0.3", 0, 1, 0),             /* +100 s, other: due at +160 s */
+	};
+	static const uint64_t at[5] = {0, 100, 50, 60, 100};
+	static const enum weir_flow_end want[5] = {
+		WEIR_FLOW_END_TIMEOUT, WEIR_FLOW_END_FLUSHED, WEIR_FLOW_END_TIMEOUT,
+		WEIR_FLOW_END_CLOSED, WEIR_FLOW_END_FLUSHED,
+	};
+
+	for (int timed = 1; timed >= 0; timed--) {
+		struct ends e = {0};
+		struct weir_flow_table *t = table(64, 0, &e);
+		uint64_t id[5];
+		for (unsigned i = 0; i < 5; i++)
+			id[i] = look(t, &p[i], T0 + at[i] * SEC, NULL)->id;
+		/* expire with a small budget got to none of them */
+		cr_assert_eq(weir_flow_expire(t, T0 + 79 * SEC, 1, NULL, NULL), 0);
+		if (timed)
+			cr_assert_eq(weir_flow_flush_at(t, T0 + 120 * SEC, NULL, NULL), 5);
+		else
+			cr_assert_eq(weir_flow_flush(t, NULL, NULL), 5, "without a time: all flushed");
+		cr_assert_eq(e.n, 5);
+		for (unsigned k = 0; k < 5; k++)
+			for (unsigned i = 0; i < 5; i++)
+				if (e.id[k] == id[i])
+					cr_assert_eq(e.why[k], timed ? want[i] : WEIR_FLOW_END_FLUSHED,
+						     "flow %u: %s", i, weir_flow_end_name(e.why[k]));
+		cr_assert_eq(cnt(t, WEIR_FLOW_CNT_TIMEOUT), timed ? 2 : 0);
+		cr_assert_eq(cnt(t, WEIR_FLOW_CNT_CLOSED), timed ? 1 : 0);
+		cr_assert_eq(cnt(t, WEIR_FLOW_CNT_FLUSHED), timed ? 2 : 5);
+		cr_assert_eq(weir_flow_count(t), 0);
+		weir_flow_table_free(t);
+	}
+}
+
+Test(flow, snapshot_carries_a_flow_that_timed_out_within_its_burst, .init = eal_up,
+     .fini = eal_down)
+{
+	static struct end_log e1, e2;
+	struct weir_flow_table *t = snap_table(64, 0, 0, log_end, &e1);
+	struct weir_flow_table *t2 = snap_table(64, 0, 0, log_end, &e2);
+	struct weir_pkt u = udp("10.0.0.1", 1, "10.0.0.2", 2);
+	const struct weir_pkt *pp[2] = {&u, &u};
+	uint64_t ts[2] = {T0, T0 + 120 * SEC};
+	struct weir_flow *f[2];
+	uint8_t d[2];
+	char err[256];
+	size_t len;
+
+	weir_flow_lookup_burst(t, pp, ts, 2, f, d, NULL);
+	cr_assert_neq(f[0], f[1]);
+	uint64_t old = f[0]->id;
+	uint8_t *buf = snap(t, &len);
+	cr_assert_eq(rd32(buf + 16), 1, "the new flow");
+	cr_assert_eq(rd32(buf + 20), 1, "the timed-out one, callback pending");
+	cr_assert_eq(weir_flow_table_restore(t2, buf, len, err, sizeof(err)), 0, "%s", err);
+	weir_flow_expire(t, T0 + 120 * SEC, 0, NULL, NULL);
+	weir_flow_expire(t2, T0 + 120 * SEC, 0, NULL, NULL);
+	cr_assert_eq(e2.n, 1);
+	cr_assert_eq(e2.id[0], old);
+	cr_assert_eq(e2.why[0], WEIR_FLOW_END_TIMEOUT);
+	weir_flow_flush_at(t, T0 + 120 * SEC, NULL, NULL);
+	weir_flow_flush_at(t2, T0 + 120 * SEC, NULL, NULL);
+	logs_equal(&e1, &e2);
+	free(buf);
+	weir_flow_table_free(t);
+	weir_flow_table_free(t2);
+}
+
+/*
+ * One packet sequence, cut into bursts in different ways, with expire after
+ * each burst at the burst's latest time and budgets from none to all: the
+ * same flows (each packet's flow id) and the same end records (key, times,
+ * counts, state, reason, id), as a multiset. Short timeouts and 48 keys of
+ * four kinds make flows time out, close, get reused and run to the end.
+ */
+#define LC_KEYS 48
+#define LC_PKTS 6000
+
+static struct weir_pkt lc_pkt[LC_PKTS];
+static const struct weir_pkt *lc_pp[LC_PKTS];
+static uint64_t lc_ts[LC_PKTS];
+
+static void lc_packets(void)
+{
+	static const uint8_t fl[] = {SYN, SYN | ACK, ACK, ACK, ACK, FIN | ACK, RST | ACK, 0};
+	uint64_t seed = 2024, ts = T0;
+
+	for (unsigned n = 0; n < LC_PKTS; n++) {
+		unsigned k = (unsigned)(lcg(&seed) % LC_KEYS);
+		char a[32], b[32];
+		snprintf(a, sizeof(a), "10.1.%u.1", k);
+		snprintf(b, sizeof(b), "10.2.%u.2", k % 5);
+		struct weir_pkt p = k % 4 == 0 ? udp(a, (uint16_t)(1000 + k), b, 53)
+				    : k % 4 == 1 ? pk(a, 8, b, 0, 1, 0)
+						 : tcp(a, (uint16_t)(2000 + k), b, 80,
+						       fl[lcg(&seed) % sizeof(fl)]);
+		if (lcg(&seed) % 2) { /* either direction */
+			struct weir_pkt r = p;
+			memcpy(r.src_ip, p.dst_ip, 16);
+			memcpy(r.dst_ip, p.src_ip, 16);
+			r.src_port = p.dst_port;
+			r.dst_port = p.src_port;
+			p = r;
+		}
+		p.ip_bytes = 40 + n % 1000;
+		/* a fifth share a time with the packet before; else up to 1 s later */
+		if (lcg(&seed) % 5)
+			ts += lcg(&seed) % 1000 * 1000000 + lcg(&seed) % 1000;
+		lc_pkt[n] = p;
+		lc_pp[n] = &lc_pkt[n];
+		lc_ts[n] = ts;
+	}
+}
+
+struct lc_end {
+	struct weir_flow_info info;
+	enum weir_flow_end why;
+};
+
+struct lc_run {
+	uint64_t id[LC_PKTS];       /* each packet's flow */
+	struct end_log log;         /* the ends in callback order */
+	unsigned n;
+	struct lc_end end[LOG_MAX]; /* the ends by id */
+	uint64_t cnt[WEIR_FLOW_CNT__COUNT];
+};
+
+static int lc_end_cmp(const void *a, const void *b)
+{
+	const struct lc_end *x = a, *y = b;
+
+	return x->info.id < y->info.id ? -1 : x->info.id > y->info.id;
+}
+
+static void lc_run(struct lc_run *r, unsigned burst, unsigned budget)
+{
+	static struct weir_flow *f[LC_PKTS];
+	static uint8_t d[LC_PKTS];
+	struct weir_flow_conf c;
+	char err[256];
+
+	memset(r, 0, sizeof(*r));
+	weir_flow_conf_default(&c);
+	c.capacity = 8192; /* never full: eviction is the one thing that may depend on timing */
+	c.timeout_ns[WEIR_FLOW_TO_TCP_NEW] = 10 * SEC;
+	c.timeout_ns[WEIR_FLOW_TO_TCP_ESTABLISHED] = 40 * SEC;
+	c.timeout_ns[WEIR_FLOW_TO_TCP_CLOSING] = 5 * SEC;
+	c.timeout_ns[WEIR_FLOW_TO_UDP] = 20 * SEC;
+	c.timeout_ns[WEIR_FLOW_TO_OTHER] = 15 * SEC;
+	c.on_end = log_end;
+	c.on_end_ctx = &r->log;
+	struct weir_flow_table *t = weir_flow_table_create(&c, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	for (unsigned off = 0; off < LC_PKTS; off += burst) {
+		unsigned n = LC_PKTS - off < burst ? LC_PKTS - off : burst;
+		cr_assert_eq(weir_flow_lookup_burst(t, lc_pp + off, lc_ts + off, n, f, d, NULL), n);
+		for (unsigned i = 0; i < n; i++)
+			r->id[off + i] = f[i]->id;
+		weir_flow_expire(t, lc_ts[off + n - 1], budget, NULL, NULL);
+	}
+	weir_flow_flush_at(t, lc_ts[LC_PKTS - 1], NULL, NULL);
+	cr_assert_eq(weir_flow_count(t), 0);
+	for (unsigned k = 0; k < WEIR_FLOW_CNT__COUNT; k++)
+		r->cnt[k] = cnt(t, k);
+	cr_assert_eq(r->cnt[WEIR_FLOW_CNT_TABLE_FULL], 0);
+	weir_flow_table_free(t);
+	/* the ends as a multiset: by id (each flow ends once) */
+	r->n = r->log.n;
+	for (unsigned i = 0; i < r->n; i++) {
+		cr_assert_eq(r->log.info[i].id, r->log.id[i]);
+		r->end[i] = (struct lc_end){r->log.info[i], r->log.why[i]};
+	}
+	qsort(r->end, r->n, sizeof(r->end[0]), lc_end_cmp);
+	for (unsigned i = 1; i < r->n; i++)
+		cr_assert_gt(r->end[i].info.id, r->end[i - 1].info.id, "flow %lu ended twice",
+			     (unsigned long)r->end[i].info.id);
+}
+
+Test(flow, lifecycles_do_not_depend_on_bursts_or_expire_budget, .init = eal_up,
+     .fini = eal_down)
+{
+	static struct lc_run ref, run;
+	static const unsigned bursts[] = {1, 32, 7, 256, LC_PKTS};
+	static const unsigned budgets[] = {UINT32_MAX, 1, 0};
+
+	lc_packets();
+	lc_run(&ref, 1, UINT32_MAX); /* expire after every packet, no bound: the model */
+	unsigned reasons[WEIR_FLOW_END__COUNT] = {0};
+	for (unsigned i = 0; i < ref.n; i++)
+		reasons[ref.end[i].why]++;
+	cr_assert_gt(reasons[WEIR_FLOW_END_TIMEOUT], 100, "%u", reasons[WEIR_FLOW_END_TIMEOUT]);
+	cr_assert_gt(reasons[WEIR_FLOW_END_CLOSED], 100, "%u", reasons[WEIR_FLOW_END_CLOSED]);
+	cr_assert_gt(reasons[WEIR_FLOW_END_FLUSHED], 5, "%u", reasons[WEIR_FLOW_END_FLUSHED]);
+	cr_assert_eq(ref.n, ref.cnt[WEIR_FLOW_CNT_CREATED]);
+	cr_assert_gt(ref.n, 4 * LC_KEYS, "keys come back as new flows");
+
+	for (unsigned b = 0; b < sizeof(bursts) / sizeof(bursts[0]); b++)
+		for (unsigned g = 0; g < sizeof(budgets) / sizeof(budgets[0]); g++) {
+			lc_run(&run, bursts[b], budgets[g]);
+			for (unsigned i = 0; i < LC_PKTS; i++)
+				cr_assert_eq(run.id[i], ref.id[i], "bursts of %u, budget %u: packet %u",
+					     bursts[b], budgets[g], i);
+			cr_assert_eq(run.n, ref.n, "bursts of %u, budget %u", bursts[b], budgets[g]);
+			for (unsigned i = 0; i < ref.n; i++) {
+				cr_assert_eq(run.end[i].why, ref.end[i].why,
+					     "bursts of %u, budget %u: flow %lu", bursts[b], budgets[g],
+					     (unsigned long)ref.end[i].info.id);
+				cr_assert_eq(memcmp(&run.end[i].info, &ref.end[i].info,
+						    sizeof(ref.end[i].info)), 0,
+					     "bursts of %u, budget %u: flow %lu", bursts[b], budgets[g],
+					     (unsigned long)ref.end[i].info.id);
+			}
+			static const enum weir_flow_counter same[] = {
+				WEIR_FLOW_CNT_LOOKUPS, WEIR_FLOW_CNT_HITS,   WEIR_FLOW_CNT_CREATED,
+				WEIR_FLOW_CNT_TIMEOUT, WEIR_FLOW_CNT_CLOSED, WEIR_FLOW_CNT_FLUSHED,
+			};
+			for (unsigned k = 0; k < sizeof(same) / sizeof(same[0]); k++)
+				cr_assert_eq(run.cnt[same[k]], ref.cnt[same[k]], "%s",
+					     weir_flow_counter_name(same[k]));
+		}
+}

@@ -376,7 +376,8 @@ unsigned weir_checkpoints_poll(struct pipeline *pl)
 	if (!ck)
 		return 0;
 	if (!ck->pending) {
-		if (due(pl, ck) && sources_running(pl) && !writer_busy(ck))
+		/* one falling due while the last is written waits for it: none is skipped */
+		if (!writer_busy(ck) && sources_running(pl) && due(pl, ck))
 			ask(pl, ck);
 		return 0;
 	}

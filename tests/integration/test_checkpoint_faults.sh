@@ -15,8 +15,10 @@ need_data pcaps/ndpi-mix.pcap
 CAP=$DATA/pcaps/ndpi-mix.pcap
 EQ=$(dirname "$0")/rows_equal.py
 
+# Paced (1 s a run) so that several checkpoints are written whatever the machine's speed.
 cat > "$TMP/q.yaml" <<'Y'
 summary: false
+replay_pps: 100000
 checkpoint:
   every_packets: 20000
   interval: 0s
@@ -112,8 +114,8 @@ fs_case readonly ro,size=1m "Read-only file system"
 # ---- weirctl snapshot ----
 SOCK=$TMP/ctl.sock
 mkdir -p "$TMP/snap"
-sed 's/every_packets: 20000/every_packets: 0/' "$TMP/q.yaml" > "$TMP/snap.yaml"
-echo "replay_pps: 20000" >> "$TMP/snap.yaml"
+sed -e 's/every_packets: 20000/every_packets: 0/' -e 's/replay_pps: .*/replay_pps: 20000/' \
+  "$TMP/q.yaml" > "$TMP/snap.yaml"
 "$WEIR_BIN" run --config "$TMP/snap.yaml" --pcap "$CAP" --out "$TMP/snap.jsonl" --control "$SOCK" \
   --checkpoint-dir "$TMP/snap" 2> "$TMP/snap.err" &
 pid=$!; PIDS+=("$pid")

@@ -960,3 +960,155 @@ Test(window, burst_path_equals_reference, .init = eal_up, .fini = eal_down)
 		weir_window_set_free(s);
 	}
 }
+
+/* ---- checkpoints: barrier, aligned save, load into a fresh set ----------------------- */
+
+/* Three queries: tumbling, sliding, session; `workers` workers; query i's conf. */
+static struct weir_config *ckpt_config(void)
+{
+	static struct weir_config cfg;
+	enum weir_field f[] = {WEIR_FIELD_SRC_IP};
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_queries = 3;
+	cfg.queries[0] = qconf("tum", f, 1, 10 * SEC, 64);
+	cfg.queries[1] = qconf("sli", f, 1, 30 * SEC, 64);
+	cfg.queries[1].window = WEIR_WINDOW_SLIDING;
+	cfg.queries[1].slide_ns = 10 * SEC;
+	cfg.queries[2] = session_conf(4 * SEC, 0);
+	return &cfg;
+}
+
+/*
+ * Packet k of a deterministic stream: 7 sources, ts growing by 0.37 s, worker
+ * k % 2; the merger polled after each (it gives the workers' shards back).
+ */
+static void ckpt_feed(struct weir_window_set *s, unsigned from, unsigned to, struct emitted *e)
+{
+	static const char *src[] = {"1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4", "5.5.5.5",
+				    "6.6.6.6", "7.7.7.7"};
+	for (unsigned k = from; k < to; k++) {
+		struct weir_window_worker *w = weir_window_worker_get(s, k % 2);
+		struct weir_pkt p = v4(src[(k * 5) % 7], "9.9.9.9", 6, 1, 2, 60 + k % 50);
+		uint64_t ts = 1000 * SEC + k * 370 * 1000000ull;
+		feed(w, &p, ts);
+		weir_window_advance(w, ts > 2 * SEC ? ts - 2 * SEC : 0);
+		weir_window_merge_poll(s, collect, e);
+	}
+}
+
+static void ckpt_finish(struct weir_window_set *s, struct emitted *e)
+{
+	weir_window_advance(weir_window_worker_get(s, 0), UINT64_MAX);
+	weir_window_advance(weir_window_worker_get(s, 1), UINT64_MAX);
+	weir_window_merge_poll(s, collect, e);
+}
+
+static void *ckpt_save_at(struct weir_window_set *s, unsigned k, size_t *len, struct emitted *e)
+{
+	uint64_t epoch = 0;
+
+	ckpt_feed(s, 0, k, e);
+	weir_window_barrier(weir_window_worker_get(s, 0), 7);
+	ckpt_feed(s, k, k + 1, e); /* worker 0's packet k: after its barrier, before worker 1's */
+	cr_assert(!weir_window_set_aligned(s, &epoch), "aligned with one mark of two");
+	weir_window_barrier(weir_window_worker_get(s, 1), 7);
+	unsigned before = e->n;
+	weir_window_merge_poll(s, collect, e);
+	cr_assert_eq(e->n, before, "nothing is emitted while a barrier aligns");
+	cr_assert(weir_window_set_aligned(s, &epoch));
+	cr_assert_eq(epoch, 7);
+	void *buf = weir_window_set_save(s, len);
+	cr_assert_not_null(buf);
+	weir_window_set_barrier_done(s);
+	return buf;
+}
+
+static void same_emitted(const struct emitted *a, const struct emitted *b)
+{
+	if (getenv("WEIR_TEST_DUMP"))
+		for (unsigned i = 0; i < (a->n > b->n ? a->n : b->n); i++)
+			fprintf(stderr, "%2u %s %lu-%lu p%lu k%lu f%d | %s %lu-%lu p%lu k%lu f%d\n", i,
+				a->query[i], a->start[i] / SEC, a->end[i] / SEC, a->packets[i], a->keys[i],
+				a->final[i], b->query[i], b->start[i] / SEC, b->end[i] / SEC, b->packets[i],
+				b->keys[i], b->final[i]);
+	cr_assert_eq(a->n, b->n, "%u results vs %u", a->n, b->n);
+	for (unsigned i = 0; i < a->n; i++) {
+		cr_assert_str_eq(a->query[i], b->query[i], "result %u", i);
+		cr_assert_eq(a->start[i], b->start[i], "result %u (%s)", i, a->query[i]);
+		cr_assert_eq(a->end[i], b->end[i], "result %u (%s)", i, a->query[i]);
+		cr_assert_eq(a->packets[i], b->packets[i], "result %u (%s)", i, a->query[i]);
+		cr_assert_eq(a->bytes[i], b->bytes[i], "result %u (%s)", i, a->query[i]);
+		cr_assert_eq(a->keys[i], b->keys[i], "result %u (%s)", i, a->query[i]);
+	}
+}
+
+/*
+ * A run checkpointed around packet 200 of 400 (worker 0 takes its barrier
+ * before packet 200, worker 1 after it: packet 200 is worker 0's, so it is
+ * not in the checkpoint), its state loaded into a fresh set that is fed
+ * packets 200..399 only: what the restored set emits after the checkpoint
+ * equals what an uninterrupted run emits after it, for tumbling, sliding and
+ * session windows, with the shards the workers shipped early at their barriers.
+ */
+Test(window, checkpoint_restore_resumes_identically, .init = eal_up, .fini = eal_down)
+{
+	static struct emitted whole, before, after;
+	char err[256];
+	size_t len;
+	struct weir_window_set *a = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+	cr_assert_not_null(a, "%s", err);
+	void *buf = ckpt_save_at(a, 200, &len, &before);
+	ckpt_feed(a, 201, 400, &before);
+	ckpt_finish(a, &before);
+
+	struct weir_window_set *u = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+	ckpt_feed(u, 0, 400, &whole);
+	ckpt_finish(u, &whole);
+	same_emitted(&whole, &before); /* the barrier changes nothing */
+
+	/* what the checkpoint's run emitted before the cut: the restored run goes on from there */
+	struct emitted cut = {0};
+	struct weir_window_set *c = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+	free(ckpt_save_at(c, 200, &len, &cut));
+	weir_window_set_free(c);
+
+	struct weir_window_set *r = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+	cr_assert_eq(weir_window_set_load(r, buf, len, NULL, NULL, err, sizeof(err)), 0, "%s", err);
+	memcpy(&after, &cut, sizeof(cut));
+	ckpt_feed(r, 200, 400, &after); /* packet 200 came after its worker's barrier */
+	ckpt_finish(r, &after);
+	same_emitted(&whole, &after);
+	cr_assert_gt(whole.n, 20);
+	free(buf);
+	weir_window_set_free(a);
+	weir_window_set_free(u);
+	weir_window_set_free(r);
+}
+
+/* Every truncation of a saved state, and a trailing byte, are refused with a reason. */
+Test(window, checkpoint_load_refuses_truncated_state, .init = eal_up, .fini = eal_down)
+{
+	static struct emitted e;
+	char err[256];
+	size_t len;
+	struct weir_window_set *a = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+	void *buf = ckpt_save_at(a, 120, &len, &e);
+	uint8_t *copy = malloc(len + 1);
+
+	cr_assert_gt(len, 100);
+	for (size_t n = 0; n <= len; n += (n < 64 ? 1 : 13)) {
+		size_t l = n == len ? len + 1 : n; /* len + 1: one trailing byte */
+		memcpy(copy, buf, len);
+		copy[len] = 0;
+		struct weir_window_set *r = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+		err[0] = '\0';
+		cr_assert_eq(weir_window_set_load(r, copy, l, NULL, NULL, err, sizeof(err)), -1,
+			     "a state of %zu bytes of %zu loaded", l, len);
+		cr_assert(err[0], "no reason for %zu bytes", l);
+		weir_window_set_free(r);
+	}
+	free(copy);
+	free(buf);
+	weir_window_set_free(a);
+}

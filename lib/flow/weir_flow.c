@@ -12,9 +12,24 @@
  * Free flows are handed out from a high-water mark, then from a free list
  * threaded through aux.next; free slots from a list threaded through
  * slots[].next.
+ *
+ * Copy-on-write snapshots (weir_flow_cow_*), from weir_flow_cow_enable:
+ *   shadow entries [capacity], shadow aux [capacity], a bitmap of capacity
+ *   bits (entries copied ahead of the step cursor), the saved table state.
+ * cow_begin saves the table-level state (list heads, counters, ...) and
+ * the high-water mark hwm0; entries [0, hwm0) are then copied to the shadow
+ * by cow_step in index order, and every write to entry/aux i while the copy
+ * runs first calls COW(t, i), which copies i ahead of the cursor when it
+ * was not yet. So each shadow entry holds what the live one held at begin,
+ * and the serializer walks the saved lists through the shadow alone.
+ * Entries that were free at begin are copied too (never read), and the
+ * ones at or past hwm0 did not exist at begin: nothing to copy. Steps clear
+ * each bitmap word once the cursor has passed it, so a finished copy leaves
+ * the bitmap all zero and begin need not clear it.
  */
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +39,10 @@
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "weir_flow.h"
 
@@ -88,8 +107,11 @@ struct seg_slot {
 	uint16_t next; /* next held piece of the same direction (ascending seq), or free list */
 };
 
+struct cow;
+
 struct weir_flow_table {
 	struct weir_flow_conf conf;
+	uint8_t cow_active;     /* a copy-on-write snapshot is being copied: COW() before writes */
 	uint32_t mask;          /* buckets - 1 */
 	uint32_t hwm;           /* entries below it were handed out at least once */
 	uint32_t free_head;     /* recycled entries (aux.next) */
@@ -106,8 +128,93 @@ struct weir_flow_table {
 	uint16_t slot_free;     /* free slots */
 	uint16_t slot_done;     /* delivered by the last call, reclaimed at the next */
 	uint32_t slots_free_n;
+	uint32_t held_n;        /* pieces on the flows' held lists (not those in slot_done) */
+	uint64_t held_bytes;    /* and their bytes: a copy-on-write snapshot's header needs them */
+	uint64_t cnt[WEIR_FLOW_CNT__COUNT];
+	struct cow *cow;        /* NULL until weir_flow_cow_enable */
+};
+
+/*
+ * What the snapshot writer reads: the entries and aux links (the table's,
+ * or a copy-on-write shadow) and the table-level state. slots: the held
+ * segment pool to tally held pieces from, or NULL when held/held_bytes
+ * were taken already.
+ */
+struct snap_view {
+	const struct weir_flow *entries;
+	const struct flow_aux *aux;
+	const struct seg_slot *slots;
+	uint32_t head[WEIR_FLOW_TO__COUNT]; /* timeout list heads */
+	uint32_t retired_head;
+	uint32_t n_active, worker, capacity, buckets, rotate;
+	uint32_t held;
+	uint64_t held_bytes;
+	uint64_t next_id;
+	uint64_t timeout_ns[WEIR_FLOW_TO__COUNT];
 	uint64_t cnt[WEIR_FLOW_CNT__COUNT];
 };
+
+/* Copy-on-write snapshot state (see the top of this file). */
+struct cow {
+	uint32_t cursor;            /* entries below it are in the shadow */
+	uint32_t hwm;               /* t->hwm at begin: the entries to copy */
+	uint64_t *copied;           /* bit i: entry i copied ahead of the cursor */
+	struct weir_flow *entries;  /* shadow, [capacity] */
+	struct flow_aux *aux;       /* shadow, [capacity] */
+	int done;                   /* view holds a finished copy */
+	struct snap_view v;         /* saved at begin; entries/aux point to the shadow */
+};
+
+/*
+ * Copy n bytes (a multiple of 16, both 16-aligned) into the shadow. The
+ * data path never reads the shadow back: on x86, streaming stores write it
+ * without reading its lines first and without evicting the worker's own;
+ * shadow_fence() makes them visible before the copy is reported complete.
+ */
+static inline void shadow_copy(void *dst, const void *src, size_t n)
+{
+#ifdef __SSE2__
+	__m128i *d = dst;
+	const __m128i *s = src;
+
+	for (size_t k = 0; k < n / 16; k++)
+		_mm_stream_si128(d + k, _mm_load_si128(s + k));
+#else
+	memcpy(dst, src, n);
+#endif
+}
+
+static inline void shadow_fence(void)
+{
+#ifdef __SSE2__
+	_mm_sfence();
+#endif
+}
+
+/*
+ * Entry i (and aux i) is about to be written while a copy runs: copy it
+ * first unless the copy has it already or never needs it (i >= hwm0, NIL).
+ */
+static __attribute__((noinline, cold)) void cow_touch(struct weir_flow_table *t, uint32_t i)
+{
+	struct cow *w = t->cow;
+
+	if (i < w->cursor || i >= w->hwm)
+		return;
+	uint64_t bit = 1ull << (i & 63), *word = &w->copied[i >> 6];
+	if (*word & bit)
+		return;
+	*word |= bit;
+	shadow_copy(&w->entries[i], &t->entries[i], sizeof(struct weir_flow));
+	shadow_copy(&w->aux[i], &t->aux[i], sizeof(struct flow_aux));
+}
+
+/* Before any write to entry i or aux i: one predictable branch when no copy runs. */
+#define COW(t, i)                                  \
+	do {                                       \
+		if (unlikely((t)->cow_active))     \
+			cow_touch((t), (i));       \
+	} while (0)
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -234,6 +341,12 @@ void weir_flow_table_free(struct weir_flow_table *t)
 {
 	if (!t)
 		return;
+	if (t->cow) {
+		rte_free(t->cow->entries);
+		rte_free(t->cow->aux);
+		rte_free(t->cow->copied);
+		rte_free(t->cow);
+	}
 	rte_free(t->buckets);
 	rte_free(t->entries);
 	rte_free(t->aux);
@@ -360,6 +473,8 @@ static void tq_append(struct weir_flow_table *t, unsigned c, uint32_t i)
 	struct tq *q = &t->tq[c];
 	uint64_t ms = (f->last_ts - f->first_ts) / NS_PER_MS;
 
+	COW(t, i);
+	COW(t, q->tail); /* NIL when empty: nothing */
 	/* Rounded down and saturated: only ever a lower bound of the join time. */
 	a->enq_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 	a->prev = q->tail;
@@ -376,6 +491,9 @@ static void tq_unlink(struct weir_flow_table *t, unsigned c, uint32_t i)
 	struct flow_aux *a = &t->aux[i];
 	struct tq *q = &t->tq[c];
 
+	COW(t, i);
+	COW(t, a->prev);
+	COW(t, a->next);
 	if (a->prev == NIL)
 		q->head = a->next;
 	else
@@ -546,6 +664,18 @@ static void slot_free_chain(struct weir_flow_table *t, uint16_t s)
 	}
 }
 
+/* Free a flow direction's held pieces (they leave the held count). */
+static void held_free_chain(struct weir_flow_table *t, uint16_t s)
+{
+	while (s) {
+		uint16_t next = t->slots[s].next;
+		t->held_n--;
+		t->held_bytes -= t->slots[s].len;
+		slot_free(t, s);
+		s = next;
+	}
+}
+
 /* Slots delivered by the previous call may be reused from now on. */
 static inline void slots_reclaim(struct weir_flow_table *t)
 {
@@ -570,11 +700,12 @@ static void flow_finish(struct weir_flow_table *t, uint32_t i, enum weir_flow_en
 {
 	struct flow_aux *a = &t->aux[i];
 
+	COW(t, i); /* the callback may change the flow */
 	t->cnt[end_counter[why]]++;
 	if (cb)
 		cb(ctx, t, &t->entries[i], why);
-	slot_free_chain(t, a->held[0]);
-	slot_free_chain(t, a->held[1]);
+	held_free_chain(t, a->held[0]);
+	held_free_chain(t, a->held[1]);
 	a->held[0] = a->held[1] = 0;
 	a->next = t->free_head;
 	t->free_head = i;
@@ -598,7 +729,7 @@ static void flow_end(struct weir_flow_table *t, uint32_t i, enum weir_flow_end w
  */
 static void flow_retire(struct weir_flow_table *t, uint32_t i)
 {
-	tq_unlink(t, flow_class(&t->entries[i]), i);
+	tq_unlink(t, flow_class(&t->entries[i]), i); /* COW(t, i) */
 	home_remove(t, i);
 	t->aux[i].next = t->retired_head;
 	t->retired_head = i;
@@ -808,6 +939,7 @@ static uint32_t flow_create(struct weir_flow_table *t, const struct home *h,
 	}
 	uint32_t i = entry_alloc(t);
 	struct weir_flow *f = &t->entries[i];
+	COW(t, i); /* a slot free at begin: copied, never read, but kept simple */
 	memset(f, 0, sizeof(*f));
 	f->key = *k;
 	f->first_ts = f->last_ts = ts;
@@ -873,6 +1005,8 @@ static struct weir_flow *find_or_create(struct weir_flow_table *t, const struct 
 		if (i == NIL)
 			return NULL;
 	} else {
+		/* created flows were COW'd by flow_create; callers write returned flows */
+		COW(t, i);
 		t->cnt[WEIR_FLOW_CNT_HITS]++;
 	}
 	struct weir_flow *f = &t->entries[i];
@@ -881,11 +1015,29 @@ static struct weir_flow *find_or_create(struct weir_flow_table *t, const struct 
 	return f;
 }
 
+/* A hit on entry i will copy it while a copy runs: fetch what cow_touch reads and writes. */
+static inline void prefetch_cow(const struct weir_flow_table *t, uint32_t i)
+{
+	const struct cow *w = t->cow;
+
+	if (i < w->cursor || i >= w->hwm)
+		return;
+	rte_prefetch0(&w->copied[i >> 6]);
+	rte_prefetch0(&t->aux[i]);
+#ifndef __SSE2__ /* streaming stores do not read the shadow */
+	__builtin_prefetch(&w->entries[i], 1, 3);
+	__builtin_prefetch((const uint8_t *)&w->entries[i] + RTE_CACHE_LINE_SIZE, 1, 3);
+	__builtin_prefetch(&w->aux[i], 1, 3);
+#endif
+}
+
 /*
  * Second pass: fetch the flows whose signature matches in the primary
  * bucket; failing that, the alternate bucket if the primary spilled.
+ * cow: a copy runs (a constant where inlined: one branch per burst).
  */
-static inline void prefetch_candidates(const struct weir_flow_table *t, const struct home *h)
+static inline void prefetch_candidates(const struct weir_flow_table *t, const struct home *h,
+				       int cow)
 {
 	const struct bucket *b = h->prim;
 	int hit = 0;
@@ -895,6 +1047,8 @@ static inline void prefetch_candidates(const struct weir_flow_table *t, const st
 			const struct weir_flow *f = &t->entries[b->idx[w]];
 			rte_prefetch0(f);
 			rte_prefetch0((const uint8_t *)f + RTE_CACHE_LINE_SIZE);
+			if (cow)
+				prefetch_cow(t, b->idx[w]);
 			hit = 1;
 		}
 	if (!hit && b->spilled)
@@ -924,9 +1078,15 @@ static unsigned lookup_chunk(struct weir_flow_table *t, const struct weir_pkt *c
 		homes[i] = home_of(t, key_hash(&keys[i]));
 		rte_prefetch0(homes[i].prim);
 	}
-	for (unsigned i = 0; i < n; i++)
-		if (keyed[i])
-			prefetch_candidates(t, &homes[i]);
+	if (likely(!t->cow_active)) {
+		for (unsigned i = 0; i < n; i++)
+			if (keyed[i])
+				prefetch_candidates(t, &homes[i], 0);
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			if (keyed[i])
+				prefetch_candidates(t, &homes[i], 1);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (!keyed[i])
 			continue;
@@ -1069,6 +1229,8 @@ static void release_held(struct seq_ctx *c)
 		struct seg_slot *sl = &t->slots[s];
 		uint32_t end = sl->seq + sl->len;
 		*c->held = sl->next;
+		t->held_n--;
+		t->held_bytes -= sl->len;
 		if (seq_diff(end, *c->nxt) <= 0) {
 			slot_free(t, s);
 			continue;
@@ -1143,6 +1305,8 @@ static int hold(struct seq_ctx *c, uint32_t seq, const uint8_t *data, uint32_t l
 		t->slots[s].len = (uint16_t)n;
 		memcpy(slot_bytes(t, s), data + off, n);
 		held_insert(c, s);
+		t->held_n++;
+		t->held_bytes += n;
 	}
 	return 1;
 }
@@ -1209,6 +1373,7 @@ void weir_flow_tcp_segment(struct weir_flow_table *t, struct weir_flow *f, unsig
 	uint32_t start = seq + ((tcp_flags & TCP_SYN) ? 1 : 0);
 	struct seq_ctx c;
 
+	COW(t, flow_index(t, f)); /* next_seq, anchors, held heads */
 	slots_reclaim(t);
 	seq_ctx_init(&c, t, f, dir & 1, d);
 	if (!(f->flags & WEIR_FLOW_F_SEQ(dir & 1))) {
@@ -1229,6 +1394,7 @@ void weir_flow_tcp_drain(struct weir_flow_table *t, struct weir_flow *f, unsigne
 {
 	struct seq_ctx c;
 
+	COW(t, flow_index(t, f));
 	slots_reclaim(t);
 	seq_ctx_init(&c, t, f, dir & 1, d);
 	while (*c.held)
@@ -1320,18 +1486,41 @@ struct snap_totals {
 	uint64_t held_bytes;
 };
 
-static void held_tally(const struct weir_flow_table *t, uint32_t i, struct snap_totals *s)
+/* The live table as a view: what weir_flow_table_snapshot writes, and what cow_begin saves. */
+static void view_of(const struct weir_flow_table *t, struct snap_view *v)
+{
+	v->entries = t->entries;
+	v->aux = t->aux;
+	v->slots = t->slots;
+	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT; c++) {
+		v->head[c] = t->tq[c].head;
+		v->timeout_ns[c] = t->conf.timeout_ns[c];
+	}
+	v->retired_head = t->retired_head;
+	v->n_active = t->n_active;
+	v->worker = t->conf.worker;
+	v->capacity = t->conf.capacity;
+	v->buckets = t->mask + 1;
+	/* expire only uses rotate modulo the class count */
+	v->rotate = t->rotate % WEIR_FLOW_TO__COUNT;
+	v->held = t->held_n;
+	v->held_bytes = t->held_bytes;
+	v->next_id = t->next_id;
+	memcpy(v->cnt, t->cnt, sizeof(v->cnt));
+}
+
+static void held_tally(const struct snap_view *v, uint32_t i, struct snap_totals *s)
 {
 	for (unsigned d = 0; d < 2; d++)
-		for (uint16_t x = t->aux[i].held[d]; x; x = t->slots[x].next) {
+		for (uint16_t x = v->aux[i].held[d]; x; x = v->slots[x].next) {
 			s->held++;
-			s->held_bytes += t->slots[x].len;
+			s->held_bytes += v->slots[x].len;
 		}
 }
 
-static void put_flow(uint8_t *p, const struct weir_flow_table *t, uint32_t i, unsigned list)
+static void put_flow(uint8_t *p, const struct snap_view *v, uint32_t i, unsigned list)
 {
-	const struct weir_flow *f = &t->entries[i];
+	const struct weir_flow *f = &v->entries[i];
 
 	memcpy(p, f->key.lo_ip, 16);
 	memcpy(p + 16, f->key.hi_ip, 16);
@@ -1352,12 +1541,12 @@ static void put_flow(uint8_t *p, const struct weir_flow_table *t, uint32_t i, un
 	put32(p + 104, f->rules);
 	p[110] = f->state;
 	p[111] = f->flags & SNAP_FLAGS; /* F_BURST only means something inside a call */
-	put32(p + 112, t->aux[i].enq_ms);
+	put32(p + 112, v->aux[i].enq_ms);
 	p[116] = (uint8_t)list;
 	p[117] = p[118] = p[119] = 0;
 }
 
-static void put_header(uint8_t *h, const struct weir_flow_table *t, const struct snap_totals *s)
+static void put_header(uint8_t *h, const struct snap_view *v, const struct snap_totals *s)
 {
 	put32(h + 0, SNAP_MAGIC);
 	put16(h + 4, SNAP_VERSION);
@@ -1367,18 +1556,17 @@ static void put_header(uint8_t *h, const struct weir_flow_table *t, const struct
 	put32(h + 16, s->live);
 	put32(h + 20, s->retired);
 	put32(h + 24, s->held);
-	put32(h + 28, t->conf.worker);
-	put32(h + 32, t->conf.capacity);
-	put32(h + 36, t->mask + 1);
-	/* expire only uses rotate modulo the class count */
-	put32(h + 40, t->rotate % WEIR_FLOW_TO__COUNT);
+	put32(h + 28, v->worker);
+	put32(h + 32, v->capacity);
+	put32(h + 36, v->buckets);
+	put32(h + 40, v->rotate);
 	put32(h + SNAP_CRC_OFF, 0);
-	put64(h + 48, t->next_id);
+	put64(h + 48, v->next_id);
 	put64(h + 56, s->held_bytes);
 	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT; c++)
-		put64(h + 64 + 8 * c, t->conf.timeout_ns[c]);
+		put64(h + 64 + 8 * c, v->timeout_ns[c]);
 	for (unsigned k = 0; k < WEIR_FLOW_CNT__COUNT; k++)
-		put64(h + 104 + 8 * k, t->cnt[k]);
+		put64(h + 104 + 8 * k, v->cnt[k]);
 	put32(h + SNAP_CRC_OFF, snap_header_crc(h));
 }
 
@@ -1387,42 +1575,192 @@ static void put_header(uint8_t *h, const struct weir_flow_table *t, const struct
  * and the retired list alike. Stops at `end` so that a list longer than
  * n_active says could never write past the size the caller was given.
  */
-static uint8_t *put_list(const struct weir_flow_table *t, uint32_t i, unsigned list, uint8_t *p,
+static uint8_t *put_list(const struct snap_view *v, uint32_t i, unsigned list, uint8_t *p,
 			 const uint8_t *end, struct snap_totals *s)
 {
-	for (; i != NIL; i = t->aux[i].next) {
-		uint32_t nx = t->aux[i].next;
+	for (; i != NIL; i = v->aux[i].next) {
+		uint32_t nx = v->aux[i].next;
 		if (p == end)
 			return NULL;
 		if (nx != NIL) /* list order is not memory order: fetch the next flow early */
-			rte_prefetch0(&t->entries[nx]);
-		if (unlikely(t->aux[i].held[0] | t->aux[i].held[1]))
-			held_tally(t, i, s);
-		put_flow(p, t, i, list);
+			rte_prefetch0(&v->entries[nx]);
+		if (v->slots && unlikely(v->aux[i].held[0] | v->aux[i].held[1]))
+			held_tally(v, i, s);
+		put_flow(p, v, i, list);
 		p += SNAP_REC;
 	}
 	return p;
 }
 
-size_t weir_flow_table_snapshot(const struct weir_flow_table *t, void *buf, size_t len)
+static size_t view_snapshot_size(const struct snap_view *v)
 {
-	size_t need = weir_flow_table_snapshot_size(t);
+	/* n_active counts the retired flows too: they are carried */
+	return SNAP_HDR + (size_t)v->n_active * SNAP_REC;
+}
+
+/* The snapshot of a view: live lists class by class, then the retired list. */
+static size_t view_snapshot(const struct snap_view *v, void *buf, size_t len)
+{
+	size_t need = view_snapshot_size(v);
 	struct snap_totals s = {0};
 	uint8_t *start = (uint8_t *)buf + SNAP_HDR, *end = (uint8_t *)buf + need, *p = start;
 
 	if (!buf || len < need)
 		return 0;
+	if (!v->slots) { /* taken when the view was */
+		s.held = v->held;
+		s.held_bytes = v->held_bytes;
+	}
 	for (unsigned c = 0; c < WEIR_FLOW_TO__COUNT && p; c++)
-		p = put_list(t, t->tq[c].head, c, p, end, &s);
+		p = put_list(v, v->head[c], c, p, end, &s);
 	uint8_t *lists_end = p;
 	if (p)
-		p = put_list(t, t->retired_head, SNAP_RETIRED, p, end, &s);
+		p = put_list(v, v->retired_head, SNAP_RETIRED, p, end, &s);
 	if (p != end)
 		return 0; /* the lists disagree with n_active: never hand out a partial table */
 	s.live = (uint32_t)((size_t)(lists_end - start) / SNAP_REC);
 	s.retired = (uint32_t)((size_t)(end - lists_end) / SNAP_REC);
-	put_header(buf, t, &s);
+	put_header(buf, v, &s);
 	return need;
+}
+
+size_t weir_flow_table_snapshot(const struct weir_flow_table *t, void *buf, size_t len)
+{
+	struct snap_view v;
+
+	view_of(t, &v);
+	return view_snapshot(&v, buf, len);
+}
+
+/* ---- copy-on-write snapshots ------------------------------------------------------ */
+
+int weir_flow_cow_enable(struct weir_flow_table *t, char *err, size_t errlen)
+{
+	size_t cap = t->conf.capacity, words = (cap + 63) / 64;
+	int sock = t->conf.socket;
+
+	if (t->cow)
+		return 0;
+	struct cow *w = rte_zmalloc_socket("weir_flow_cow", sizeof(*w), RTE_CACHE_LINE_SIZE, sock);
+	if (!w)
+		goto nomem;
+	w->entries = rte_malloc_socket("weir_flow_cow", cap * sizeof(struct weir_flow),
+				       RTE_CACHE_LINE_SIZE, sock);
+	w->aux = rte_malloc_socket("weir_flow_cow", cap * sizeof(struct flow_aux),
+				   RTE_CACHE_LINE_SIZE, sock);
+	w->copied = rte_zmalloc_socket("weir_flow_cow", words * sizeof(uint64_t),
+				       RTE_CACHE_LINE_SIZE, sock);
+	if (!w->entries || !w->aux || !w->copied) {
+		rte_free(w->entries);
+		rte_free(w->aux);
+		rte_free(w->copied);
+		rte_free(w);
+		goto nomem;
+	}
+	/* Touch every page now: the data path must not take the page faults (4 KiB pages). */
+	memset(w->entries, 0, cap * sizeof(struct weir_flow));
+	memset(w->aux, 0, cap * sizeof(struct flow_aux));
+	t->cow = w;
+	return 0;
+nomem:
+	snprintf(err, errlen,
+		 "flow table: cannot allocate %zu MiB for copy-on-write snapshots of %u flows",
+		 weir_flow_cow_memory(t) >> 20, t->conf.capacity);
+	return -1;
+}
+
+size_t weir_flow_cow_memory(const struct weir_flow_table *t)
+{
+	size_t cap = t->conf.capacity;
+
+	return sizeof(struct cow) + cap * (sizeof(struct weir_flow) + sizeof(struct flow_aux)) +
+	       (cap + 63) / 64 * sizeof(uint64_t);
+}
+
+/* Bitmap words the copy in progress may have bits in: those from the cursor's to hwm0's. */
+static void cow_abandon(struct weir_flow_table *t)
+{
+	struct cow *w = t->cow;
+
+	if (w->cursor < w->hwm)
+		memset(&w->copied[w->cursor >> 6], 0,
+		       (((w->hwm - 1) >> 6) - (w->cursor >> 6) + 1) * sizeof(uint64_t));
+	w->cursor = w->hwm;
+	t->cow_active = 0;
+}
+
+void weir_flow_cow_begin(struct weir_flow_table *t)
+{
+	struct cow *w = t->cow;
+
+	if (!w)
+		return;
+	if (unlikely(t->cow_active)) /* outside the contract: start over, the old copy is lost */
+		cow_abandon(t);
+	view_of(t, &w->v);
+	w->v.entries = w->entries;
+	w->v.aux = w->aux;
+	w->v.slots = NULL; /* held pieces taken now, from the counts */
+	w->cursor = 0;
+	/* no flow: the lists are empty and the serializer reads no entry */
+	w->hwm = t->n_active ? t->hwm : 0;
+	w->done = w->hwm == 0;
+	t->cow_active = !w->done;
+}
+
+static inline uint64_t low_bits(unsigned n)
+{
+	return n >= 64 ? ~0ull : (1ull << n) - 1;
+}
+
+bool weir_flow_cow_step(struct weir_flow_table *t, unsigned budget)
+{
+	struct cow *w = t->cow;
+
+	if (!t->cow_active)
+		return true;
+	uint32_t i = w->cursor, end = w->hwm;
+	while (i < end && budget) {
+		uint32_t base = i & ~63u;
+		uint64_t *word = &w->copied[base >> 6];
+		/* entries of this word from i to end not copied ahead */
+		uint64_t todo = ~*word & (~0ull << (i - base)) & low_bits(RTE_MIN(end - base, 64u));
+		if (!todo)
+			budget--; /* a word with nothing left costs one, so a step stays bounded */
+		while (todo && budget) {
+			unsigned s = (unsigned)__builtin_ctzll(todo);
+			uint64_t rest = todo >> s; /* a run of ones from bit 0 */
+			unsigned run = ~rest ? (unsigned)__builtin_ctzll(~rest) : 64 - s;
+			unsigned n = RTE_MIN(run, budget);
+			shadow_copy(&w->entries[base + s], &t->entries[base + s],
+				    n * sizeof(struct weir_flow));
+			shadow_copy(&w->aux[base + s], &t->aux[base + s], n * sizeof(struct flow_aux));
+			budget -= n;
+			todo &= ~(low_bits(n) << s);
+			i = base + s + n;
+		}
+		if (todo)
+			break; /* budget spent inside the word */
+		*word = 0; /* passed: leave the bitmap clear for the next begin */
+		i = RTE_MIN(base + 64, end);
+	}
+	w->cursor = i;
+	if (i < end)
+		return false;
+	shadow_fence();
+	t->cow_active = 0;
+	w->done = 1;
+	return true;
+}
+
+size_t weir_flow_cow_snapshot_size(const struct weir_flow_table *t)
+{
+	return t->cow && t->cow->done ? view_snapshot_size(&t->cow->v) : 0;
+}
+
+size_t weir_flow_cow_snapshot(const struct weir_flow_table *t, void *buf, size_t len)
+{
+	return t->cow && t->cow->done ? view_snapshot(&t->cow->v, buf, len) : 0;
 }
 
 static int snap_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -1608,6 +1946,7 @@ static const char *restore_flow(struct weir_flow_table *t, const uint8_t *rec,
 	struct weir_flow *f = &t->entries[n];
 	int live = n < sh->live;
 
+	COW(t, n);
 	get_flow(f, rec);
 	const char *bad = flow_error(f, rec, live, t, sh->next_id);
 	if (bad)

@@ -89,7 +89,9 @@
  * 8 bytes per bucket way, 2 to 4 ways per flow (16-32 bytes): 160-176
  * bytes, i.e. 160 MiB for the default 2^20 flows per worker; plus the
  * held-segment pool, ooo_slots * (ooo_slot_size + 8) bytes (8 MiB by
- * default). weir_flow_table_memory gives the exact figure.
+ * default). weir_flow_table_memory gives the exact figure. Copy-on-write
+ * snapshots, when enabled, add 144 bytes and 1 bit per flow
+ * (weir_flow_cow_memory).
  *
  * Lifetime of pointers. Flows returned by weir_flow_lookup_burst stay valid
  * (and keep their identity) until the next call of lookup_burst, expire or
@@ -104,6 +106,7 @@
 #ifndef WEIR_FLOW_H
 #define WEIR_FLOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -433,6 +436,64 @@ size_t weir_flow_table_snapshot_max(const struct weir_flow_table *t);
 size_t weir_flow_table_snapshot(const struct weir_flow_table *t, void *buf, size_t len);
 int weir_flow_table_restore(struct weir_flow_table *t, const void *buf, size_t len, char *err,
 			    size_t errlen);
+
+/*
+ * Copy-on-write snapshots: weir_flow_table_snapshot of the table as it was
+ * at a barrier, without pausing the data path for the whole copy. The
+ * owner calls cow_begin at the barrier (O(1): it saves the list heads, the
+ * retired head, n_active, next id, rotate, the counters and the held-piece
+ * totals, about 300 bytes), then cow_step between bursts until it returns
+ * true; meanwhile the table is used as usual. Every flow entry the table
+ * is about to change while the copy runs (a hit, a new flow in a slot
+ * below the mark, state and class moves, expiry, eviction, port reuse,
+ * end callbacks, flush, TCP segments, restore, and the list neighbours
+ * those touch) is first copied to a shadow, unless a step copied it
+ * already; steps copy the rest in index order, up to the entries' high-
+ * water mark at begin. Then cow_snapshot writes, from any thread, exactly
+ * the bytes weir_flow_table_snapshot would have written at begin.
+ * With no copy running, the data path pays one predictable branch per
+ * packet, one per burst, and one per list operation.
+ *
+ * Flows returned by lookup_burst are copied before they are returned, and
+ * ended flows before their callback sees them, so callers may change them
+ * (rules, stream[], weir_flow_take_new) as before. The one rule: call
+ * cow_begin where the caller no longer writes flows that lookup_burst
+ * returned before it (between bursts, once a burst is processed: where
+ * weir_flow_table_snapshot would be called).
+ *
+ * enable: control side, once, before the data path runs: allocates the
+ *   shadow, 144 bytes per flow of capacity (a struct weir_flow and its 16
+ *   bytes of list links) + 1 bit (the copied bitmap): 144 MiB for 2^20
+ *   flows, weir_flow_cow_memory gives the figure; it writes all of it once,
+ *   so that the data path takes no page faults. 0, or -1 with err when
+ *   memory is short. A second call does nothing. Freed with the table.
+ * begin: data path, at the barrier. Precondition: enabled, and the previous
+ *   copy finished (step returned true) or none began. (Without enable it
+ *   does nothing and no snapshot comes; called while a copy runs, the
+ *   running copy is dropped and a new one starts.) The snapshot being
+ *   written by another thread must be done before begin.
+ * step: data path, between bursts: copies up to `budget` more entries, in
+ *   index order, skipping those the data path copied first (a bitmap word
+ *   of 64 entries with none left to copy counts as one of the budget).
+ *   True once the copy is complete, and whenever none is in progress;
+ *   after it returned true the shadow is not written until the next begin.
+ *   A table whose entries reached index N needs at most N / budget steps
+ *   plus one per word skipped (2^20 entries: 512 steps of 2048, fewer when
+ *   lookups copied some first). perf/bench-flow measures begin, steps and
+ *   lookups while a copy runs.
+ * snapshot_size / snapshot: after step returned true (the caller orders
+ *   that with release/acquire between the threads), until the next begin:
+ *   the size, and the snapshot of the table as it was at begin, in the
+ *   format above (byte for byte weir_flow_table_snapshot's at begin). 0
+ *   when no finished copy exists or len is too small. Only reads the
+ *   shadow: the owner may go on using the table meanwhile.
+ */
+int weir_flow_cow_enable(struct weir_flow_table *t, char *err, size_t errlen);
+size_t weir_flow_cow_memory(const struct weir_flow_table *t);
+void weir_flow_cow_begin(struct weir_flow_table *t);
+bool weir_flow_cow_step(struct weir_flow_table *t, unsigned budget);
+size_t weir_flow_cow_snapshot_size(const struct weir_flow_table *t);
+size_t weir_flow_cow_snapshot(const struct weir_flow_table *t, void *buf, size_t len);
 
 /* ---- TCP ordering for stream matching ------------------------------------ */
 

@@ -1206,10 +1206,8 @@ static void mix_touch(struct weir_flow_table *t, struct mix *m, const struct mix
 	}
 }
 
-static struct weir_flow_table *mix_build(struct mix *m)
+static void mix_fill(struct weir_flow_table *t, struct mix *m)
 {
-	struct weir_flow_table *t = snap_table(4096, 0, 2, log_end, &m->ends);
-
 	for (unsigned i = 0; i < 300; i++) {
 		struct weir_pkt p = nth_udp(i);
 		look(t, &p, T0 - 1000 * SEC + i, NULL);
@@ -1233,6 +1231,13 @@ static struct weir_flow_table *mix_build(struct mix *m)
 		if (off % 512 == 0) /* some SYN-only flows time out; rotate moves on */
 			weir_flow_expire(t, ts[n - 1], 4, NULL, NULL);
 	}
+}
+
+static struct weir_flow_table *mix_build(struct mix *m)
+{
+	struct weir_flow_table *t = snap_table(4096, 0, 2, log_end, &m->ends);
+
+	mix_fill(t, m);
 	return t;
 }
 
@@ -1907,4 +1912,529 @@ Test(flow, lifecycles_do_not_depend_on_bursts_or_expire_budget, .init = eal_up,
 				cr_assert_eq(run.cnt[same[k]], ref.cnt[same[k]], "%s",
 					     weir_flow_counter_name(same[k]));
 		}
+}
+
+/* ---- copy-on-write snapshots ------------------------------------------------------------ */
+
+static void cow_on(struct weir_flow_table *t)
+{
+	char err[256];
+
+	cr_assert_eq(weir_flow_cow_enable(t, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(weir_flow_cow_enable(t, err, sizeof(err)), 0, "a second enable does nothing");
+}
+
+/* The finished copy's snapshot is ref, byte for byte. */
+static void cow_matches(const struct weir_flow_table *t, const uint8_t *ref, size_t len,
+			const char *what)
+{
+	cr_assert_eq(weir_flow_cow_snapshot_size(t), len, "%s: size %zu, the snapshot's %zu", what,
+		     weir_flow_cow_snapshot_size(t), len);
+	uint8_t *buf = malloc(len + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(weir_flow_cow_snapshot(t, buf, len - 1), 0, "%s: too small", what);
+	cr_assert_eq(weir_flow_cow_snapshot(t, buf, len + 1), len, "%s", what);
+	for (size_t i = 0; i < len; i++)
+		cr_assert_eq(buf[i], ref[i], "%s: byte %zu differs (record %ld, offset %zu)", what, i,
+			     i < SNAP_HDR ? -1l : (long)((i - SNAP_HDR) / SNAP_REC),
+			     i < SNAP_HDR ? i : (i - SNAP_HDR) % SNAP_REC);
+	free(buf);
+}
+
+/* Steps of small, varied budgets. */
+struct cow_run {
+	unsigned k, steps;
+	int done;
+};
+
+static int cow_tick(struct weir_flow_table *t, struct cow_run *r)
+{
+	static const unsigned budgets[] = {1, 3, 17, 2, 1, 5, 3, 1};
+
+	if (r->done) {
+		cr_assert(weir_flow_cow_step(t, 1), "stays complete");
+		return 1;
+	}
+	r->done = weir_flow_cow_step(t, budgets[r->k++ % (sizeof(budgets) / sizeof(budgets[0]))]);
+	r->steps++;
+	return r->done;
+}
+
+/*
+ * An end callback that changes the flow it is given (as the inspect stage's
+ * does) and drains its held segments: the copy must have it before.
+ */
+struct scribble {
+	unsigned n;
+	struct weir_tcp_delivery d;
+};
+
+static void scribble_end(void *ctx, struct weir_flow_table *t, struct weir_flow *f,
+			 enum weir_flow_end why)
+{
+	struct scribble *s = ctx;
+
+	s->n++;
+	f->rules = 0xdead0000u | why;
+	f->pkts[0] += 1000;
+	f->flags |= WEIR_FLOW_F_NEW;
+	f->stream[0] = f->stream[1] = NULL;
+	weir_flow_tcp_drain(t, f, 0, &s->d);
+	weir_flow_tcp_drain(t, f, 1, &s->d);
+}
+
+/* A burst through lookup_burst at ts, ts + 1, ...; returned flows are written as a caller would. */
+static unsigned cow_burst(struct weir_flow_table *t, const struct weir_pkt *p, unsigned n,
+			  uint64_t ts, struct weir_flow **f, uint8_t *d)
+{
+	const struct weir_pkt *pp[64];
+	uint64_t tv[64];
+
+	cr_assert_leq(n, 64);
+	for (unsigned i = 0; i < n; i++) {
+		pp[i] = &p[i];
+		tv[i] = ts + i;
+	}
+	unsigned found = weir_flow_lookup_burst(t, pp, tv, n, f, d, NULL);
+	for (unsigned i = 0; i < n; i++)
+		if (f[i]) {
+			f[i]->rules |= 1u << (i % 32);
+			weir_flow_take_new(f[i]);
+			f[i]->stream[d[i]] = f[i];
+		}
+	return found;
+}
+
+/* A fresh key: UDP, TCP SYN or ICMP. */
+static struct weir_pkt cow_new_pkt(unsigned k)
+{
+	char a[32];
+
+	snprintf(a, sizeof(a), "10.99.%u.%u", (k / 256) % 256, k % 256);
+	switch (k % 3) {
+	case 0:
+		return udp(a, (uint16_t)(7000 + k % 5000), "10.98.0.1", 53);
+	case 1:
+		return tcp(a, (uint16_t)(7000 + k % 5000), "10.98.0.2", 443, SYN);
+	default:
+		return pk(a, 8, "10.98.0.3", 0, 1, 0);
+	}
+}
+
+struct cow_fix {
+	struct mix m;
+	struct scribble sc;
+	struct weir_flow_table *t;
+	uint64_t now;
+	unsigned fresh; /* new keys handed out */
+};
+
+/* The mixed table of the snapshot tests, ending flows through scribble_end, COW enabled. */
+static void cow_fix_build(struct cow_fix *x)
+{
+	x->t = snap_table(4096, 0, 2, scribble_end, &x->sc);
+	cow_on(x->t);
+	mix_fill(x->t, &x->m);
+	x->now = 0;
+	for (unsigned i = 0; i < x->m.n_ev; i++)
+		if (x->m.ev[i].ts > x->now)
+			x->now = x->m.ev[i].ts;
+	x->now += SEC;
+}
+
+/* Closed TCP flows whose 5-tuple starts over within the burst: retired, callbacks pending. */
+static void cow_retire_some(struct cow_fix *x, unsigned n)
+{
+	struct weir_pkt p[63];
+	struct weir_flow *f[63];
+	uint8_t d[63];
+
+	cr_assert_leq(n, 21);
+	for (unsigned k = 0; k < n; k++) {
+		char a[32];
+		snprintf(a, sizeof(a), "10.97.%u.%u", (x->fresh / 256) % 256, x->fresh % 256);
+		x->fresh++;
+		p[3 * k] = tcp(a, 4000, "10.98.0.9", 80, SYN);
+		p[3 * k + 1] = tcp("10.98.0.9", 80, a, 4000, RST | ACK);
+		p[3 * k + 2] = tcp(a, 4000, "10.98.0.9", 80, SYN);
+	}
+	cr_assert_eq(cow_burst(x->t, p, 3 * n, x->now, f, d), 3 * n);
+	for (unsigned k = 0; k < n; k++)
+		cr_assert_neq(f[3 * k], f[3 * k + 2], "port reuse");
+	x->now += 3 * n;
+}
+
+/*
+ * One round of data-path work of kind r % 7: hits (which the caller then
+ * writes), new flows (a nearly full table: free-list slots below the
+ * high-water mark, then eviction), FIN/RST class moves, expire with time
+ * passing (ends and moves to the tail), port reuse (retire, callbacks at
+ * the next call), TCP segments (held pieces released and held).
+ */
+static void cow_mutate(struct cow_fix *x, unsigned r)
+{
+	struct weir_pkt p[64];
+	struct weir_flow *f[64];
+	uint8_t d[64];
+	unsigned n = 0;
+
+	x->now += SEC / 2; /* 120 s of UDP timeout pass in 240 rounds */
+	switch (r % 7) {
+	case 0: /* hits on the mixed flows */
+		for (unsigned i = 0; i < 16; i++) {
+			p[n] = x->m.first[(r * 37 + i * 101) % MIX_FLOWS];
+			if (p[n].l4_proto == 6)
+				p[n].tcp_flags = ACK;
+			n++;
+		}
+		break;
+	case 1: /* new flows */
+	case 6:
+		for (unsigned i = 0; i < 64; i++)
+			p[n++] = cow_new_pkt(x->fresh++);
+		break;
+	case 2: /* FIN or RST on established flows */
+		for (unsigned i = 0; i < 8; i++) {
+			unsigned j = (r * 8 + i * 24 + 12) % MIX_FLOWS / 8 * 8 + 4;
+			p[n] = x->m.first[j];
+			p[n].tcp_flags = i % 2 ? RST : FIN | ACK;
+			n++;
+		}
+		break;
+	case 3:
+		weir_flow_expire(x->t, x->now, 9, scribble_end, &x->sc);
+		return;
+	case 4: /* a SYN on reset and closed flows; retired within a burst */
+		for (unsigned i = 0; i < 8; i++) {
+			unsigned j = (r * 16 + i * 8) % MIX_FLOWS / 8 * 8 + 6 + i % 2;
+			p[n++] = x->m.first[j];
+		}
+		cow_retire_some(x, 1);
+		break;
+	case 5: { /* TCP data: in order (releasing what was held), and ahead (held) */
+		for (unsigned i = 0; i < 6; i++) {
+			unsigned j = (r * 24 + i * 48 + 4) % MIX_FLOWS / 8 * 8 + 4;
+			struct weir_pkt a = x->m.first[j];
+			a.tcp_flags = ACK;
+			struct weir_flow *g[1];
+			uint8_t dd[1];
+			if (!cow_burst(x->t, &a, 1, x->now + i, g, dd))
+				continue;
+			unsigned back = dd[0] ^ 1; /* the mix held data in the server's direction */
+			if (j % 24 == 4)
+				weir_flow_tcp_segment(x->t, g[0], back, 5003 + j, ACK,
+						      (const uint8_t *)"0123456", 7, &x->sc.d);
+			else
+				weir_flow_tcp_segment(x->t, g[0], back, 9000 + j, ACK,
+						      (const uint8_t *)"ahead", 5, &x->sc.d);
+		}
+		return;
+	}
+	}
+	cow_burst(x->t, p, n, x->now, f, d);
+}
+
+Test(flow, cow_snapshot_equals_the_snapshot_at_begin_through_mutations, .init = eal_up,
+     .fini = eal_down)
+{
+	static struct cow_fix x;
+	struct cow_run run = {0};
+	size_t len;
+
+	cow_fix_build(&x);
+	cow_retire_some(&x, 3);
+	uint8_t *ref = snap(x.t, &len);
+	weir_flow_cow_begin(x.t);
+	cr_assert_gt(rd32(ref + 16), 2500, "live flows");
+	cr_assert_eq(rd32(ref + 20), 3, "retired flows, callbacks pending");
+	cr_assert_gt(rd32(ref + 24), 0, "held pieces");
+	cr_assert_eq(weir_flow_cow_snapshot_size(x.t), 0, "no snapshot while the copy runs");
+
+	/* 120 rounds of mutations while the copy runs, then flush_at, then steps to the end */
+	unsigned r;
+	for (r = 0; r < 120; r++) {
+		cow_mutate(&x, r);
+		cr_assert_not(cow_tick(x.t, &run), "the copy still runs at round %u", r);
+	}
+	cr_assert_gt(cnt(x.t, WEIR_FLOW_CNT_TABLE_FULL), 0, "the table filled during the copy");
+	uint64_t ended = x.sc.n;
+	uint32_t alive = weir_flow_count(x.t);
+	cr_assert_eq(weir_flow_flush_at(x.t, x.now, scribble_end, &x.sc), alive);
+	cr_assert_eq(weir_flow_count(x.t), 0);
+	cr_assert_gt(x.sc.n - ended, 2000);
+	for (; !cow_tick(x.t, &run); r++)
+		cr_assert_lt(r, 100000, "the copy finishes");
+	for (unsigned k = 0; k < 50; k++) /* after it: the shadow is not written */
+		cow_mutate(&x, r + k);
+	cr_log_info("cow: %u steps, %u ends", run.steps, x.sc.n);
+	cr_assert_gt(cnt(x.t, WEIR_FLOW_CNT_TIMEOUT), 0);
+	cr_assert_gt(cnt(x.t, WEIR_FLOW_CNT_TCP_RELEASED), 0);
+	cow_matches(x.t, ref, len, "small steps");
+	free(ref);
+	weir_flow_table_free(x.t);
+}
+
+Test(flow, cow_snapshot_in_one_step_equals_the_snapshot, .init = eal_up, .fini = eal_down)
+{
+	static struct cow_fix x;
+	size_t len;
+
+	cow_fix_build(&x);
+	cow_retire_some(&x, 2);
+	uint8_t *ref = snap(x.t, &len);
+	weir_flow_cow_begin(x.t);
+	cr_assert(weir_flow_cow_step(x.t, UINT32_MAX));
+	for (unsigned r = 0; r < 60; r++) /* the shadow is not written any more */
+		cow_mutate(&x, r);
+	weir_flow_flush_at(x.t, x.now, scribble_end, &x.sc);
+	cr_assert(weir_flow_cow_step(x.t, 1));
+	cow_matches(x.t, ref, len, "one step");
+	free(ref);
+	weir_flow_table_free(x.t);
+}
+
+Test(flow, cow_snapshot_of_empty_tables, .init = eal_up, .fini = eal_down)
+{
+	static struct scribble sc;
+	struct weir_flow_table *t = snap_table(64, 0, 4, scribble_end, &sc);
+	struct weir_flow *f[64];
+	uint8_t d[64];
+	size_t len;
+
+	/* not enabled: begin does nothing, step is complete, no snapshot */
+	weir_flow_cow_begin(t);
+	cr_assert(weir_flow_cow_step(t, 1));
+	cr_assert_eq(weir_flow_cow_snapshot_size(t), 0);
+	cow_on(t);
+	cr_assert_geq(weir_flow_cow_memory(t), 64 * 144);
+	cr_assert_eq(weir_flow_cow_snapshot_size(t), 0, "no copy began");
+
+	/* a new table */
+	uint8_t *ref = snap(t, &len);
+	cr_assert_eq(len, SNAP_HDR);
+	weir_flow_cow_begin(t);
+	cr_assert(weir_flow_cow_step(t, 0), "nothing to copy: complete at once");
+	struct weir_pkt p[5];
+	for (unsigned i = 0; i < 5; i++)
+		p[i] = nth_udp(i);
+	cow_burst(t, p, 5, T0, f, d);
+	cow_matches(t, ref, len, "new table");
+	free(ref);
+
+	/* flushed to 0 flows: entries below the mark, none alive */
+	cr_assert_eq(weir_flow_flush(t, NULL, NULL), 5);
+	ref = snap(t, &len);
+	cr_assert_eq(len, SNAP_HDR);
+	weir_flow_cow_begin(t);
+	cow_burst(t, p, 5, T0 + SEC, f, d); /* the freed entries come back */
+	cr_assert(weir_flow_cow_step(t, 1));
+	cow_matches(t, ref, len, "flushed table");
+	free(ref);
+	weir_flow_table_free(t);
+}
+
+Test(flow, cow_consecutive_copies_each_equal_their_snapshot, .init = eal_up, .fini = eal_down)
+{
+	static struct cow_fix x;
+	unsigned r = 0;
+
+	cow_fix_build(&x);
+	for (unsigned copy = 0; copy < 4; copy++) {
+		struct cow_run run = {.k = copy};
+		size_t len;
+		if (copy == 3)
+			cow_retire_some(&x, 2);
+		uint8_t *ref = snap(x.t, &len);
+		weir_flow_cow_begin(x.t);
+		while (!cow_tick(x.t, &run))
+			cow_mutate(&x, r++);
+		cow_matches(x.t, ref, len, copy == 0 ? "first copy" : "a later copy");
+		free(ref);
+		for (unsigned k = 0; k < 30; k++) /* between copies */
+			cow_mutate(&x, r++);
+	}
+	weir_flow_table_free(x.t);
+}
+
+Test(flow, cow_begin_during_a_copy_starts_over, .init = eal_up, .fini = eal_down)
+{
+	static struct cow_fix x;
+	struct cow_run run = {0};
+	size_t len;
+	unsigned r = 0;
+
+	cow_fix_build(&x);
+	weir_flow_cow_begin(x.t);
+	for (; r < 40; r++) {
+		cow_mutate(&x, r);
+		cr_assert_not(cow_tick(x.t, &run));
+	}
+	/* outside the contract, but kept safe: the first copy is dropped */
+	uint8_t *ref = snap(x.t, &len);
+	weir_flow_cow_begin(x.t);
+	run = (struct cow_run){0};
+	while (!cow_tick(x.t, &run))
+		cow_mutate(&x, r++);
+	cow_matches(x.t, ref, len, "second begin");
+	free(ref);
+	/* and the bitmap it left is clean: one more copy */
+	ref = snap(x.t, &len);
+	weir_flow_cow_begin(x.t);
+	run = (struct cow_run){.k = 5};
+	while (!cow_tick(x.t, &run))
+		cow_mutate(&x, r++);
+	cow_matches(x.t, ref, len, "third begin");
+	free(ref);
+	weir_flow_table_free(x.t);
+}
+
+Test(flow, cow_snapshot_restores_the_table, .init = eal_up, .fini = eal_down)
+{
+	static struct cow_fix x;
+	static struct end_log e2, e3;
+	struct cow_run run = {0};
+	char err[256];
+	size_t len, len2, len3;
+	unsigned r = 0;
+
+	cow_fix_build(&x);
+	cow_retire_some(&x, 2);
+	uint8_t *ref = snap(x.t, &len);
+	weir_flow_cow_begin(x.t);
+	while (!cow_tick(x.t, &run))
+		cow_mutate(&x, r++);
+	uint8_t *buf = malloc(weir_flow_cow_snapshot_size(x.t));
+	cr_assert_eq(weir_flow_cow_snapshot(x.t, buf, len), len);
+
+	/* restored from the copy, and from the snapshot taken at begin: the same table */
+	struct weir_flow_table *t2 = snap_table(4096, 0, 2, log_end, &e2);
+	struct weir_flow_table *t3 = snap_table(4096, 0, 2, log_end, &e3);
+	cr_assert_eq(weir_flow_table_restore(t2, buf, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(weir_flow_table_restore(t3, ref, len, err, sizeof(err)), 0, "%s", err);
+	uint8_t *s2 = snap(t2, &len2), *s3 = snap(t3, &len3);
+	cr_assert_eq(len2, len);
+	cr_assert_eq(len3, len);
+	cr_assert_eq(memcmp(s2, s3, len), 0);
+	/* the records of the original at begin; only the held pieces (not carried) differ */
+	cr_assert_eq(memcmp(s2 + SNAP_HDR, ref + SNAP_HDR, len - SNAP_HDR), 0);
+	cr_assert_eq(memcmp(s2 + 28, ref + 28, 16), 0);
+	cr_assert_eq(memcmp(s2 + 64, ref + 64, SNAP_HDR - 64), 0, "timeouts and counters");
+	cr_assert_eq(memcmp(s2, ref, 24), 0);
+	cr_assert_eq(rd32(s2 + 24), 0);
+	cr_assert_gt(rd32(ref + 24), 0);
+	/* both go on alike: expiry in the same order */
+	for (uint64_t now = x.now; now < x.now + 4000 * SEC; now += 7 * SEC)
+		cr_assert_eq(weir_flow_expire(t2, now, 50, NULL, NULL),
+			     weir_flow_expire(t3, now, 50, NULL, NULL));
+	logs_equal(&e2, &e3);
+	cr_assert_gt(e2.n, 2000);
+
+	/* and a cow snapshot of a table that was restored while a copy ran */
+	struct weir_flow_table *t4 = snap_table(4096, 0, 2, NULL, NULL);
+	cow_on(t4);
+	struct weir_pkt p = nth_udp(1);
+	look(t4, &p, T0, NULL);
+	uint8_t *ref4 = snap(t4, &len2);
+	weir_flow_cow_begin(t4);
+	weir_flow_flush(t4, NULL, NULL);
+	cr_assert_eq(weir_flow_table_restore(t4, ref, len, err, sizeof(err)), 0, "%s", err);
+	cr_assert(weir_flow_cow_step(t4, 1));
+	cow_matches(t4, ref4, len2, "restored during the copy");
+	free(ref4);
+	free(s2);
+	free(s3);
+	free(buf);
+	free(ref);
+	weir_flow_table_free(x.t);
+	weir_flow_table_free(t2);
+	weir_flow_table_free(t3);
+	weir_flow_table_free(t4);
+}
+
+/*
+ * Random churn on a small, often full table (evictions from buckets and
+ * from the lists), bursts repeating keys (retired flows), random TCP flags,
+ * timeouts passing, expire budgets, held segments: copies begin at random
+ * points and each must equal the snapshot at its begin.
+ */
+Test(flow, cow_random_churn_many_copies, .init = eal_up, .fini = eal_down)
+{
+	static struct scribble sc;
+	struct weir_flow_conf c;
+	char err[256];
+	uint64_t seed = 99, now = T0;
+	uint8_t *ref = NULL;
+	size_t len = 0;
+	unsigned copies = 0, copying = 0;
+	struct cow_run run = {0};
+
+	weir_flow_conf_default(&c);
+	c.capacity = 200;
+	c.buckets = 32;
+	c.worker = 9;
+	c.timeout_ns[WEIR_FLOW_TO_TCP_NEW] = 2 * SEC;
+	c.timeout_ns[WEIR_FLOW_TO_TCP_CLOSING] = SEC;
+	c.timeout_ns[WEIR_FLOW_TO_UDP] = 3 * SEC;
+	c.timeout_ns[WEIR_FLOW_TO_OTHER] = 2 * SEC;
+	c.ooo_slots = 64;
+	c.on_end = scribble_end;
+	c.on_end_ctx = &sc;
+	struct weir_flow_table *t = weir_flow_table_create(&c, err, sizeof(err));
+	cr_assert_not_null(t, "%s", err);
+	cow_on(t);
+
+	for (unsigned round = 0; round < 6000; round++) {
+		struct weir_pkt p[32];
+		struct weir_flow *f[32];
+		uint8_t d[32];
+		unsigned n = 1 + lcg(&seed) % 32;
+		static const uint8_t fl[] = {SYN, SYN | ACK, ACK, ACK, ACK, FIN | ACK, RST, 0};
+		for (unsigned i = 0; i < n; i++) {
+			unsigned k = lcg(&seed) % 240;
+			char a[32];
+			snprintf(a, sizeof(a), "10.5.%u.%u", k / 200, k % 200);
+			p[i] = k % 2 ? tcp(a, 1000, "10.6.0.1", 80, fl[lcg(&seed) % 8])
+				     : udp(a, 1000, "10.6.0.1", 53);
+			if (lcg(&seed) % 2) { /* the other direction */
+				struct weir_pkt q = p[i];
+				memcpy(p[i].src_ip, q.dst_ip, 16);
+				memcpy(p[i].dst_ip, q.src_ip, 16);
+				p[i].src_port = q.dst_port;
+				p[i].dst_port = q.src_port;
+			}
+		}
+		cow_burst(t, p, n, now, f, d);
+		for (unsigned i = 0; i < n; i++)
+			if (f[i] && f[i]->key.proto == 6 && lcg(&seed) % 4 == 0)
+				weir_flow_tcp_segment(t, f[i], d[i], (uint32_t)lcg(&seed) % 64, ACK,
+						      (const uint8_t *)"data", 4, &sc.d);
+		now += lcg(&seed) % (SEC / 8);
+		if (lcg(&seed) % 3 == 0)
+			weir_flow_expire(t, now, lcg(&seed) % 8, NULL, NULL);
+		if (!copying && lcg(&seed) % 20 == 0) {
+			ref = snap(t, &len);
+			weir_flow_cow_begin(t);
+			run = (struct cow_run){.k = round};
+			copying = 1;
+		} else if (copying && cow_tick(t, &run)) {
+			cow_matches(t, ref, len, "random churn");
+			free(ref);
+			copying = 0;
+			copies++;
+		}
+	}
+	cr_log_info("churn: %u copies; created %lu evicted %lu timeout %lu closed %lu held %lu",
+		    copies, (unsigned long)cnt(t, WEIR_FLOW_CNT_CREATED),
+		    (unsigned long)cnt(t, WEIR_FLOW_CNT_EVICTED),
+		    (unsigned long)cnt(t, WEIR_FLOW_CNT_TIMEOUT),
+		    (unsigned long)cnt(t, WEIR_FLOW_CNT_CLOSED),
+		    (unsigned long)cnt(t, WEIR_FLOW_CNT_TCP_HELD));
+	cr_assert_gt(copies, 50, "%u copies", copies);
+	cr_assert_gt(cnt(t, WEIR_FLOW_CNT_EVICTED), 100);
+	cr_assert_gt(cnt(t, WEIR_FLOW_CNT_TIMEOUT), 100);
+	cr_assert_gt(cnt(t, WEIR_FLOW_CNT_CLOSED), 100);
+	cr_assert_gt(cnt(t, WEIR_FLOW_CNT_TCP_HELD), 10);
+	if (copying)
+		free(ref);
+	weir_flow_table_free(t);
 }

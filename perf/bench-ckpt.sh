@@ -27,6 +27,7 @@ ROUNDS=2
 DURATION=6
 FLOWS=1000000
 WEIRCTL=${WEIRCTL_BIN:-}
+CKDIR=
 
 usage() {
 	cat <<EOF
@@ -36,11 +37,14 @@ usage: perf/bench-ckpt.sh [--flows N] [--duration S] [--rounds N] [--weir BIN] [
   --duration S   seconds of each phase (default $DURATION)
   --rounds N     A B pairs in one process (default $ROUNDS)
   --min-ratio R  exit 1 when B/A throughput is below R (the issue's target: 0.9)
+  --dir DIR      where the checkpoints go (default: a folder in /tmp); e.g. a tmpfs, to leave
+                 the disk's writeback out of the figures
 EOF
 }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--flows) FLOWS=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
+	--dir) CKDIR=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
 	--weirctl) WEIRCTL=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
 	-h | --help) usage; exit 0 ;;
 	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift $(($# < 2 ? $# : 2)) ;;
@@ -62,7 +66,8 @@ describe_run lib app perf/gen-flows.py
 
 CAP=$TMP/flows.pcap
 python3 "$ROOT/perf/gen-flows.py" --flows "$FLOWS" --out "$CAP" || die "gen-flows.py failed"
-mkdir -p "$TMP/ckpt"
+[ -n "$CKDIR" ] || CKDIR=$TMP/ckpt
+mkdir -p "$CKDIR" || die "cannot create $CKDIR"
 cat > "$TMP/weir.yaml" <<Y
 workers: 1
 summary: false
@@ -87,7 +92,7 @@ ctl() { "${PIN[@]}" "$WEIRCTL" --socket "$SOCK" "$@"; }
 start_weir() { # log [ARGS]
 	local log=$1
 	shift
-	env WEIR_DEBUG_EAL=1 "$WEIR" run --config "$TMP/weir.yaml" --checkpoint-dir "$TMP/ckpt" \
+	env WEIR_DEBUG_EAL=1 "$WEIR" run --config "$TMP/weir.yaml" --checkpoint-dir "$CKDIR" \
 		--control "$SOCK" --metrics 0 --out "$TMP/out.jsonl" --duration 3600 "$@" \
 		< /dev/null > "$log" 2>&1 &
 	CHILD=$!

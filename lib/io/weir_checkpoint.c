@@ -54,9 +54,8 @@ struct ckpt_job {
 	char *meta;
 	void *windows;
 	size_t windows_len;
-	unsigned n_flows;  /* workers' flow tables: their barrier copies (not owned) */
-	const void *flows[WEIR_MAX_WORKERS];
-	size_t flows_len[WEIR_MAX_WORKERS];
+	unsigned n_flows;  /* workers whose flow copies go in (their inspect stages, not owned) */
+	const struct weir_inspect *flows[WEIR_MAX_WORKERS];
 	uint64_t cut_ns;   /* barrier asked .. state saved */
 };
 
@@ -68,6 +67,7 @@ struct weir_checkpoints {
 	bool pending;                 /* it is under way */
 	uint64_t asked_tsc;
 	bool *rec_marked;             /* per worker: its records are in up to its mark */
+	struct ckpt_job *waiting;     /* cut, waiting for the workers' flow copies */
 	uint64_t next_tsc;            /* interval: the next one is due then */
 	uint64_t next_packets;        /* every_packets: ... once this many are read */
 	/* restore */
@@ -107,6 +107,23 @@ static uint64_t mono_ns(void)
 
 /* ---- writer thread ------------------------------------------------------------ */
 
+/* Worker i's flow copy, serialized here (off the data path). */
+static int write_flows(struct weir_ckpt_writer *w, unsigned i, const struct weir_inspect *in,
+		       uint64_t *bytes)
+{
+	char name[WEIR_CKPT_NAME_MAX];
+	size_t cap = weir_inspect_ckpt_size(in), n;
+	void *buf = malloc(cap);
+	int rc;
+
+	snprintf(name, sizeof(name), "flows.%u", i);
+	n = buf ? weir_inspect_ckpt_write(in, buf, cap) : 0;
+	rc = weir_ckpt_add_section(w, SEC_FLOWS, name, buf, n);
+	*bytes += n;
+	free(buf);
+	return rc || !n ? -1 : 0;
+}
+
 static int write_job(struct weir_checkpoints *ck, const struct ckpt_job *j, char *path,
 		     size_t pathlen, uint64_t *bytes, char *err, size_t errlen)
 {
@@ -120,12 +137,8 @@ static int write_job(struct weir_checkpoints *ck, const struct ckpt_job *j, char
 	int rc = weir_ckpt_add_section(w, SEC_META, "meta", j->meta, strlen(j->meta)) |
 		 weir_ckpt_add_section(w, SEC_WINDOWS, "windows", j->windows, j->windows_len);
 	*bytes = strlen(j->meta) + j->windows_len;
-	for (unsigned i = 0; i < j->n_flows && rc == 0; i++) {
-		char name[WEIR_CKPT_NAME_MAX];
-		snprintf(name, sizeof(name), "flows.%u", i);
-		rc = weir_ckpt_add_section(w, SEC_FLOWS, name, j->flows[i], j->flows_len[i]);
-		*bytes += j->flows_len[i];
-	}
+	for (unsigned i = 0; i < j->n_flows && rc == 0; i++)
+		rc = write_flows(w, i, j->flows[i], bytes);
 	if (rc) {
 		snprintf(err, errlen, "%s", weir_ckpt_writer_error(w));
 		weir_ckpt_abort(w);
@@ -189,7 +202,7 @@ static void *writer_main(void *arg)
 static bool writer_busy(struct weir_checkpoints *ck)
 {
 	pthread_mutex_lock(&ck->lock);
-	bool busy = ck->job || ck->writing;
+	bool busy = ck->waiting || ck->job || ck->writing;
 	pthread_mutex_unlock(&ck->lock);
 	return busy;
 }
@@ -289,9 +302,8 @@ static void cut(struct pipeline *pl, struct weir_checkpoints *ck)
 		j->config_hash = ck->config_hash;
 		j->windows = weir_window_set_save(pl->win, &j->windows_len);
 		/* the workers' copies stay put until the writer is done: no barrier before that */
-		for (unsigned i = 0; i < pl->n_workers && pl->workers[i].flow_snap; i++) {
-			j->flows[i] = pl->workers[i].flow_snap;
-			j->flows_len[i] = pl->workers[i].flow_snap_len;
+		for (unsigned i = 0; i < pl->n_workers && pl->workers[i].flow_ckpt; i++) {
+			j->flows[i] = pl->workers[i].inspect;
 			j->n_flows = i + 1;
 		}
 		j->meta = meta_json(pl, ck->epoch, off);
@@ -307,10 +319,27 @@ static void cut(struct pipeline *pl, struct weir_checkpoints *ck)
 		ck->done_epoch = ck->epoch;
 		job_free(j);
 	} else {
-		ck->job = j;
-		pthread_cond_signal(&ck->cond);
+		ck->waiting = j;
 	}
 	pthread_mutex_unlock(&ck->lock);
+}
+
+/* The cut job goes to the writer once every worker's flow copy for it is complete. */
+static unsigned hand_over_when_copied(struct pipeline *pl, struct weir_checkpoints *ck)
+{
+	struct ckpt_job *j = ck->waiting;
+
+	for (unsigned i = 0; j && i < j->n_flows; i++)
+		if (__atomic_load_n(&pl->workers[i].flow_done, __ATOMIC_ACQUIRE) != j->epoch)
+			return 0;
+	if (!j)
+		return 0;
+	pthread_mutex_lock(&ck->lock);
+	ck->waiting = NULL;
+	ck->job = j;
+	pthread_cond_signal(&ck->cond);
+	pthread_mutex_unlock(&ck->lock);
+	return 1;
 }
 
 static bool records_aligned(const struct pipeline *pl, const struct weir_checkpoints *ck)
@@ -375,6 +404,8 @@ unsigned weir_checkpoints_poll(struct pipeline *pl)
 
 	if (!ck)
 		return 0;
+	if (hand_over_when_copied(pl, ck))
+		return 1;
 	if (!ck->pending) {
 		/* one falling due while the last is written waits for it: none is skipped */
 		if (!writer_busy(ck) && sources_running(pl) && due(pl, ck))
@@ -429,10 +460,14 @@ bool weir_checkpoints_finish(struct pipeline *pl)
 	struct weir_checkpoints *ck = pl->ck;
 	uint64_t e;
 
-	if (!ck || !ck->pending)
+	if (!ck)
+		return false;
+	hand_over_when_copied(pl, ck); /* the workers finished their copies before they ended */
+	if (!ck->pending)
 		return false;
 	if (records_aligned(pl, ck) && weir_window_set_aligned(pl->win, &e)) {
 		cut(pl, ck);
+		hand_over_when_copied(pl, ck); /* the workers finished their copies before they ended */
 		return true;
 	}
 	/* a source had stopped before it saw the barrier: it can never align */
@@ -572,7 +607,7 @@ static struct weir_ckpt *open_checkpoint(const struct weir_config *cfg, char *er
 static int restore_flows(struct pipeline *pl, const struct weir_ckpt *c, char *err, size_t errlen)
 {
 	unsigned saved = (unsigned)jint(pl->ck->restored, "workers");
-	bool tracked = pl->workers[0].inspect && weir_inspect_flows_snapshot_max(pl->workers[0].inspect);
+	bool tracked = pl->workers[0].inspect && weir_inspect_flows(pl->workers[0].inspect);
 	char name[WEIR_CKPT_NAME_MAX], why[512];
 
 	if (!weir_ckpt_find(c, SEC_FLOWS, NULL))
@@ -650,21 +685,15 @@ static void *start_writer(struct weir_checkpoints *ck, char *err, size_t errlen)
 	return ck;
 }
 
-/*
- * A buffer per worker that any flow table fits in: the barrier copies into
- * it without allocating. Its pages are touched only as far as flows are.
- */
-static int flow_buffers(struct pipeline *pl)
+/* Each worker's flow table is copied on write at barriers (its copy allocated now). */
+static int flows_enable(struct pipeline *pl, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < pl->n_workers; i++) {
 		struct worker *w = &pl->workers[i];
-		size_t cap = w->inspect ? weir_inspect_flows_snapshot_max(w->inspect) : 0;
-		if (!cap)
-			return 0;
-		w->flow_snap = malloc(cap);
-		if (!w->flow_snap)
+		int rc = w->inspect ? weir_inspect_ckpt_enable(w->inspect, err, errlen) : 0;
+		if (rc < 0)
 			return -1;
-		w->flow_snap_cap = cap;
+		w->flow_ckpt = rc == 1;
 	}
 	return 0;
 }
@@ -687,8 +716,8 @@ int weir_checkpoints_open(struct pipeline *pl, char *err, size_t errlen)
 	pthread_cond_init(&ck->cond, NULL);
 	if (cfg->checkpoint.dir[0] && !start_writer(ck, err, errlen))
 		return -1;
-	if (cfg->checkpoint.dir[0] && flow_buffers(pl) < 0)
-		return fail(err, errlen, "out of memory for the flow tables' checkpoint copies");
+	if (cfg->checkpoint.dir[0] && flows_enable(pl, err, errlen) < 0)
+		return -1;
 	ck->next_tsc = rte_rdtsc() + cfg->checkpoint.interval_ns * rte_get_tsc_hz() / 1000000000u;
 	ck->next_packets = cfg->checkpoint.every_packets;
 	ck->restore_t0 = mono_ns();
@@ -714,10 +743,7 @@ void weir_checkpoints_free(struct pipeline *pl)
 		pthread_join(ck->thread, NULL); /* the job in flight is written first */
 	}
 	job_free(ck->job);
-	for (unsigned i = 0; i < pl->n_workers; i++) {
-		free(pl->workers[i].flow_snap);
-		pl->workers[i].flow_snap = NULL;
-	}
+	job_free(ck->waiting);
 	json_decref(ck->restored);
 	free(ck->rec_marked);
 	free(ck);

@@ -75,6 +75,7 @@ struct weir_inspect {
 	uint32_t *stream_free;
 	uint32_t n_stream_free;
 	struct limit_slot *limits;
+	struct limit_slot *limits_copy;    /* checkpoints: the limits at the last barrier */
 	struct weir_rule_counters *rc;     /* per rule (dense index) */
 	uint64_t cnt[WEIR_INSPECT__COUNT];
 	uint8_t payload[PAYLOAD_MAX];      /* chained frames are linearised here */
@@ -513,22 +514,42 @@ uint64_t weir_inspect_counter(const struct weir_inspect *in, enum weir_inspect_c
  */
 #define LIMITS_BYTES (LIMIT_SLOTS * sizeof(struct limit_slot))
 
-size_t weir_inspect_flows_snapshot_max(const struct weir_inspect *in)
+int weir_inspect_ckpt_enable(struct weir_inspect *in, char *err, size_t errlen)
 {
-	return in->flows ? weir_flow_table_snapshot_max(in->flows) + LIMITS_BYTES : 0;
+	if (!in->flows)
+		return 0;
+	in->limits_copy = rte_zmalloc("weir_limits_copy", LIMITS_BYTES, RTE_CACHE_LINE_SIZE);
+	if (!in->limits_copy) {
+		snprintf(err, errlen, "cannot allocate the alert counters' checkpoint copy");
+		return -1;
+	}
+	return weir_flow_cow_enable(in->flows, err, errlen) < 0 ? -1 : 1;
 }
 
-size_t weir_inspect_flows_snapshot(const struct weir_inspect *in, void *buf, size_t len)
+void weir_inspect_ckpt_begin(struct weir_inspect *in)
 {
-	size_t n = in->flows && len >= LIMITS_BYTES
-			   ? weir_flow_table_snapshot(in->flows, buf, len - LIMITS_BYTES) : 0;
+	weir_flow_cow_begin(in->flows);
+	if (in->limits) /* none without rules */
+		memcpy(in->limits_copy, in->limits, LIMITS_BYTES);
+}
+
+bool weir_inspect_ckpt_step(struct weir_inspect *in, unsigned budget)
+{
+	return weir_flow_cow_step(in->flows, budget);
+}
+
+size_t weir_inspect_ckpt_size(const struct weir_inspect *in)
+{
+	return weir_flow_cow_snapshot_size(in->flows) + LIMITS_BYTES;
+}
+
+size_t weir_inspect_ckpt_write(const struct weir_inspect *in, void *buf, size_t len)
+{
+	size_t n = len >= LIMITS_BYTES ? weir_flow_cow_snapshot(in->flows, buf, len - LIMITS_BYTES) : 0;
 
 	if (!n)
 		return 0;
-	if (in->limits) /* none without rules */
-		memcpy((uint8_t *)buf + n, in->limits, LIMITS_BYTES);
-	else
-		memset((uint8_t *)buf + n, 0, LIMITS_BYTES);
+	memcpy((uint8_t *)buf + n, in->limits_copy, LIMITS_BYTES);
 	return n + LIMITS_BYTES;
 }
 

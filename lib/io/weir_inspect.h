@@ -128,14 +128,23 @@ void weir_inspect_expire(struct weir_inspect *in, const struct weir_gen *g, uint
 void weir_inspect_flush(struct weir_inspect *in, const struct weir_gen *g, uint64_t now);
 
 /*
- * Checkpoints of the flow table (weir_flow_table_snapshot) and the alert
- * counters per (flow, rule); Hyperscan stream states are not carried: a
- * restored flow's streams start afresh. max: a
- * buffer size that always fits (0 without flows). snapshot: data path, at a
- * barrier; bytes written. restore: before the worker runs; 0 or -1 + err.
+ * Checkpoints of the flow table and of the alert counters per (flow, rule);
+ * Hyperscan stream states are not carried: a restored flow's streams start
+ * afresh. The flow table is copied on write (weir_flow_cow_*): the barrier
+ * costs O(1) and the copy goes on in small steps between bursts.
+ *   enable: before the data path runs; 1, 0 when no flows are tracked, -1 + err.
+ *   begin: data path, at a barrier (the alert counters are copied at once).
+ *   step: data path, between bursts: up to `budget` more flows; true once the
+ *         copy is complete (and when none is under way).
+ *   size, write: any thread, once step said true (ordered by the caller): the
+ *         copy as bytes, weir_flow_table_snapshot's format then the counters.
+ *   restore: before the worker runs; 0, or -1 + err.
  */
-size_t weir_inspect_flows_snapshot_max(const struct weir_inspect *in);
-size_t weir_inspect_flows_snapshot(const struct weir_inspect *in, void *buf, size_t len);
+int weir_inspect_ckpt_enable(struct weir_inspect *in, char *err, size_t errlen);
+void weir_inspect_ckpt_begin(struct weir_inspect *in);
+bool weir_inspect_ckpt_step(struct weir_inspect *in, unsigned budget);
+size_t weir_inspect_ckpt_size(const struct weir_inspect *in);
+size_t weir_inspect_ckpt_write(const struct weir_inspect *in, void *buf, size_t len);
 int weir_inspect_flows_restore(struct weir_inspect *in, const void *buf, size_t len, char *err,
 			       size_t errlen);
 

@@ -294,14 +294,28 @@ void weir_worker_barrier(struct worker *w, uint64_t epoch)
 		while (rte_ring_sp_enqueue_elem(w->records, &r, sizeof(r)) != 0)
 			rte_pause();
 	}
-	/* a copy, proportional to the flows in use: the table goes on changing */
-	if (w->flow_snap)
-		w->flow_snap_len = weir_inspect_flows_snapshot(w->inspect, w->flow_snap,
-							       w->flow_snap_cap);
+	/* the flow table is copied on write, and step by step after each burst */
+	if (w->flow_ckpt) {
+		weir_inspect_ckpt_begin(w->inspect);
+		w->flow_copying = epoch;
+	}
 	worker_gen(w);
 	weir_window_barrier(w->win, epoch);
 	w->epoch = epoch;
 	weir_hist_add(&w->burst, rte_rdtsc() - t0);
+}
+
+/*
+ * A step of the flow table's checkpoint copy: a bounded slice after each
+ * burst (or idle poll), all of it when budget is UINT_MAX.
+ */
+#define FLOW_COPY_STEP 2048
+static inline void worker_flow_step(struct worker *w, unsigned budget)
+{
+	if (likely(!w->flow_copying) || !weir_inspect_ckpt_step(w->inspect, budget))
+		return;
+	__atomic_store_n(&w->flow_done, w->flow_copying, __ATOMIC_RELEASE);
+	w->flow_copying = 0;
 }
 
 /*
@@ -357,6 +371,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 	if (mx > w->pl->delay)
 		weir_window_advance(w->win, mx - w->pl->delay);
 	__atomic_store_n(&w->max_ts_pub, mx, __ATOMIC_RELAXED);
+	worker_flow_step(w, FLOW_COPY_STEP);
 	weir_hist_add(&w->burst, rte_rdtsc() - t0);
 	rcu_quiescent_state(); /* done with g */
 }
@@ -410,6 +425,7 @@ static void worker_poll_loop(struct worker *w)
 		if (poller_exhausted(w->pl, &w->po))
 			break;
 		idle_watermark(w);
+		worker_flow_step(w, FLOW_COPY_STEP);
 		idle_backoff(&idle, true);
 	}
 	worker_poll_barrier(w); /* one asked for meanwhile: the merger waits for every worker */
@@ -456,6 +472,7 @@ static void worker_ring_loop(struct worker *w)
 			weir_window_advance(w->win, hint - w->pl->delay);
 		if (done && w->epoch == __atomic_load_n(&w->barrier_epoch, __ATOMIC_ACQUIRE))
 			break;
+		worker_flow_step(w, FLOW_COPY_STEP);
 		idle_backoff(&idle, true);
 	}
 }
@@ -469,6 +486,7 @@ static int worker_main(void *arg)
 		worker_ring_loop(w);
 	else
 		worker_poll_loop(w);
+	worker_flow_step(w, UINT_MAX); /* a copy under way is finished before the flows end */
 	const struct weir_gen *g = worker_gen(w);
 	if (w->inspect)
 		weir_inspect_flush(w->inspect, g, weir_window_max_ts(w->win));

@@ -89,8 +89,9 @@ struct worker {
 	uint64_t epoch;
 	struct ckpt_mark mark;
 	uint64_t deq;                      /* distributor mode: packets taken from the ring */
-	void *flow_snap;                   /* the flow table at the last barrier (checkpoints) */
-	size_t flow_snap_cap, flow_snap_len;
+	bool flow_ckpt;                    /* checkpoints copy this worker's flow table */
+	uint64_t flow_copying;             /* the barrier whose flow copy is under way, 0: none */
+	uint64_t flow_done;                /* the last barrier whose copy is complete (release) */
 	struct weir_hist burst __rte_cache_aligned; /* TSC cycles per burst in worker_process */
 	/* Distributor mode: take barrier `barrier_epoch` once deq reaches barrier_at. */
 	uint64_t barrier_at __rte_cache_aligned;

@@ -99,7 +99,45 @@ while [ "$total" -lt "$KILLS" ]; do
 done
 [ "$total" -ge "$KILLS" ] && ok "$total kills in $r rounds"
 
+# Flow state: flow records, alerts (bench-102 patterns, alert_limit per flow and rule) and a
+# query keyed by flow id and direction, across 6 more kills: flow tables and the alert counters
+# are restored, so flow ids, flow records and alerts equal the uninterrupted run's.
+if [ -e "$DATA/patterns/bench-102.txt" ]; then
+  cat > "$TMP/fq.yaml" <<Y
+workers: 2
+summary: false
+flows: {mode: on, records: true}
+rules: [$DATA/patterns/bench-102.txt]
+rules_cache: $TMP/hs
+checkpoint: {every_packets: 3000, interval: 0s, keep: 3}
+queries:
+  - name: perflow
+    group_by: [flow_id, direction]
+    window: {type: tumbling, size: 60s}
+    aggregates: [packets, bytes]
+  - name: byrule
+    group_by: [rule]
+    window: {type: tumbling, size: 60s}
+    aggregates: [packets]
+Y
+  mkdir -p "$TMP/fref"
+  if "$WEIR_BIN" run --config "$TMP/fq.yaml" --pcap "$CAP" --out "$TMP/fref.jsonl" \
+       --checkpoint-dir "$TMP/fref" 2> "$TMP/fref.err"; then
+    { cat "$TMP/fq.yaml"; echo "replay_pps: 25000"; } > "$TMP/paced.yaml"
+    round "$TMP/f" 2 6
+    kinds=$(grep -o '"type":"[a-z]*"' "$TMP/fref.jsonl" | sort | uniq -c | tr -s ' \n' ' ')
+    if python3 "$EQ" "$TMP/fref.jsonl" "$TMP/f/out.jsonl" > "$TMP/f.eq"; then
+      ok "flows: $killed kill -9, $restores restores: records equal the uninterrupted run's ($kinds)"
+    else
+      fail "flows: $killed kills, $restores restores: records differ"; cat "$TMP/f.eq"
+    fi
+  else
+    fail "flows reference run: $(tail -3 "$TMP/fref.err")"
+  fi
+fi
+
 # Restore 2 workers' checkpoint into 1 worker (direct mode): same rows.
+{ cat "$TMP/q.yaml"; echo "replay_pps: 25000"; } > "$TMP/paced.yaml"
 round "$TMP/w" 1 1
 if python3 "$EQ" "$TMP/ref.jsonl" "$TMP/w/out.jsonl" > "$TMP/w.eq"; then
   ok "2 workers killed, restored with 1 ($restores restores): rows equal the uninterrupted run's"

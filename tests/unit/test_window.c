@@ -1026,12 +1026,6 @@ static void *ckpt_save_at(struct weir_window_set *s, unsigned k, size_t *len, st
 
 static void same_emitted(const struct emitted *a, const struct emitted *b)
 {
-	if (getenv("WEIR_TEST_DUMP"))
-		for (unsigned i = 0; i < (a->n > b->n ? a->n : b->n); i++)
-			fprintf(stderr, "%2u %s %lu-%lu p%lu k%lu f%d | %s %lu-%lu p%lu k%lu f%d\n", i,
-				a->query[i], a->start[i] / SEC, a->end[i] / SEC, a->packets[i], a->keys[i],
-				a->final[i], b->query[i], b->start[i] / SEC, b->end[i] / SEC, b->packets[i],
-				b->keys[i], b->final[i]);
 	cr_assert_eq(a->n, b->n, "%u results vs %u", a->n, b->n);
 	for (unsigned i = 0; i < a->n; i++) {
 		cr_assert_str_eq(a->query[i], b->query[i], "result %u", i);

@@ -6,6 +6,7 @@
 #  - a checkpoint directory on a full tmpfs, and on a read-only one: checkpoints fail (counted in
 #    stats as failed, with the reason), no temp file is left, and the results are unchanged;
 #  - weirctl snapshot writes one on request and says where; with checkpoints off it says so;
+#  - a live port (net_null) killed and restored: the restore record reports the gap;
 #  - a query changed, removed or added between checkpoint and restore is reported; the unchanged
 #    one keeps its state (its rows equal the uninterrupted run's);
 #  - a different capture than the checkpoint read is refused (exit 2, naming it).
@@ -135,6 +136,29 @@ else
   fail "weirctl snapshot without checkpoints: $(cat "$TMP/nock.out")"
 fi
 ctl shutdown > /dev/null; wait_exit "$pid"
+
+# ---- a live port: the state comes back, the time weir was down is reported ----
+SOCK=$TMP/ctl3.sock
+mkdir -p "$TMP/live"
+start_weir "$SOCK" "$TMP/live/out.jsonl" "$TMP/live/err" --control "$SOCK" --checkpoint-dir "$TMP/live"
+ctl snapshot > /dev/null 2>&1 || fail "live: weirctl snapshot failed"
+kill -KILL "$pid"; wait "$pid" 2>/dev/null; rm -rf "/var/run/dpdk/weir-$pid"
+sleep 1
+start_weir "$SOCK" "$TMP/live/out.jsonl" "$TMP/live/err2" --control "$SOCK" --checkpoint-dir "$TMP/live" \
+  --restore latest
+ctl shutdown > /dev/null; wait_exit "$pid"
+if python3 - "$TMP/live/out.jsonl" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if '"type":"restore"' in l]
+assert len(r) == 1 and r[0]["gap_ns"] >= 1e9 and r[0]["skipped_packets"] == 0, r
+PY
+then
+  ok "live port: restored, the restore record says weir was away $(grep -o '"gap_ns":[0-9]*' "$TMP/live/out.jsonl") ns"
+else
+  fail "live port restore: $(grep restore "$TMP/live/out.jsonl") $(tail -2 "$TMP/live/err2")"
+fi
+grep -q "live ports lost what came while weir was down" "$TMP/live/err2" ||
+  fail "live port restore: stderr does not say what was lost: $(tail -2 "$TMP/live/err2")"
 
 # ---- the config changed between checkpoint and restore ----
 d=$TMP/changed

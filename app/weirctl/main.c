@@ -444,58 +444,50 @@ static json_t *request(const char *path, int n, char **words, bool abs_files, do
 	return r;
 }
 
-/*
- * Poll `rules status` until job id is no longer compiling (or wait_s
- * passes). Returns that response (first is released), its text in *text.
- */
-static json_t *wait_job(const char *path, json_int_t id, double timeout, double wait_s, char **text,
-			json_t *first)
-{
-	char *words[] = {"rules status"};
-	double t_end = now_s() + wait_s;
+/* What a wait is for: the status command polled, and when its answer says the wait is over. */
+struct wait_for {
+	char *status;                       /* "rules status", "snapshot status" */
+	bool (*over)(json_t *r, json_int_t id);
+	const char *what;                   /* "job", "checkpoint" */
+	const char *pending;                /* "still compiling", "not written" */
+};
 
-	json_decref(first);
-	free(*text);
-	for (;;) {
-		json_t *r = request(path, 1, words, false, timeout, text);
-		if (!r)
-			return NULL;
-		json_t *job = json_object_get(r, "job");
-		if (!json_is_object(job) || num(job, "id") != id ||
-		    strcmp(str(job, "state"), "compiling") != 0)
-			return r;
-		if (now_s() > t_end) {
-			fprintf(stderr, "%s: job %" JSON_INTEGER_FORMAT " still compiling after %.0f s "
-				"(see `weirctl rules status`)\n", prog, id, wait_s);
-			json_decref(r);
-			free(*text);
-			return NULL;
-		}
-		json_decref(r);
-		free(*text);
-		usleep(20000);
-	}
+static bool job_over(json_t *r, json_int_t id)
+{
+	json_t *job = json_object_get(r, "job");
+
+	return !json_is_object(job) || num(job, "id") != id ||
+	       strcmp(str(job, "state"), "compiling") != 0;
 }
 
-/*
- * Poll `snapshot status` until checkpoint `epoch` is written or has failed
- * (or wait_s passes): that response, or NULL. first is released.
- */
-static json_t *wait_snapshot(const char *path, json_int_t epoch, double timeout, double wait_s,
-			     char **text, json_t *first)
+static bool checkpoint_over(json_t *r, json_int_t epoch)
 {
-	char *words[] = {"snapshot status"};
+	return num(r, "done_epoch") >= epoch;
+}
+
+static const struct wait_for rules_job = {"rules status", job_over, "job", "still compiling"};
+static const struct wait_for checkpoint = {"snapshot status", checkpoint_over, "checkpoint",
+					   "not written"};
+
+/*
+ * Poll w->status until w->over says job `id` is over (or wait_s passes):
+ * that response, its text in *text; NULL after a message. first is released.
+ */
+static json_t *wait_until(const char *path, const struct wait_for *w, json_int_t id, double timeout,
+			  double wait_s, char **text, json_t *first)
+{
+	char *words[] = {w->status};
 	double t_end = now_s() + wait_s;
 
 	json_decref(first);
 	free(*text);
 	for (;;) {
 		json_t *r = request(path, 1, words, false, timeout, text);
-		if (!r || num(r, "done_epoch") >= epoch)
+		if (!r || w->over(r, id))
 			return r;
 		if (now_s() > t_end) {
-			fprintf(stderr, "%s: checkpoint %" JSON_INTEGER_FORMAT " not written after %.0f s "
-				"(see `weirctl snapshot status`)\n", prog, epoch, wait_s);
+			fprintf(stderr, "%s: %s %" JSON_INTEGER_FORMAT " %s after %.0f s (see `weirctl %s`)\n",
+				prog, w->what, id, w->pending, wait_s, w->status);
 			json_decref(r);
 			free(*text);
 			return NULL;
@@ -575,7 +567,7 @@ int main(int argc, char **argv)
 		return 2;
 	json_t *job = json_object_get(r, "job");
 	if (!nowait && json_is_true(json_object_get(r, "ok")) && files && job) {
-		json_t *done = wait_job(path, num(job, "id"), timeout, wait_s, &resp, r);
+		json_t *done = wait_until(path, &rules_job, num(job, "id"), timeout, wait_s, &resp, r);
 		if (!done)
 			return 2;
 		r = done;
@@ -583,7 +575,7 @@ int main(int argc, char **argv)
 	bool snap = !strcmp(cmd0, "snapshot") && optind + 1 == argc;
 	json_int_t epoch = num(r, "epoch");
 	if (snap && !nowait && json_is_true(json_object_get(r, "ok"))) {
-		r = wait_snapshot(path, epoch, timeout, wait_s, &resp, r);
+		r = wait_until(path, &checkpoint, epoch, timeout, wait_s, &resp, r);
 		if (!r)
 			return 2;
 		if (num(json_object_get(r, "last"), "epoch") != epoch) {

@@ -11,7 +11,7 @@
 #include <rte_hash_crc.h>
 
 #include "weir_sketch.h"
-#include "weir_window.h"
+#include "weir_window_int.h"
 
 #define SNAP_MAGIC 0x504e5357u /* "WSNP" as little-endian bytes */
 #define SNAP_VERSION 1u
@@ -136,7 +136,7 @@ size_t weir_table_snapshot(const struct weir_query *q, const struct weir_table *
 	return (size_t)(p - (uint8_t *)buf);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int weir_window_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -206,50 +206,50 @@ int weir_table_restore(const struct weir_query *q, struct weir_table *t, const v
 
 	if (t->key_words != q->key_words || t->agg_words != q->agg_words ||
 	    t->blob_bytes != q->blob_bytes)
-		return fail(err, errlen, "table was not laid out for query '%s'", q->conf.name);
+		return weir_window_fail(err, errlen, "table was not laid out for query '%s'", q->conf.name);
 	if (t->n_used || t->has_other)
-		return fail(err, errlen, "table is not empty (reset it first)");
+		return weir_window_fail(err, errlen, "table is not empty (reset it first)");
 	if (!p || len < SNAP_HDR)
-		return fail(err, errlen, "snapshot truncated: %zu bytes, header needs %u", len,
+		return weir_window_fail(err, errlen, "snapshot truncated: %zu bytes, header needs %u", len,
 			    SNAP_HDR);
 	if (get32(p) != SNAP_MAGIC)
-		return fail(err, errlen, "not a table snapshot (bad magic 0x%08x)", get32(p));
+		return weir_window_fail(err, errlen, "not a table snapshot (bad magic 0x%08x)", get32(p));
 	uint32_t vf = get32(p + 4), version = vf & 0xffff, flags = vf >> 16;
 	if (version != SNAP_VERSION)
-		return fail(err, errlen, "table snapshot version %u, this build reads %u", version,
+		return weir_window_fail(err, errlen, "table snapshot version %u, this build reads %u", version,
 			    SNAP_VERSION);
 	if (flags & ~SNAP_F_KNOWN)
-		return fail(err, errlen, "table snapshot has unknown flags 0x%x", flags);
+		return weir_window_fail(err, errlen, "table snapshot has unknown flags 0x%x", flags);
 	uint32_t kw = get32(p + 8), aw = get32(p + 12), bb = get32(p + 16), n = get32(p + 20);
 	if (kw != q->key_words)
-		return fail(err, errlen, "key_words mismatch: snapshot %u, query '%s' %u", kw,
+		return weir_window_fail(err, errlen, "key_words mismatch: snapshot %u, query '%s' %u", kw,
 			    q->conf.name, q->key_words);
 	if (aw != q->agg_words)
-		return fail(err, errlen, "agg_words mismatch: snapshot %u, query '%s' %u", aw,
+		return weir_window_fail(err, errlen, "agg_words mismatch: snapshot %u, query '%s' %u", aw,
 			    q->conf.name, q->agg_words);
 	if (bb != q->blob_bytes)
-		return fail(err, errlen, "blob_bytes mismatch: snapshot %u, query '%s' %u", bb,
+		return weir_window_fail(err, errlen, "blob_bytes mismatch: snapshot %u, query '%s' %u", bb,
 			    q->conf.name, q->blob_bytes);
 	if (get32(p + 24) != weir_table_layout_hash(q))
-		return fail(err, errlen,
+		return weir_window_fail(err, errlen,
 			    "layout mismatch: snapshot's keys/aggregates differ from query '%s'",
 			    q->conf.name);
 	if (get32(p + 28) != 0)
-		return fail(err, errlen, "table snapshot: reserved header word is not zero");
+		return weir_window_fail(err, errlen, "table snapshot: reserved header word is not zero");
 	if (n > t->max_keys)
-		return fail(err, errlen, "snapshot holds %u keys, the table only %u", n, t->max_keys);
+		return weir_window_fail(err, errlen, "snapshot holds %u keys, the table only %u", n, t->max_keys);
 	size_t eb = entry_bytes(q), ob = (size_t)aw * 8 + bb;
 	size_t want = SNAP_HDR + (size_t)n * eb + ((flags & SNAP_F_OTHER) ? ob : 0);
 	if (len != want)
-		return fail(err, errlen, "snapshot length %zu, its header says %zu (%s)", len, want,
+		return weir_window_fail(err, errlen, "snapshot length %zu, its header says %zu (%s)", len, want,
 			    len < want ? "truncated" : "trailing bytes");
 
 	const uint8_t *e = p + SNAP_HDR;
 	for (uint32_t i = 0; i < n; i++, e += eb)
 		if (bb && !blob_ok(q, e + (size_t)kw * 8 + (size_t)aw * 8))
-			return fail(err, errlen, "entry %u: corrupt sketch state", i);
+			return weir_window_fail(err, errlen, "entry %u: corrupt sketch state", i);
 	if ((flags & SNAP_F_OTHER) && bb && !blob_ok(q, e + (size_t)aw * 8))
-		return fail(err, errlen, "_other entry: corrupt sketch state");
+		return weir_window_fail(err, errlen, "_other entry: corrupt sketch state");
 
 	e = p + SNAP_HDR;
 	for (uint32_t i = 0; i < n; i++, e += eb) {
@@ -260,7 +260,7 @@ int weir_table_restore(const struct weir_query *q, struct weir_table *t, const v
 		uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, kw));
 		if (!a || t->n_used != before + 1) {
 			weir_table_reset(t);
-			return fail(err, errlen, "entry %u: %s", i,
+			return weir_window_fail(err, errlen, "entry %u: %s", i,
 				    a ? "duplicate key" : "table full");
 		}
 		get_aggs(t, a, e + (size_t)kw * 8);

@@ -3,7 +3,6 @@
  * weir_window_ckpt: the merger's state, aligned at a checkpoint barrier, to
  * bytes and back. The format is described with the API in weir_window.h.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,16 +186,6 @@ static uint64_t get64(struct rcur *c)
 	return rte_le_to_cpu_64(x);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* The live slot configured under `name`, or -1. */
 static int find_query(const struct weir_window_set *s, const char *name)
 {
@@ -214,12 +203,12 @@ static int load_table(struct rcur *c, const struct weir_query *q, struct weir_ta
 	const void *b = n ? take(c, n) : NULL;
 
 	if (c->bad)
-		return fail(err, errlen, "truncated in query '%s'", q ? q->conf.name : "?");
+		return weir_window_fail(err, errlen, "truncated in query '%s'", q ? q->conf.name : "?");
 	if (!t || !n)
 		return 0;
 	char why[256];
 	if (weir_table_restore(q, t, b, n, why, sizeof(why)) < 0)
-		return fail(err, errlen, "query '%s': %s", q->conf.name, why);
+		return weir_window_fail(err, errlen, "query '%s': %s", q->conf.name, why);
 	return 0;
 }
 
@@ -251,7 +240,7 @@ static int load_panes(struct rcur *c, struct weir_window_set *s, int qi, const s
 		bool dirty = get8(c) != 0, created = false;
 		struct pane *p = qi >= 0 ? weir_pane_get(s, (unsigned)qi, start, &created) : NULL;
 		if (qi >= 0 && (!p || !created))
-			return fail(err, errlen, "query '%s': %s", q->conf.name,
+			return weir_window_fail(err, errlen, "query '%s': %s", q->conf.name,
 				    p ? "two panes with one start" : "out of memory");
 		if (p)
 			p->dirty = dirty;
@@ -271,13 +260,13 @@ static int load_query(struct rcur *c, struct weir_window_set *s, unsigned saved_
 	const void *nb = nl < sizeof(name) ? take(c, nl) : NULL;
 
 	if (!nb)
-		return fail(err, errlen, "truncated or bad query name (length %u)", nl);
+		return weir_window_fail(err, errlen, "truncated or bad query name (length %u)", nl);
 	memcpy(name, nb, nl);
 	name[nl] = '\0';
 	uint64_t hash = get64(c);
 	int qi = find_query(s, name);
 	if (qi >= 0 && seen[qi])
-		return fail(err, errlen, "query '%s' saved twice", name);
+		return weir_window_fail(err, errlen, "query '%s' saved twice", name);
 	if (qi >= 0)
 		seen[qi] = true;
 	if (qi >= 0 && hash != state_hash(&s->q[qi])) {
@@ -309,7 +298,7 @@ static int load_query(struct rcur *c, struct weir_window_set *s, unsigned saved_
 		sess = s->mq[qi].sessions = s->mq[qi].sessions ? s->mq[qi].sessions
 							    : weir_merged_get(s, (unsigned)qi);
 		if (!sess)
-			return fail(err, errlen, "query '%s': out of memory", name);
+			return weir_window_fail(err, errlen, "query '%s': out of memory", name);
 	}
 	return load_table(c, q, sess, err, errlen);
 }
@@ -321,13 +310,13 @@ int weir_window_set_load(struct weir_window_set *s, const void *buf, size_t len,
 	bool seen[WEIR_MAX_QUERIES] = {false};
 
 	if (get32(&c) != WIN_MAGIC)
-		return fail(err, errlen, "window state: bad magic");
+		return weir_window_fail(err, errlen, "window state: bad magic");
 	uint32_t version = get32(&c), workers = get32(&c), nq = get32(&c);
 	if (version != WIN_VERSION)
-		return fail(err, errlen, "window state version %u, this build reads %u", version,
+		return weir_window_fail(err, errlen, "window state version %u, this build reads %u", version,
 			    WIN_VERSION);
 	if (!workers || workers > WEIR_MAX_WORKERS || nq > WEIR_MAX_QUERIES)
-		return fail(err, errlen, "window state: %u workers, %u queries: out of range",
+		return weir_window_fail(err, errlen, "window state: %u workers, %u queries: out of range",
 			    workers, nq);
 	uint64_t wm = UINT64_MAX, max_ts = 0;
 	for (unsigned w = 0; w < workers; w++) {
@@ -347,7 +336,7 @@ int weir_window_set_load(struct weir_window_set *s, const void *buf, size_t len,
 		if (load_query(&c, s, workers, seen, report, ctx, err, errlen) < 0)
 			return -1;
 	if (c.bad || c.off != len)
-		return fail(err, errlen, "window state: %s", c.bad ? "truncated" : "trailing bytes");
+		return weir_window_fail(err, errlen, "window state: %s", c.bad ? "truncated" : "trailing bytes");
 	for (unsigned qi = 0; report && qi < s->n_queries; qi++)
 		if (s->live[qi] && !seen[qi])
 			report(ctx, s->q[qi].conf.name, "new");

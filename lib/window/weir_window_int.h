@@ -107,4 +107,8 @@ struct weir_table *weir_merged_get(struct weir_window_set *s, unsigned qi);
 /* Query qi's merged pane starting at `start`, created (empty) if missing; NULL: out of memory. */
 struct pane *weir_pane_get(struct weir_window_set *s, unsigned qi, uint64_t start, bool *created);
 
+/* Format a reason into err (when given) and return -1: the loaders' error path. */
+int weir_window_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

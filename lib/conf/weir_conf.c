@@ -873,7 +873,12 @@ static int read_query(struct weir_yctx *y, const struct weir_ynode *map, struct 
 	return 0;
 }
 
-/* A config's queries replace the built-in ones rather than add to them. */
+/*
+ * A config's queries replace the built-in ones rather than add to them.
+ * `queries: []` means no queries at all: packets are still received, parsed,
+ * tracked in flows and matched against rules, but nothing is aggregated and
+ * no window record is written (leave the key out to keep the built-in ones).
+ */
 static int read_queries(struct weir_yctx *y, const struct weir_ynode *n, void *base)
 {
 	struct weir_config *c = base;
@@ -881,9 +886,6 @@ static int read_queries(struct weir_yctx *y, const struct weir_ynode *n, void *b
 
 	if (weir_yexpect(y, n, WEIR_YSEQ))
 		return -1;
-	if (n->n_children == 0)
-		return weir_yerr(y, n->line,
-				 "queries: empty list (leave the key out to keep the built-in queries)");
 	c->n_queries = 0;
 	WEIR_YFOREACH(it, n) {
 		if (i++ == WEIR_MAX_QUERIES)
@@ -1624,7 +1626,8 @@ static const struct weir_yname time_kinds[] = {
  *   ports            list of ports (see read_port); the CLI's
  *                    --pcap/--port add more                        none
  *   queries          list of queries (see query_knobs); replaces
- *                    the built-in hostpairs/protocols/totals       built-in
+ *                    the built-in hostpairs/protocols/totals;
+ *                    [] = none (parse, flows, rules still run)     built-in
  *   rules            list of rule files (Suricata .rules, native
  *                    .yaml, Hyperscan ID:/regex/flags); --rules
  *                    adds more                                     none

@@ -465,6 +465,42 @@ Test(config, exactly_max_queries, .init = tmp_init, .fini = tmp_fini)
 	cr_assert_str_eq(cfg.queries[31].name, "q31");
 }
 
+/*
+ * `queries: []` means no queries (parse, flows and rules still run): it replaces
+ * the built-in ones with none, whether alone, with other keys, or in flow style.
+ */
+Test(config, empty_queries_means_none, .init = tmp_init, .fini = tmp_fini)
+{
+	weir_config_defaults(&cfg);
+	cr_assert_eq(cfg.n_queries, 3);
+	cr_assert_eq(weir_config_load(&cfg, write_text("none.yaml", "queries: []\n"), errbuf,
+				      sizeof(errbuf)), 0, "%s", errbuf);
+	cr_assert_eq(cfg.n_queries, 0);
+
+	weir_config_defaults(&cfg);
+	cr_assert_eq(weir_config_load(&cfg, write_text("none2.yaml",
+		"workers: 2\nqueries: []\nflows: {mode: on}\nsummary: false\n"), errbuf,
+		sizeof(errbuf)), 0, "%s", errbuf);
+	cr_assert_eq(cfg.n_queries, 0);
+	cr_assert_eq(cfg.workers, 2);
+
+	/* a later queries: list after an empty one is read as usual */
+	weir_config_defaults(&cfg);
+	cr_assert_eq(weir_config_load(&cfg, write_text("some.yaml",
+		"queries:\n  - {name: q, aggregates: [packets]}\n"), errbuf, sizeof(errbuf)), 0,
+		"%s", errbuf);
+	cr_assert_eq(cfg.n_queries, 1);
+	/* and leaving the key out keeps the built-in ones */
+	weir_config_defaults(&cfg);
+	cr_assert_eq(weir_config_load(&cfg, write_text("keep.yaml", "workers: 1\n"), errbuf,
+				      sizeof(errbuf)), 0, "%s", errbuf);
+	assert_builtin_queries(&cfg);
+	/* a mapping is still no list */
+	weir_config_defaults(&cfg);
+	cr_assert_eq(weir_config_load(&cfg, write_text("map.yaml", "queries: {}\n"), errbuf,
+				      sizeof(errbuf)), -1);
+}
+
 /* ---- config errors: each with its file:line ------------------------------------ */
 
 Test(config_errors, unknown_key)
@@ -637,7 +673,6 @@ Test(config_errors, query_keys_and_names)
 	load_fails("bad-query-name.yaml", "2: name: 'host pairs' has a ' '");
 	load_fails("bad-query-noname.yaml", "2: query without a name");
 	load_fails("bad-max-keys.yaml", "4: query 'q': max_keys: 8 is out of range 16..16777216");
-	load_fails("bad-no-queries.yaml", "1: queries: empty list");
 }
 
 Test(config_errors, stream_semantics)

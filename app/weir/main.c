@@ -53,6 +53,7 @@ static void usage_run(FILE *f)
 		"                [--workers N] [--out PATH|-] [--eal \"EXTRA EAL ARGS\"] [--layer outer|inner]\n"
 		"                [--duration SECONDS] [--sample] [--no-summary] [--control SOCKET]\n"
 		"                [--metrics ADDR:PORT] [--checkpoint-dir DIR] [--restore latest|FILE]\n"
+		"                [--inline A:B]...\n"
 		"\n"
 		"  --config FILE     YAML configuration (queries, ports, knobs); see README.md.\n"
 		"                    Without it the bundled queries run: hostpairs, protocols, totals\n"
@@ -97,6 +98,13 @@ static void usage_run(FILE *f)
 		"                    Capture ports resume right after the packets the checkpoint had\n"
 		"                    read, and the output file is cut back to what it had committed,\n"
 		"                    so the results equal those of an uninterrupted run.\n"
+		"  --inline A:B      inline mode: packets received on port A (0-based, in the order the\n"
+		"                    config's ports and then --pcap/--port give them) are sent out on\n"
+		"                    port B after processing, and B's on A. Repeatable; config key\n"
+		"                    inline: [\"A:B\"]. A packet matching a rule with action drop is\n"
+		"                    not sent on, nor are the later packets of its flow (counted under\n"
+		"                    inline.dropped.rule); a full tx queue drops (inline.dropped.tx-full).\n"
+		"                    Idle lcores spin rather than sleep, for latency.\n"
 		"\n"
 		"Exit status: 0 done, 1 runtime failure, 2 bad input (options, config, capture, port).\n",
 		weir_pmd_config_dir());
@@ -109,6 +117,8 @@ struct cli {
 	const char *ports[WEIR_MAX_PORTS];
 	unsigned n_pcaps, n_ports, n_rules;
 	const char *rules[WEIR_MAX_RULE_FILES];
+	const char *inline_pairs[WEIR_MAX_PORTS];
+	unsigned n_inline;
 	bool strict;
 	long workers;
 	double duration;
@@ -119,7 +129,7 @@ struct cli {
 static int parse_run_args(int argc, char **argv, struct cli *c)
 {
 	enum { O_CONFIG = 256, O_PCAP, O_PORT, O_PROFILE, O_WORKERS, O_OUT, O_EAL, O_LAYER,
-	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_CONTROL, O_METRICS, O_CKPT_DIR, O_RESTORE, O_HELP };
+	       O_SAMPLE, O_NO_SUMMARY, O_DURATION, O_RULES, O_STRICT, O_CONTROL, O_METRICS, O_CKPT_DIR, O_RESTORE, O_INLINE, O_HELP };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, O_CONFIG},
 		{"pcap", required_argument, NULL, O_PCAP},
@@ -138,6 +148,7 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 		{"metrics", required_argument, NULL, O_METRICS},
 		{"checkpoint-dir", required_argument, NULL, O_CKPT_DIR},
 		{"restore", required_argument, NULL, O_RESTORE},
+		{"inline", required_argument, NULL, O_INLINE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -186,6 +197,13 @@ static int parse_run_args(int argc, char **argv, struct cli *c)
 			c->rules[c->n_rules++] = optarg;
 			break;
 		case O_STRICT: c->strict = true; break;
+		case O_INLINE:
+			if (c->n_inline >= WEIR_MAX_PORTS) {
+				fprintf(stderr, "weir: at most %d --inline pairs\n", WEIR_MAX_PORTS);
+				return -1;
+			}
+			c->inline_pairs[c->n_inline++] = optarg;
+			break;
 		case O_DURATION:
 			c->duration = strtod(optarg, &end);
 			if (*end || !(c->duration > 0) || c->duration > 1e7) {
@@ -281,6 +299,11 @@ static int build_config(struct weir_config *cfg, const struct cli *c)
 	for (unsigned i = 0; i < c->n_ports; i++)
 		if (weir_config_add_port(cfg, c->ports[i], c->profile, err, sizeof(err)) < 0)
 			goto bad;
+	for (unsigned i = 0; i < c->n_inline; i++)
+		if (weir_config_add_inline(cfg, c->inline_pairs[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "weir: --inline: %s\n", err);
+			return -1;
+		}
 	return 0;
 bad:
 	fprintf(stderr, "weir: %s\n", err);

@@ -1423,6 +1423,52 @@ static int read_rules(struct weir_yctx *y, const struct weir_ynode *n, void *bas
 	return 0;
 }
 
+/*
+ * An inline pair "A:B": ports A and B (0-based, in the order the config's
+ * ports: then --pcap/--port give them) forward to each other. Whether they
+ * exist is checked when the ports open.
+ */
+int weir_config_add_inline(struct weir_config *c, const char *spec, char *err, size_t errlen)
+{
+	unsigned a, b;
+	int used = 0;
+
+	if (sscanf(spec, "%u:%u%n", &a, &b, &used) != 2 || spec[used] || a == b ||
+	    a >= WEIR_MAX_PORTS || b >= WEIR_MAX_PORTS) {
+		snprintf(err, errlen, "inline pair '%s': want A:B, two different port indexes below %d",
+			 spec, WEIR_MAX_PORTS);
+		return -1;
+	}
+	for (unsigned i = 0; i < c->n_inline; i++) {
+		const struct weir_inline_pair *p = &c->inline_pairs[i];
+		if (p->a == a || p->b == a || p->a == b || p->b == b) {
+			snprintf(err, errlen, "inline pair '%s': port %u is already paired (%u:%u)", spec,
+				 p->a == a || p->b == a ? a : b, p->a, p->b);
+			return -1;
+		}
+	}
+	c->inline_pairs[c->n_inline++] = (struct weir_inline_pair){(uint8_t)a, (uint8_t)b};
+	return 0;
+}
+
+/* inline: ["A:B", ...]: added to those given with --inline. */
+static int read_inline(struct weir_yctx *y, const struct weir_ynode *n, void *base)
+{
+	struct weir_config *c = base;
+	char err[160];
+
+	if (weir_yexpect(y, n, WEIR_YSEQ))
+		return -1;
+	WEIR_YFOREACH(it, n) {
+		char spec[32];
+		if (weir_yread_str(y, it, spec, sizeof(spec)))
+			return -1;
+		if (weir_config_add_inline(c, spec, err, sizeof(err)))
+			return weir_yerr(y, it->line, "%s", err);
+	}
+	return 0;
+}
+
 static const struct weir_yname flows_modes[] = {
 	{ "auto", WEIR_FLOWS_AUTO },
 	{ "on", WEIR_FLOWS_ON },
@@ -1660,6 +1706,10 @@ static const struct weir_yname time_kinds[] = {
  *   replay_pps       read finite sources (pcap files) at this many
  *                    packets per second rather than as fast as
  *                    possible (k/M suffixes), 0 = unpaced           0
+ *   inline           port pairs "A:B" (0-based port indexes) that
+ *                    forward to each other after processing; drop
+ *                    rules stop packets (and their flows); the
+ *                    CLI's --inline adds more                      none
  */
 static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "workers", CF, workers, 1, WEIR_MAX_WORKERS),
@@ -1689,6 +1739,7 @@ static const struct knob config_knobs[] = {
 	KNOB_FN("metrics", read_metrics),
 	KNOB_FN("checkpoint", read_checkpoint),
 	KNOB(K_SIZE, "replay_pps", CF, replay_pps, 0, 1000000000),
+	KNOB_FN("inline", read_inline),
 	KNOB_END,
 };
 #undef CF

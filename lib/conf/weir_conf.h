@@ -245,7 +245,13 @@ struct weir_config {
 	struct weir_checkpoint_conf checkpoint;
 	char restore[WEIR_PATH_MAX];  /* --restore: "latest", a checkpoint file, or "" (none) */
 	uint64_t replay_pps;          /* pace finite sources at this rate (0 = as fast as possible) */
+	/* inline mode: port pairs that forward to each other */
+	unsigned n_inline;
+	struct weir_inline_pair { uint8_t a, b; } inline_pairs[WEIR_MAX_PORTS / 2];
 };
+
+/* Add an inline pair "A:B" (the CLI's --inline). 0 or -1 with err filled. */
+int weir_config_add_inline(struct weir_config *c, const char *spec, char *err, size_t errlen);
 
 /*
  * Set the metrics listen address (the CLI's --metrics, the config's

@@ -1412,7 +1412,7 @@ void weir_flow_tcp_drain(struct weir_flow_table *t, struct weir_flow *f, unsigne
 #define SNAP_RETIRED WEIR_FLOW_TO__COUNT /* list byte of a retired flow */
 #define SNAP_FLAGS                                                                       \
 	(WEIR_FLOW_F_CLIENT_HI | WEIR_FLOW_F_SEQ(0) | WEIR_FLOW_F_SEQ(1) | WEIR_FLOW_F_ALT | \
-	 WEIR_FLOW_F_NEW)
+	 WEIR_FLOW_F_NEW | WEIR_FLOW_F_DROP)
 #define ID_COUNTER ((1ull << 48) - 1)
 
 _Static_assert(SNAP_HDR == 288, "the header's size is part of the format");

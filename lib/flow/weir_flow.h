@@ -219,6 +219,7 @@ struct weir_flow_key {
 /* weir_flow.flags */
 #define WEIR_FLOW_F_CLIENT_HI 0x01 /* the client is the higher endpoint (it sends with dir 1) */
 #define WEIR_FLOW_F_SEQ(dir)  (0x02u << (dir)) /* next_seq[dir] is anchored */
+#define WEIR_FLOW_F_DROP      0x08 /* a drop rule matched: inline mode drops the rest of the flow */
 #define WEIR_FLOW_F_ALT       0x20 /* internal: the flow sits in its alternate bucket */
 #define WEIR_FLOW_F_NEW       0x40 /* created and not yet seen by weir_flow_take_new() */
 #define WEIR_FLOW_F_BURST     0x80 /* internal: returned in the current burst */

@@ -70,6 +70,7 @@ struct weir_inspect {
 	struct rte_ring *records;
 	unsigned worker;
 	bool matching;                     /* rules configured (a generation may come) */
+	bool drop_hit;                     /* the packet being inspected matched a drop rule */
 	/* stream slots per flow direction: a preallocated stack */
 	struct stream_slot *streams;
 	uint32_t *stream_free;
@@ -154,6 +155,8 @@ static void on_hit(struct weir_inspect *in, unsigned db, uint32_t slot, const st
 	struct weir_rule_counters *c = &in->rc[slot];
 
 	c->matches += h->matches;
+	if (r->action == WEIR_ACTION_DROP)
+		in->drop_hit = true;
 	if (r->action != WEIR_ACTION_ALERT && r->action != WEIR_ACTION_DROP)
 		return;
 	if (!under_limit(in, f ? f->id : 0, h->id)) {
@@ -407,9 +410,15 @@ void weir_inspect_burst(struct weir_inspect *in, const struct weir_gen *g, struc
 	}
 	rules->n = 0;
 	for (unsigned i = 0; i < n; i++) {
+		struct weir_flow *f = in->flows ? flows[i] : NULL;
 		rules->off[i] = (uint16_t)rules->n;
-		inspect_one(in, m[i], pkts[i], ts[i], in->flows ? flows[i] : NULL,
-			    in->flows ? dir[i] : 0, in->flows ? state[i] : 0, rules);
+		in->drop_hit = false;
+		inspect_one(in, m[i], pkts[i], ts[i], f, in->flows ? dir[i] : 0,
+			    in->flows ? state[i] : 0, rules);
+		/* like Suricata's IPS: once a drop rule matched, the flow's later packets go too */
+		if (f && in->drop_hit)
+			f->flags |= WEIR_FLOW_F_DROP;
+		rules->drop[i] = in->drop_hit || (f && (f->flags & WEIR_FLOW_F_DROP));
 	}
 	rules->off[n] = (uint16_t)rules->n;
 }

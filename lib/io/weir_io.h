@@ -27,6 +27,19 @@ enum weir_drop {
 };
 const char *weir_drop_name(enum weir_drop d);
 
+/* Inline mode: why a processed packet was not sent on (it was still counted in every query). */
+#define WEIR_FWD_DROP_LIST(X)                                                  \
+	X(RULE, "rule")         /* a drop rule matched it or earlier its flow */ \
+	X(TX_FULL, "tx-full")   /* the peer port's tx queue was full */
+
+enum weir_fwd_drop {
+#define WEIR_X(e, s) WEIR_FWD_DROP_##e,
+	WEIR_FWD_DROP_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_FWD_DROP__COUNT
+};
+const char *weir_fwd_drop_name(enum weir_fwd_drop d);
+
 /*
  * Start the EAL for `cfg`: --no-pci unless a port allow-lists PCI devices,
  * --in-memory on hugepages when enough are free, else --no-huge with a

@@ -64,6 +64,26 @@ const char *weir_drop_name(enum weir_drop d)
 	return d < WEIR_DROP__COUNT ? names[d] : "?";
 }
 
+const char *weir_fwd_drop_name(enum weir_fwd_drop d)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, s) [WEIR_FWD_DROP_##e] = s,
+		WEIR_FWD_DROP_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return d < WEIR_FWD_DROP__COUNT ? names[d] : "?";
+}
+
+static const char *stage_name(enum weir_stage s)
+{
+	static const char *const names[] = {
+#define WEIR_X(e, n) [WEIR_STAGE_##e] = n,
+		WEIR_STAGE_LIST(WEIR_X)
+#undef WEIR_X
+	};
+	return names[s];
+}
+
 /* The current generation's i-th active rule and its counter slot. */
 #define GEN_RULE(g, i) weir_gen_rule((g), (g)->active[i].db, (g)->active[i].idx)
 #define GEN_SLOT(g, i) ((g)->active[i].slot)
@@ -243,13 +263,14 @@ static bool poller_exhausted(const struct pipeline *pl, struct poller *po)
 /*
  * Spin briefly, then yield the CPU: lcores may outnumber cores. An idle
  * worker holds no generation: it reports a quiescent state, and is offline
- * (never delays a grace period) while it sleeps.
+ * (never delays a grace period) while it sleeps. Inline mode only spins:
+ * a packet arriving at a sleeping lcore would wait 50 us or more.
  */
-static void idle_backoff(unsigned *idle, bool rcu_reader)
+static void idle_backoff(const struct pipeline *pl, unsigned *idle, bool rcu_reader)
 {
 	if (rcu_reader)
 		rcu_quiescent_state();
-	if (++*idle < 64) {
+	if (pl->inline_mode || ++*idle < 64) {
 		rte_pause();
 	} else if (*idle < 4096) {
 		sched_yield();
@@ -318,20 +339,109 @@ static inline void worker_flow_step(struct worker *w, unsigned budget)
 	w->flow_copying = 0;
 }
 
+/* ---- inline mode ------------------------------------------------------------------ */
+
+/*
+ * The packets of a processed burst that go on (into out): not those a drop
+ * rule stopped, nor those of a port without a peer (a monitoring port in an
+ * inline set-up). Those are freed here.
+ */
+static unsigned fwd_select(const struct pipeline *pl, struct counters *c, struct rte_mbuf **m,
+			   unsigned n, const uint8_t *drop, struct rte_mbuf **out)
+{
+	struct rte_mbuf *gone[BURST_MAX];
+	unsigned k = 0, g = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (drop && unlikely(drop[i])) {
+			c->fwd_dropped[WEIR_FWD_DROP_RULE]++;
+			gone[g++] = m[i];
+		} else if (unlikely(pl->peer[m[i]->port] == NO_PEER)) {
+			gone[g++] = m[i];
+		} else {
+			out[k++] = m[i];
+		}
+	}
+	if (g)
+		rte_pktmbuf_free_bulk(gone, g);
+	return k;
+}
+
+/* Send packets out on their ports' peers, a tx burst per run of one port; a full queue drops. */
+static void fwd_send(const struct pipeline *pl, struct counters *c, uint16_t txq,
+		     struct rte_mbuf **m, unsigned n)
+{
+	unsigned start = 0;
+
+	for (unsigned i = 1; i <= n; i++) {
+		if (i < n && m[i]->port == m[start]->port)
+			continue;
+		unsigned k = i - start;
+		uint16_t sent = rte_eth_tx_burst(pl->peer[m[start]->port], txq, m + start, (uint16_t)k);
+		c->forwarded += sent;
+		if (unlikely(sent < k)) {
+			c->fwd_dropped[WEIR_FWD_DROP_TX_FULL] += k - sent;
+			rte_pktmbuf_free_bulk(m + start + sent, k - sent);
+		}
+		start = i;
+	}
+}
+
+/*
+ * A worker's processed burst: sent on (a direct worker owns a tx queue on
+ * every peer port) or handed back to the distributor, which owns the only
+ * tx queue of single-queue ports.
+ */
+static void worker_forward(struct worker *w, struct rte_mbuf **m, unsigned n, const uint8_t *drop)
+{
+	struct rte_mbuf *out[BURST_MAX];
+	unsigned k = fwd_select(w->pl, &w->c, m, n, drop, out);
+
+	if (!w->tx_ring) {
+		fwd_send(w->pl, &w->c, w->txq, out, k);
+		return;
+	}
+	unsigned sent = rte_ring_sp_enqueue_burst(w->tx_ring, (void **)out, k, NULL);
+	if (unlikely(sent < k)) {
+		w->c.fwd_dropped[WEIR_FWD_DROP_TX_FULL] += k - sent;
+		rte_pktmbuf_free_bulk(out + sent, k - sent);
+	}
+}
+
+/* Distributor: send what the workers handed back. Work done. */
+static unsigned distributor_forward(struct pipeline *pl, struct distributor *d)
+{
+	struct rte_mbuf *m[BURST_MAX];
+	unsigned total = 0;
+
+	for (unsigned wk = 0; wk < pl->n_workers; wk++) {
+		unsigned n = rte_ring_sc_dequeue_burst(pl->workers[wk].tx_ring, (void **)m,
+						       pl->cfg->burst, NULL);
+		fwd_send(pl, &d->c, 0, m, n);
+		total += n;
+	}
+	return total;
+}
+
 /*
  * One burst through every stage (parse .. window advance). Its TSC cycles go
  * into the worker's log2 histogram: one rdtsc pair and a bucket increment.
  */
-static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bool parsed)
+static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bool parsed,
+			   uint64_t t_rx)
 {
 	const struct weir_pkt *pk[BURST_MAX];
 	uint64_t ts[BURST_MAX];
 	struct weir_burst_meta meta = {.ts = ts};
+	struct stage_clock *clk = &w->clock;
 	uint64_t t0 = rte_rdtsc();
 
+	stage_clock_start(clk, t_rx);
 	if (parsed) {
+		stage_clock_lap(clk, WEIR_STAGE_DEQUEUE, n);
 		load_ts(m, n, ts);
 	} else {
+		stage_clock_lap(clk, WEIR_STAGE_RX, n);
 		parse_burst(w->pl, m, n, &w->c);
 		stamp_burst(w->pl, m, n, ts);
 	}
@@ -344,6 +454,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 		pk[i] = weir_mbuf_pkt(m[i]);
 		w->c.bytes += m[i]->pkt_len;
 	}
+	stage_clock_lap(clk, WEIR_STAGE_PARSE, n);
 	/* One generation for the whole burst: the swap happens between bursts. */
 	const struct weir_gen *g = worker_gen(w);
 	if (w->inspect) {
@@ -354,16 +465,25 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 			meta.direction = w->flows.direction;
 			meta.flow_new = w->flows.is_new;
 		}
+		stage_clock_lap(clk, WEIR_STAGE_INSPECT, n);
 	}
-	if (w->ann)
+	if (w->ann) {
 		weir_annotate_burst(w->ann, m, pk, n, &meta, &w->notes);
+		stage_clock_lap(clk, WEIR_STAGE_ANNOTATE, n);
+	}
 	if (g->qf.filtered & g->view.active) {
 		weir_query_filters_burst(&g->qf, g->view.active, m, &meta, n, w->notes.query_pass);
 		meta.query_pass = w->notes.query_pass;
+		stage_clock_lap(clk, WEIR_STAGE_FILTER, n);
 	}
 	weir_window_update_burst(w->win, pk, n, &meta);
 	w->c.processed += n;
-	rte_pktmbuf_free_bulk(m, n);
+	stage_clock_lap(clk, WEIR_STAGE_WINDOW, n);
+	if (w->fwd)
+		worker_forward(w, m, n, w->inspect ? w->rules.drop : NULL);
+	else
+		rte_pktmbuf_free_bulk(m, n);
+	stage_clock_lap(clk, WEIR_STAGE_TX, n);
 
 	uint64_t mx = weir_window_max_ts(w->win);
 	if (w->inspect)
@@ -372,6 +492,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 		weir_window_advance(w->win, mx - w->pl->delay);
 	__atomic_store_n(&w->max_ts_pub, mx, __ATOMIC_RELAXED);
 	worker_flow_step(w, FLOW_COPY_STEP);
+	stage_clock_lap(clk, WEIR_STAGE_ADVANCE, n);
 	weir_hist_add(&w->burst, rte_rdtsc() - t0);
 	rcu_quiescent_state(); /* done with g */
 }
@@ -415,10 +536,11 @@ static void worker_poll_loop(struct worker *w)
 
 	while (!*w->pl->stop) {
 		worker_poll_barrier(w);
+		uint64_t t_rx = stage_clock_due(&w->clock);
 		unsigned n = poll_burst(w->pl, &w->po, m);
 		if (n) {
 			w->c.rx += n;
-			worker_process(w, m, n, false);
+			worker_process(w, m, n, false, t_rx);
 			idle = 0;
 			continue;
 		}
@@ -426,7 +548,7 @@ static void worker_poll_loop(struct worker *w)
 			break;
 		idle_watermark(w);
 		worker_flow_step(w, FLOW_COPY_STEP);
-		idle_backoff(&idle, true);
+		idle_backoff(w->pl, &idle, true);
 	}
 	worker_poll_barrier(w); /* one asked for meanwhile: the merger waits for every worker */
 }
@@ -460,10 +582,11 @@ static void worker_ring_loop(struct worker *w)
 		uint64_t hint = __atomic_load_n(&d->ts, __ATOMIC_ACQUIRE);
 		uint32_t done = __atomic_load_n(&d->done, __ATOMIC_ACQUIRE);
 		unsigned room = worker_ring_room(w);
+		uint64_t t_rx = stage_clock_due(&w->clock);
 		unsigned n = rte_ring_dequeue_burst(w->ring, (void **)m, room, NULL);
 		w->deq += n;
 		if (n) {
-			worker_process(w, m, n, true);
+			worker_process(w, m, n, true, t_rx);
 			idle = 0;
 			continue;
 		}
@@ -473,7 +596,7 @@ static void worker_ring_loop(struct worker *w)
 		if (done && w->epoch == __atomic_load_n(&w->barrier_epoch, __ATOMIC_ACQUIRE))
 			break;
 		worker_flow_step(w, FLOW_COPY_STEP);
-		idle_backoff(&idle, true);
+		idle_backoff(w->pl, &idle, true);
 	}
 }
 
@@ -498,6 +621,15 @@ static int worker_main(void *arg)
 
 /* ---- distributor ---------------------------------------------------------------- */
 
+static bool workers_done(const struct pipeline *pl)
+{
+	for (unsigned i = 0; i < pl->n_workers; i++)
+		if (!__atomic_load_n(&pl->workers[i].done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+
 /*
  * Hand a bucket to its worker. Finite sources wait for room (a file can be
  * read again later, dropping would only lose data); live sources drop what
@@ -510,7 +642,8 @@ static void hand_over(struct pipeline *pl, struct distributor *d, unsigned wk, u
 	unsigned sent = rte_ring_enqueue_burst(r, (void **)b, n, NULL);
 
 	while (sent < n && pl->all_finite && !*pl->stop) {
-		sched_yield();
+		if (!pl->inline_mode || !distributor_forward(pl, d))
+			sched_yield();
 		sent += rte_ring_enqueue_burst(r, (void **)b + sent, n - sent, NULL);
 	}
 	d->enq[wk] += sent;
@@ -521,13 +654,16 @@ static void hand_over(struct pipeline *pl, struct distributor *d, unsigned wk, u
 }
 
 static void distribute_burst(struct pipeline *pl, struct distributor *d, struct rte_mbuf **m,
-			     unsigned n)
+			     unsigned n, uint64_t t_rx)
 {
 	unsigned cnt[WEIR_MAX_WORKERS] = {0};
 	uint64_t ts[BURST_MAX], max_ts = d->ts;
 
+	stage_clock_start(&d->clock, t_rx);
+	stage_clock_lap(&d->clock, WEIR_STAGE_RX, n);
 	parse_burst(pl, m, n, &d->c);
 	stamp_burst(pl, m, n, ts);
+	stage_clock_lap(&d->clock, WEIR_STAGE_PARSE, n);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned wk = pick_worker(weir_mbuf_pkt(m[i]), pl->n_workers);
 		store_ts(m[i], ts[i]);
@@ -539,6 +675,7 @@ static void distribute_burst(struct pipeline *pl, struct distributor *d, struct 
 		if (cnt[wk])
 			hand_over(pl, d, wk, cnt[wk]);
 	__atomic_store_n(&d->ts, max_ts, __ATOMIC_RELEASE);
+	stage_clock_lap(&d->clock, WEIR_STAGE_HANDOVER, n);
 }
 
 /*
@@ -570,19 +707,28 @@ static int distributor_main(void *arg)
 
 	while (!*pl->stop) {
 		distributor_barrier(pl, d);
+		uint64_t t_rx = stage_clock_due(&d->clock);
 		unsigned n = poll_burst(pl, &d->po, m);
+		if (pl->inline_mode)
+			distributor_forward(pl, d);
 		if (n) {
 			d->c.rx += n;
-			distribute_burst(pl, d, m, n);
+			distribute_burst(pl, d, m, n, t_rx);
 			idle = 0;
 			continue;
 		}
 		if (poller_exhausted(pl, &d->po))
 			break;
-		idle_backoff(&idle, false);
+		idle_backoff(pl, &idle, false);
 	}
 	distributor_barrier(pl, d); /* one asked for meanwhile: the workers see it before `done` */
 	__atomic_store_n(&d->done, 1, __ATOMIC_RELEASE);
+	/* inline: the workers' last packets still go out */
+	while (pl->inline_mode && !workers_done(pl))
+		if (!distributor_forward(pl, d))
+			rte_pause();
+	while (pl->inline_mode && distributor_forward(pl, d))
+		;
 	return 0;
 }
 
@@ -595,20 +741,53 @@ static void poller_add(struct poller *po, const struct weir_port *p, unsigned po
 	po->rxq[po->n_rxq++] = (struct rxq_ref){p->port_id, q, (uint16_t)port_index};
 }
 
+/*
+ * Inline pairs: which ports send (fwd[i]), checked against the ports
+ * there are. A direct worker sends on its own tx queue of every peer port;
+ * behind the distributor, the distributor alone sends, on queue 0.
+ */
+static int inline_ports(const struct weir_config *cfg, bool *fwd, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->n_inline; i++) {
+		const struct weir_inline_pair *p = &cfg->inline_pairs[i];
+		if (p->a >= cfg->n_ports || p->b >= cfg->n_ports) {
+			snprintf(err, errlen, "inline pair %u:%u: there are %u ports (0..%u)", p->a, p->b,
+				 cfg->n_ports, cfg->n_ports ? cfg->n_ports - 1 : 0);
+			return -1;
+		}
+		fwd[p->a] = fwd[p->b] = true;
+	}
+	return 0;
+}
+
 static int open_ports(struct pipeline *pl, char *err, size_t errlen)
 {
 	const struct weir_config *cfg = pl->cfg;
+	bool fwd[WEIR_MAX_PORTS] = {false};
+	uint16_t txq = weir_needs_distributor(cfg) ? 1 : (uint16_t)cfg->workers;
 
+	if (inline_ports(cfg, fwd, err, errlen) < 0)
+		return -1;
 	pl->all_finite = cfg->n_ports > 0;
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		struct weir_port *p = &pl->ports[i];
-		if (weir_port_open(p, &cfg->ports[i], i, cfg->workers, cfg->burst, err, errlen) < 0)
+		if (weir_port_open(p, &cfg->ports[i], i, cfg->workers, cfg->burst, fwd[i] ? txq : 0,
+				   err, errlen) < 0)
 			return -1;
 		pl->n_ports++;
 		pl->linktype[p->port_id] = (uint16_t)cfg->ports[i].linktype;
 		pl->ts_mult[p->port_id] = p->ts_mult ? p->ts_mult : 1;
 		pl->all_finite &= cfg->ports[i].finite;
 	}
+	for (unsigned i = 0; i < RTE_MAX_ETHPORTS; i++)
+		pl->peer[i] = NO_PEER;
+	for (unsigned i = 0; i < cfg->n_inline; i++) {
+		uint16_t a = pl->ports[cfg->inline_pairs[i].a].port_id;
+		uint16_t b = pl->ports[cfg->inline_pairs[i].b].port_id;
+		pl->peer[a] = b;
+		pl->peer[b] = a;
+	}
+	pl->inline_mode = cfg->n_inline > 0;
 	return 0;
 }
 
@@ -674,6 +853,21 @@ static int create_generations(struct pipeline *pl, char *err, size_t errlen)
 	return 0;
 }
 
+/* A single-producer single-consumer ring of mbufs, "<prefix><i>". */
+static int create_ring(struct rte_ring **r, const char *prefix, unsigned i, unsigned size,
+		       char *err, size_t errlen)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "%s%u", prefix, i);
+	*r = rte_ring_create(name, size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!*r) {
+		snprintf(err, errlen, "cannot create ring %s: %s", name, rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int create_workers(struct pipeline *pl, char *err, size_t errlen)
 {
 	pl->n_workers = pl->cfg->workers;
@@ -695,16 +889,12 @@ static int create_workers(struct pipeline *pl, char *err, size_t errlen)
 			return -1;
 		if (pl->ann)
 			w->ann = weir_annotate_worker_get(pl->ann, i);
-		if (pl->dist) {
-			char name[RTE_RING_NAMESIZE];
-			snprintf(name, sizeof(name), "weir_w%u", i);
-			w->ring = rte_ring_create(name, pl->cfg->ring_size, SOCKET_ID_ANY,
-						  RING_F_SP_ENQ | RING_F_SC_DEQ);
-			if (!w->ring) {
-				snprintf(err, errlen, "cannot create worker ring: %s", rte_strerror(rte_errno));
-				return -1;
-			}
-		}
+		w->fwd = pl->inline_mode;
+		w->txq = (uint16_t)i;
+		if (pl->dist && (create_ring(&w->ring, "weir_w", i, pl->cfg->ring_size, err, errlen) < 0 ||
+				 (w->fwd && create_ring(&w->tx_ring, "weir_tx", i, pl->cfg->ring_size,
+							 err, errlen) < 0)))
+			return -1;
 	}
 	assign_queues(pl);
 	return 0;
@@ -775,14 +965,6 @@ static unsigned drain_records(struct pipeline *pl)
 	}
 	pl->records_written += total;
 	return total;
-}
-
-static bool workers_done(const struct pipeline *pl)
-{
-	for (unsigned i = 0; i < pl->n_workers; i++)
-		if (!__atomic_load_n(&pl->workers[i].done, __ATOMIC_ACQUIRE))
-			return false;
-	return true;
 }
 
 /* SIGHUP: re-read the config file and reload its rule files (plus those --rules added). */
@@ -886,6 +1068,9 @@ static void counters_add(struct counters *sum, const struct counters *c)
 		sum->dropped[r] += LOAD(c->dropped[r]);
 	for (unsigned r = 0; r < WEIR_PKT_MAL__COUNT; r++)
 		sum->malformed[r] += LOAD(c->malformed[r]);
+	sum->forwarded += LOAD(c->forwarded);
+	for (unsigned r = 0; r < WEIR_FWD_DROP__COUNT; r++)
+		sum->fwd_dropped[r] += LOAD(c->fwd_dropped[r]);
 }
 
 /* Every lcore's counters summed, as they stand. */
@@ -959,7 +1144,7 @@ static uint64_t dropped_total(const struct counters *c)
 	return s;
 }
 
-static void json_counters(struct weir_json *j, const struct counters *c)
+static void json_counters(const struct pipeline *pl, struct weir_json *j, const struct counters *c)
 {
 	weir_json_u64(j, "rx", c->rx);
 	weir_json_u64(j, "processed", c->processed);
@@ -973,6 +1158,72 @@ static void json_counters(struct weir_json *j, const struct counters *c)
 		if (c->malformed[r])
 			weir_json_u64(j, weir_pkt_malformed_name(r), c->malformed[r]);
 	weir_json_end(j);
+	if (!pl->inline_mode)
+		return;
+	weir_json_begin(j, "inline");
+	weir_json_u64(j, "forwarded", c->forwarded);
+	weir_json_begin(j, "dropped");
+	for (unsigned r = 0; r < WEIR_FWD_DROP__COUNT; r++)
+		weir_json_u64(j, weir_fwd_drop_name(r), c->fwd_dropped[r]);
+	weir_json_end(j);
+	weir_json_end(j);
+}
+
+/*
+ * Cycles per packet of each stage, every lcore's clock summed (-1: the
+ * stage did not run). The packets of the timed parse stage.
+ */
+static uint64_t stage_cycles(const struct pipeline *pl, double *per)
+{
+	uint64_t cyc[WEIR_STAGE__COUNT] = {0}, pkts[WEIR_STAGE__COUNT] = {0};
+
+	for (unsigned i = 0; i <= pl->n_workers; i++) {
+		const struct stage_clock *k = i < pl->n_workers ? &pl->workers[i].clock
+					      : pl->dist ? &pl->dist->clock : NULL;
+		for (unsigned s = 0; k && s < WEIR_STAGE__COUNT; s++) {
+			cyc[s] += LOAD(k->cyc[s]);
+			pkts[s] += LOAD(k->pkts[s]);
+		}
+	}
+	for (unsigned s = 0; s < WEIR_STAGE__COUNT; s++)
+		per[s] = pkts[s] ? (double)cyc[s] / (double)pkts[s] : -1;
+	return pkts[WEIR_STAGE_PARSE];
+}
+
+static void json_stage_cycles(const struct pipeline *pl, struct weir_json *j)
+{
+	double per[WEIR_STAGE__COUNT], total = 0;
+	uint64_t sampled = stage_cycles(pl, per);
+
+	weir_json_begin(j, "stage_cycles");
+	weir_json_u64(j, "tsc_hz", pl->tsc_hz);
+	weir_json_u64(j, "sample", STAGE_SAMPLE);
+	weir_json_u64(j, "sampled_packets", sampled);
+	weir_json_begin(j, "per_packet");
+	for (unsigned s = 0; s < WEIR_STAGE__COUNT; s++) {
+		if (per[s] < 0)
+			continue;
+		weir_json_double(j, stage_name(s), per[s]);
+		total += per[s];
+	}
+	weir_json_double(j, "total", total);
+	weir_json_end(j);
+	weir_json_end(j);
+}
+
+static void summary_stage_cycles(const struct pipeline *pl, FILE *f)
+{
+	double per[WEIR_STAGE__COUNT], total = 0;
+
+	if (!stage_cycles(pl, per))
+		return;
+	fprintf(f, "  cycles/packet:");
+	for (unsigned s = 0; s < WEIR_STAGE__COUNT; s++)
+		if (per[s] >= 0) {
+			fprintf(f, " %s %.0f", stage_name(s), per[s]);
+			total += per[s];
+		}
+	fprintf(f, " = %.0f (%.1f ns)\n", total, total * 1e9 / (double)pl->tsc_hz);
 }
 
 static void json_ports(struct pipeline *pl, struct weir_json *j)
@@ -1112,6 +1363,13 @@ static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f
 		t->rx == t->processed + dropped_total(t) ? "==" : "!=");
 	fprintf(f, "  %.3f s, %.2f Mpps\n", elapsed_s(pl),
 		elapsed_s(pl) > 0 ? (double)t->processed / elapsed_s(pl) / 1e6 : 0);
+	summary_stage_cycles(pl, f);
+	if (pl->inline_mode) {
+		fprintf(f, "  inline: forwarded %" PRIu64 ", not sent on:", t->forwarded);
+		for (unsigned r = 0; r < WEIR_FWD_DROP__COUNT; r++)
+			fprintf(f, " %s=%" PRIu64, weir_fwd_drop_name(r), t->fwd_dropped[r]);
+		fputc('\n', f);
+	}
 	fprintf(f, "  drops by reason:");
 	for (unsigned r = 0; r < WEIR_DROP__COUNT; r++)
 		fprintf(f, " %s=%" PRIu64, weir_drop_name(r), t->dropped[r]);
@@ -1145,7 +1403,7 @@ static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters
 
 	counters_total(pl, &total);
 	weir_json_str(j, "type", "stats");
-	json_counters(j, &total);
+	json_counters(pl, j, &total);
 	weir_json_u64(j, "windows", pl->windows_emitted);
 	weir_json_u64(j, "having_alerts", weir_out_having_alerts(pl->out));
 	if (pl->ann) {
@@ -1161,12 +1419,13 @@ static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters
 	weir_json_double(j, "elapsed_s", elapsed_s(pl));
 	weir_json_double(j, "mpps", elapsed_s(pl) > 0 ? (double)total.processed / elapsed_s(pl) / 1e6 : 0);
 	json_burst_time(pl, j, -1);
+	json_stage_cycles(pl, j);
 	weir_json_begin(j, "workers");
 	for (unsigned i = 0; i < pl->n_workers; i++) {
 		struct counters c = counters_read(&pl->workers[i].c);
 		snprintf(id, sizeof(id), "%u", i);
 		weir_json_begin(j, id);
-		json_counters(j, &c);
+		json_counters(pl, j, &c);
 		json_burst_time(pl, j, (int)i);
 		weir_json_end(j);
 	}
@@ -1174,7 +1433,7 @@ static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters
 	if (pl->dist) {
 		struct counters c = counters_read(&pl->dist->c);
 		weir_json_begin(j, "distributor");
-		json_counters(j, &c);
+		json_counters(pl, j, &c);
 		weir_json_end(j);
 	}
 	json_ports(pl, j);
@@ -1988,6 +2247,7 @@ static void pipeline_free(struct pipeline *pl)
 	if (pl->workers)
 		for (unsigned i = 0; i < pl->n_workers; i++) {
 			rte_ring_free(pl->workers[i].ring);
+			rte_ring_free(pl->workers[i].tx_ring);
 			weir_inspect_free(pl->workers[i].inspect);
 			rte_ring_free(pl->workers[i].records);
 		}

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 #include <jansson.h>
@@ -31,6 +33,7 @@
 #define HDR_MAX 512        /* bytes of a chained frame's head linearised for parsing */
 #define MAX_RXQ 64         /* rx queues one poller serves */
 #define RECORD_RING 8192   /* alert/flow records in flight per worker */
+#define NO_PEER UINT16_MAX
 #define EOF_IDLE_S 2       /* a finite port silent this long is done even if short of records */
 
 struct counters {
@@ -39,7 +42,68 @@ struct counters {
 	uint64_t bytes;      /* captured bytes of processed packets */
 	uint64_t dropped[WEIR_DROP__COUNT];
 	uint64_t malformed[WEIR_PKT_MAL__COUNT];
+	/* inline mode: processed packets sent on to the peer port, or not (by reason) */
+	uint64_t forwarded;
+	uint64_t fwd_dropped[WEIR_FWD_DROP__COUNT];
 };
+
+/*
+ * Where an lcore's cycles go, stage by stage: one burst in STAGE_SAMPLE is
+ * timed (an rdtsc per stage), so the clock costs well under a cycle per
+ * packet and stays on. cyc[s] / pkts[s]: cycles per packet of stage s.
+ */
+#define WEIR_STAGE_LIST(X)                                                          \
+	X(RX, "rx")             /* rte_eth_rx_burst of a burst that brought packets */ \
+	X(PARSE, "parse")       /* headers, event time */                             \
+	X(HANDOVER, "handover") /* distributor: hash, enqueue to the workers' rings */ \
+	X(DEQUEUE, "dequeue")   /* worker behind the distributor: its ring */          \
+	X(INSPECT, "inspect")   /* flows, Hyperscan */                                \
+	X(ANNOTATE, "annotate") /* labels, DNS names, per-packet filters */           \
+	X(FILTER, "filter")     /* query filters */                                   \
+	X(WINDOW, "window")     /* keys, hash, aggregate updates */                   \
+	X(TX, "tx")             /* free, or forward (inline) */                        \
+	X(ADVANCE, "advance")   /* flow expiry, window advance, checkpoint copy steps */
+
+enum weir_stage {
+#define WEIR_X(e, s) WEIR_STAGE_##e,
+	WEIR_STAGE_LIST(WEIR_X)
+#undef WEIR_X
+	WEIR_STAGE__COUNT
+};
+
+#define STAGE_SAMPLE 16 /* one burst in this many is timed */
+
+struct stage_clock {
+	uint64_t cyc[WEIR_STAGE__COUNT];
+	uint64_t pkts[WEIR_STAGE__COUNT];
+	uint64_t last;  /* TSC at the end of the previous stage of the timed burst */
+	uint32_t tick;
+	bool on;        /* the current burst is timed */
+};
+
+/* Is the next burst timed? Then its rx is timed too: t0 = rdtsc before it. */
+static inline uint64_t stage_clock_due(const struct stage_clock *k)
+{
+	return ((k->tick + 1) % STAGE_SAMPLE) == 0 ? rte_rdtsc() : 0;
+}
+
+/* A burst begins (t0: TSC from stage_clock_due, before the rx). */
+static inline void stage_clock_start(struct stage_clock *k, uint64_t t0)
+{
+	k->on = (++k->tick % STAGE_SAMPLE) == 0 && t0;
+	k->last = t0;
+}
+
+/* Stage s of the burst (n packets) is done. */
+static inline void stage_clock_lap(struct stage_clock *k, enum weir_stage s, unsigned n)
+{
+	if (unlikely(k->on)) {
+		uint64_t now = rte_rdtsc();
+		k->cyc[s] += now - k->last;
+		k->pkts[s] += n;
+		k->last = now;
+	}
+}
 
 struct rxq_ref {
 	uint16_t port_id;
@@ -93,6 +157,12 @@ struct worker {
 	uint64_t flow_copying;             /* the barrier whose flow copy is under way, 0: none */
 	uint64_t flow_done;                /* the last barrier whose copy is complete (release) */
 	struct weir_hist burst __rte_cache_aligned; /* TSC cycles per burst in worker_process */
+	struct stage_clock clock;
+	/* inline mode: forward on the peer port's tx queue txq (direct mode), or hand
+	 * the burst back to the distributor over tx_ring, which sends it */
+	bool fwd;
+	uint16_t txq;
+	struct rte_ring *tx_ring;
 	/* Distributor mode: take barrier `barrier_epoch` once deq reaches barrier_at. */
 	uint64_t barrier_at __rte_cache_aligned;
 	uint64_t barrier_epoch;            /* written last, with release */
@@ -105,6 +175,7 @@ struct distributor {
 	uint64_t enq[WEIR_MAX_WORKERS];    /* packets handed to each worker's ring */
 	uint64_t epoch;                    /* the last checkpoint barrier passed on */
 	struct ckpt_mark mark;
+	struct stage_clock clock;
 	/* Read by workers: everything up to ts has been enqueued. */
 	uint64_t ts __rte_cache_aligned;
 	uint32_t done;
@@ -128,6 +199,9 @@ struct pipeline {
 	uint64_t windows_emitted;
 	uint64_t records_written;      /* alerts and flow records */
 	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
+	/* inline mode: port_id -> the port_id its packets go out on (NO_PEER: none) */
+	bool inline_mode;
+	uint16_t peer[RTE_MAX_ETHPORTS];
 	struct weir_gens *gens;        /* generations: rules and queries */
 	struct weir_qctl *qctl;        /* query changes */
 	struct weir_gen **gen_pub;     /* what workers rcu_dereference per burst */

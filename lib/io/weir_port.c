@@ -102,19 +102,24 @@ static int find_or_probe(struct weir_port *p, const struct weir_port_conf *c, ch
 }
 
 /*
- * weir never transmits, but some drivers need tx queues anyway: net_tap refuses
- * unequal rx/tx queue counts, and a memif server with no tx queue has no server-to-client
- * ring, so it disconnects every peer that offers one ("Invalid ring index"), i.e. any
- * client with an rx queue (testpmd, VPP). Those get as many (idle) tx queues as rx queues.
+ * Tx queues: those inline mode sends on (fwd_txq), and idle ones some drivers
+ * need anyway: net_tap refuses unequal rx/tx queue counts, and a memif server
+ * with no tx queue has no server-to-client ring, so it disconnects every peer
+ * that offers one ("Invalid ring index"), i.e. any client with an rx queue
+ * (testpmd, VPP). Those get at least as many tx queues as rx queues.
  */
-static uint16_t tx_queues_needed(const struct weir_port *p, const struct rte_eth_dev_info *info)
+static uint16_t tx_queues_needed(const struct weir_port *p, const struct rte_eth_dev_info *info,
+				 uint16_t fwd_txq)
 {
+	uint16_t n = 0;
+
 	if (strcmp(info->driver_name, "net_tap") == 0 || strcmp(info->driver_name, "net_memif") == 0)
-		return RTE_MIN(p->n_rxq, info->max_tx_queues);
-	return 0;
+		n = RTE_MIN(p->n_rxq, info->max_tx_queues);
+	return RTE_MAX(n, fwd_txq);
 }
 
-static int configure(struct weir_port *p, const struct weir_port_conf *c, char *err, size_t errlen)
+static int configure(struct weir_port *p, const struct weir_port_conf *c, uint16_t fwd_txq,
+		     char *err, size_t errlen)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
@@ -153,7 +158,13 @@ static int configure(struct weir_port *p, const struct weir_port_conf *c, char *
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
 	}
-	p->n_txq = tx_queues_needed(p, &info);
+	if (fwd_txq > info.max_tx_queues) {
+		snprintf(err, errlen, "port '%s': inline mode sends on %u tx queues (one per worker "
+			 "polling the port's peer), the driver allows %u", p->name, fwd_txq,
+			 info.max_tx_queues);
+		return -1;
+	}
+	p->n_txq = tx_queues_needed(p, &info, fwd_txq);
 	if ((rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf)) != 0) {
 		snprintf(err, errlen, "port '%s': configure failed: %s", p->name, rte_strerror(-rc));
 		return -1;
@@ -198,7 +209,7 @@ static int setup_queues(struct weir_port *p, const struct weir_port_conf *c, uns
 }
 
 int weir_port_open(struct weir_port *p, const struct weir_port_conf *c, unsigned index,
-		   unsigned workers, unsigned burst, char *err, size_t errlen)
+		   unsigned workers, unsigned burst, uint16_t fwd_txq, char *err, size_t errlen)
 {
 	int rc;
 
@@ -209,7 +220,7 @@ int weir_port_open(struct weir_port *p, const struct weir_port_conf *c, unsigned
 	if (c->finite && c->pcap_path[0] &&
 	    count_records(c->pcap_path, &p->expected, err, errlen) < 0)
 		return -1;
-	if (find_or_probe(p, c, err, errlen) < 0 || configure(p, c, err, errlen) < 0 ||
+	if (find_or_probe(p, c, err, errlen) < 0 || configure(p, c, fwd_txq, err, errlen) < 0 ||
 	    setup_queues(p, c, index, burst, err, errlen) < 0)
 		return -1;
 	if (c->promiscuous)

@@ -17,7 +17,7 @@ struct weir_port {
 	const struct weir_port_conf *conf;
 	uint16_t port_id;
 	uint16_t n_rxq;
-	uint16_t n_txq;     /* idle tx queues for drivers that need them (net_tap, net_memif) */
+	uint16_t n_txq;     /* inline mode's, and idle ones drivers need (net_tap, net_memif) */
 	struct rte_mempool *pool;
 	uint64_t expected;   /* finite sources: records in the file */
 	bool hw_timestamps;  /* the driver stamps event time into the mbuf */
@@ -37,9 +37,12 @@ uint16_t weir_port_queues(const struct weir_port_conf *c, unsigned workers);
 /* Hugepage memory the ports' mempools need (bytes, rough upper bound). */
 uint64_t weir_ports_memory_estimate(const struct weir_config *cfg);
 
-/* Probe, configure and start the port. 0, or -1 with err filled. */
+/*
+ * Probe, configure and start the port, with at least fwd_txq tx queues
+ * (inline mode sends on them). 0, or -1 with err filled.
+ */
 int weir_port_open(struct weir_port *p, const struct weir_port_conf *c, unsigned index,
-		   unsigned workers, unsigned burst, char *err, size_t errlen);
+		   unsigned workers, unsigned burst, uint16_t fwd_txq, char *err, size_t errlen);
 void weir_port_close(struct weir_port *p);
 
 /* Dynamic mbuf field/flag for the event timestamp (ns), registered once. */

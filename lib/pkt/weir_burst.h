@@ -17,13 +17,14 @@
 /*
  * The rules each packet of a burst matched: packet i matched ids[off[i]] ..
  * ids[off[i + 1] - 1] (distinct rule ids), sev[] the severity of each
- * (1 = most severe).
+ * (1 = most severe). drop[] is the inline verdict (weir run --inline).
  */
 struct weir_burst_rules {
 	uint32_t n;
 	uint16_t off[WEIR_BURST_MAX + 1];
 	uint32_t ids[WEIR_BURST_RULES_MAX];
 	uint8_t sev[WEIR_BURST_RULES_MAX];
+	uint8_t drop[WEIR_BURST_MAX];     /* 1: a drop rule matched the packet or earlier its flow */
 };
 
 /* Flow direction of a packet relative to its flow's client. */

@@ -46,6 +46,7 @@ expect_error "having names a missing aggregate" "badhaving\.yaml:4: query 'w': h
 # A capture cut inside a record header still runs: libpcap reads what is there.
 "$WEIR_BIN" run --pcap "$TMP/cut.pcap" --out "$TMP/cut.jsonl" --no-summary 2>/dev/null \
   && ok "truncated capture runs" || fail "truncated capture should run"
-"$WEIR_BIN" --help | grep -q "weir run --help" || fail "weir --help"
-"$WEIR_BIN" run --help | grep -q -- "--pcap FILE" && ok "help texts" || fail "weir run --help"
+# not grep -q: weir would get SIGPIPE writing the rest of a help text longer than its 4 KiB buffer
+"$WEIR_BIN" --help | grep "weir run --help" >/dev/null || fail "weir --help"
+"$WEIR_BIN" run --help | grep -- "--pcap FILE" >/dev/null && ok "help texts" || fail "weir run --help"
 finish

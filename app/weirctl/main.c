@@ -245,6 +245,20 @@ static void print_stats(json_t *r)
 		       " ns, p99 %" JSON_INTEGER_FORMAT " ns, p99.9 %" JSON_INTEGER_FORMAT
 		       " ns, max %" JSON_INTEGER_FORMAT " ns\n", num(v, "bursts"), num(v, "p50_ns"),
 		       num(v, "p99_ns"), num(v, "p99_9_ns"), num(v, "max_ns"));
+	if ((v = json_object_get(json_object_get(s, "stage_cycles"), "per_packet"))) {
+		json_t *c;
+		printf("cycles/packet:");
+		json_object_foreach(v, k, c)
+			printf(" %s %.0f", k, json_number_value(c));
+		putchar('\n');
+	}
+	if ((v = json_object_get(s, "inline"))) {
+		json_t *c;
+		printf("inline: forwarded %" JSON_INTEGER_FORMAT ", not sent on:", num(v, "forwarded"));
+		json_object_foreach(json_object_get(v, "dropped"), k, c)
+			printf(" %s=%" JSON_INTEGER_FORMAT, k, json_integer_value(c));
+		putchar('\n');
+	}
 	printf("\n%-12s %14s %14s %10s %16s\n", "worker", "rx", "processed", "dropped", "bytes");
 	json_object_foreach(json_object_get(s, "workers"), k, v)
 		printf("%-12s %14" JSON_INTEGER_FORMAT " %14" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT

@@ -64,11 +64,11 @@ static struct {
 	struct gen_size size;
 	bool tcp, dry_run, hold, quiet, ignore_speed, progress_forced;
 	uint64_t flows, count, loops;
-	double duration, drain_s, link_wait, settle_s;
+	double duration, drain_s, link_wait, settle_s, catch_up_s;
 	unsigned mbuf_size;
 	int cpu;
 } opt = {
-	.flows = 1, .drain_s = 0.1, .settle_s = 0.5, .link_wait = 10, .mbuf_size = RTE_MBUF_DEFAULT_DATAROOM, .cpu = -1,
+	.flows = 1, .drain_s = 0.1, .settle_s = 0.5, .catch_up_s = 500e-6, .link_wait = 10, .mbuf_size = RTE_MBUF_DEFAULT_DATAROOM, .cpu = -1,
 	.size_s = "64", .rate_s = "max", .proto_s = "udp",
 };
 
@@ -119,6 +119,10 @@ static void usage(FILE *f)
 "  --drain S           after sending, keep receiving S seconds before counting loss (0.1)\n"
 "  --trials FILE|-     run several trials in one process (ports stay up): each line of FILE\n"
 "                      is 'RATE SECONDS'; one JSON summary line per trial on stdout\n"
+"  --catch-up US       token bucket depth in microseconds of tokens (default 500, at least 64\n"
+"                      frames): after an interruption (a shared CPU) up to that much traffic\n"
+"                      leaves at once; 0: 64 frames. Frames leave in batches of up to 2 us of\n"
+"                      tokens (1..32)\n"
 "  --ignore-link-speed don't refuse a rate above the port's reported link speed\n"
 "\n"
 "Output:\n"
@@ -600,7 +604,7 @@ static void run_trial(const struct trial *tr, bool show)
 	uint16_t n_pend = 0;
 	uint32_t ti = 0;
 	uint64_t seq = 0, limit = tr->count;
-	double credit = 0, per_cycle = 0, depth = 0;
+	double credit = 0, per_cycle = 0, depth = 0, batch_credit = 0;
 	bool bits = tr->rate.kind == RATE_BPS;
 	static struct stats prev;
 
@@ -612,7 +616,15 @@ static void run_trial(const struct trial *tr, bool show)
 	prev = st;
 	if (tr->rate.kind != RATE_MAX) {
 		per_cycle = tr->rate.value / (double)hz;
-		depth = 2.0 * BURST * (bits ? 8.0 * (MAX_LEN + 24) : 1.0);
+		/*
+		 * Bucket depth: 2 bursts, or --catch-up (500 us) of tokens, so that a loop
+		 * interrupted for a moment (a shared CPU) catches up instead of losing rate.
+		 * Frames leave in batches of up to 2 us of tokens (1..32 frames): one tx call per
+		 * frame would cost more than the frame at Mpps rates.
+		 */
+		double unit = bits ? mean_wire_bits : 1.0, pps = tr->rate.value / unit;
+		depth = RTE_MAX(2.0 * BURST * (bits ? 8.0 * (MAX_LEN + 24) : 1.0), tr->rate.value * opt.catch_up_s);
+		batch_credit = RTE_MIN((double)BURST, RTE_MAX(1.0, pps * 2e-6)) * unit;
 	}
 	now = last = rte_rdtsc();
 	st.tx_start = now;
@@ -638,6 +650,8 @@ static void run_trial(const struct trial *tr, bool show)
 			if (credit > depth)
 				credit = depth;
 			unsigned k = 0;
+			if (credit < batch_credit && n == room)
+				n = 0; /* not a batch yet (the last frames of a --count go singly) */
 			uint32_t j = ti;
 			while (k < n) {
 				double c = bits ? tmpls[j].cost_bits : 1.0;
@@ -1028,7 +1042,7 @@ int main(int argc, char **argv)
 		{"duration", 1, 0, 'd'}, {"count", 1, 0, 'n'}, {"drain", 1, 0, 'D'}, {"json", 1, 0, 'j'},
 		{"trials", 1, 0, 'T'}, {"hold", 0, 0, 'H'}, {"quiet", 0, 0, 'q'}, {"progress", 0, 0, 'G'},
 		{"dry-run", 0, 0, 'y'}, {"link-wait", 1, 0, 'W'}, {"mbuf-size", 1, 0, 'M'},
-		{"ignore-link-speed", 0, 0, 'I'}, {"settle", 1, 0, 'S'}, {"write-pcap", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+		{"ignore-link-speed", 0, 0, 'I'}, {"settle", 1, 0, 'S'}, {"write-pcap", 1, 0, 'w'}, {"catch-up", 1, 0, 'U'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
 	};
 	char err[512];
 	int c;
@@ -1091,6 +1105,11 @@ int main(int argc, char **argv)
 			break;
 		case 'I': opt.ignore_speed = true; break;
 		case 'w': opt.write_pcap = optarg; break;
+		case 'U':
+			if (gen_parse_count("--catch-up", optarg, 0, 1000000, &v, err, sizeof(err)))
+				die_input("%s", err);
+			opt.catch_up_s = (double)v * 1e-6;
+			break;
 		case 'S':
 			if (strcmp(optarg, "0") == 0)
 				opt.settle_s = 0;
@@ -1147,8 +1166,11 @@ int main(int argc, char **argv)
 			die_input("--trials %s: %s", opt.trials, strerror(errno));
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	/* no SA_RESTART: a signal ends a --trials read waiting for its next line */
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	start_eal(argv[0]);
 	ns_per_cycle = 1e9 / (double)rte_get_tsc_hz();
 	pool = rte_pktmbuf_pool_create("weir_gen", POOL_MBUFS, 256, 0,

@@ -159,6 +159,46 @@ run_gen duration --duration 1 --rate 50Mbit --size 128 || fail "duration: no sum
 check duration 'basic()' 'assert 0.9 < r["tx_duration_s"] < 5, r["tx_duration_s"]' \
   'assert abs(r["target_pps"] - 50e6 / (148 * 8)) < 1, r["target_pps"]'
 
+# ---- perf/rfc2544.sh: a short search (0.3 s trials, 25 % resolution, bounded at 200 kpps)
+RFC=$WEIR_SOURCE_DIR/perf/rfc2544.sh
+if out=$(bash "$RFC" --trial abc 2>&1); then fail "rfc2544 --trial abc: exit 0"
+else grep -q "trial 'abc' is not a number" <<< "$out" && ok "rfc2544 bad option: $out" || fail "rfc2544 bad option: $out"; fi
+# --dut weir needs weir's inline mode: a weir whose 'run --help' lacks --inline is refused
+printf '#!/bin/sh\necho "Usage: weir run [--port DEVARGS] [--out FILE]"\n' > "$TMP/old-weir"
+chmod +x "$TMP/old-weir"
+out=$(bash "$RFC" --dut weir --weir "$TMP/old-weir" --gen "$G" 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "has no inline mode yet" <<< "$out" && ok "rfc2544 --dut weir without --inline: $out" ||
+  fail "rfc2544 --dut weir: exit $rc: $out"
+if bash "$RFC" --gen "$G" --trial 0.3 --resolution 25 --max-rate 200kpps --results "$TMP/rfc" \
+    --gen-cpu "$GEN_CPU" --dut-cpu "$TP_CPU" > "$TMP/rfc.out" 2>&1 &&
+  r=$(python3 - "$TMP/rfc" <<'PY' 2>&1
+import csv, json, os, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(d, "trials.csv"))))
+want = ["phase", "trial", "target_pps", "achieved_pps", "achieved_bps", "sent", "received", "lost", "loss_ratio",
+        "reordered", "duplicates", "tx_full", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "gen_limited", "pass"]
+assert list(rows[0].keys()) == want, list(rows[0].keys())
+phases = [r["phase"] for r in rows]
+assert "ndr" in phases and "pdr" in phases, phases
+for r in rows:
+    assert int(r["sent"]) > 0 and int(r["received"]) <= int(r["sent"]) + int(r["duplicates"]), r
+s = json.load(open(os.path.join(d, "summary.json")))
+assert s["ndr_converged"] and s["pdr_converged"], s
+assert 0 <= s["ndr_pps"] <= s["pdr_pps"] <= s["upper_pps"] == 200000, s
+assert s["resolution_pps"] == 50000, s
+# the search ends within one resolution step: some trial failed within a step above each
+# result, unless the result is the upper bound itself
+for ph, v in (("ndr", s["ndr_pps"]), ("pdr", s["pdr_pps"])):
+    if v < s["upper_pps"]:
+        assert any(r["phase"] == ph and r["pass"] == "0" and v < int(r["target_pps"]) <= v + 50000 for r in rows), (ph, v)
+assert len(s["latency_ns"]) == 3
+print(f"{len(rows)} trials; NDR {s['ndr_pps']} pps <= PDR {s['pdr_pps']} pps; converged")
+PY
+  ); then ok "rfc2544: $r"; else fail "rfc2544: $r $(tail -5 "$TMP/rfc.out")"; fi
+if command -v gnuplot > /dev/null; then
+  [ -s "$TMP/rfc/plot.png" ] && ok "rfc2544: plot.png written" || fail "rfc2544: no plot.png: $(tail -3 "$TMP/rfc.out")"
+fi
+
 # no DPDK runtime folder of ours left behind
 left=$(ls /var/run/dpdk 2>/dev/null | grep -E "^($GEN_TP_PREFIX|weir-gen-)" || true)
 [ -z "$left" ] && ok "no /var/run/dpdk prefix left" || fail "left in /var/run/dpdk: $left"

@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?=
 
-.PHONY: all deps build sample test test-unit test-asan bench clean
+.PHONY: all deps build sample test test-unit test-asan bench report clean
 
 all: build
 
@@ -39,6 +39,15 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 bench: build
 	@.ci/hugepages.sh
 	perf/bench-rx.sh
+
+# The side-by-side benchmark (perf/README.md, "report"): baselines, weir stages and peers
+# in one go, table + CSV + plots in perf/results/report-<time>/. Under 10 minutes on 2 cores.
+# Measures the release build build-perf (made here if absent), or WEIR_BIN.
+report: deps
+	@[ -n "$$WEIR_BIN" ] || [ -f build-perf/build.ninja ] || meson setup build-perf --buildtype=release $(MESON_OPTS)
+	@[ -n "$$WEIR_BIN" ] || ninja -C build-perf
+	@.ci/hugepages.sh
+	perf/report
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -263,14 +263,15 @@ static bool poller_exhausted(const struct pipeline *pl, struct poller *po)
 /*
  * Spin briefly, then yield the CPU: lcores may outnumber cores. An idle
  * worker holds no generation: it reports a quiescent state, and is offline
- * (never delays a grace period) while it sleeps. Inline mode only spins:
- * a packet arriving at a sleeping lcore would wait 50 us or more.
+ * (never delays a grace period) while it sleeps. Inline mode only spins
+ * when every lcore has a CPU of its own: a packet arriving at a sleeping
+ * lcore would wait 50 us or more.
  */
 static void idle_backoff(const struct pipeline *pl, unsigned *idle, bool rcu_reader)
 {
 	if (rcu_reader)
 		rcu_quiescent_state();
-	if (pl->inline_mode || ++*idle < 64) {
+	if (pl->idle_spin || ++*idle < 64) {
 		rte_pause();
 	} else if (*idle < 4096) {
 		sched_yield();
@@ -760,6 +761,20 @@ static int inline_ports(const struct weir_config *cfg, bool *fwd, char *err, siz
 	return 0;
 }
 
+/* Do the lcores run on as many distinct CPUs as there are lcores? */
+static bool lcores_have_own_cpus(void)
+{
+	cpu_set_t all;
+	unsigned lcore;
+
+	CPU_ZERO(&all);
+	RTE_LCORE_FOREACH(lcore) {
+		rte_cpuset_t c = rte_lcore_cpuset(lcore);
+		CPU_OR(&all, &all, &c);
+	}
+	return rte_lcore_count() <= (unsigned)CPU_COUNT(&all);
+}
+
 static int open_ports(struct pipeline *pl, char *err, size_t errlen)
 {
 	const struct weir_config *cfg = pl->cfg;
@@ -788,6 +803,7 @@ static int open_ports(struct pipeline *pl, char *err, size_t errlen)
 		pl->peer[b] = a;
 	}
 	pl->inline_mode = cfg->n_inline > 0;
+	pl->idle_spin = pl->inline_mode && lcores_have_own_cpus();
 	return 0;
 }
 

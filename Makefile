@@ -40,6 +40,20 @@ bench: build
 	@.ci/hugepages.sh
 	perf/bench-rx.sh
 
+# Instructions per packet under callgrind (perf/ipp.sh) checked against perf/ipp-budget.txt, on
+# a release build valgrind can run: -march=x86-64-v3 (valgrind 3.19 has no AVX-512). About 3 min.
+IPP_BUILD ?= build-ipp
+.PHONY: ipp ipp-build
+
+$(IPP_BUILD)/build.ninja:
+	meson setup $(IPP_BUILD) --buildtype=release -Dmarch=x86-64-v3 $(MESON_OPTS)
+
+ipp-build: deps $(IPP_BUILD)/build.ninja
+	ninja -C $(IPP_BUILD)
+
+ipp: ipp-build
+	perf/ipp.sh --weir $(IPP_BUILD)/app/weir --check
+
 # The side-by-side benchmark (perf/README.md, "report"): baselines, weir stages and peers
 # in one go, table + CSV + plots in perf/results/report-<time>/. Under 10 minutes on 2 cores.
 # Measures the release build build-perf (made here if absent), or WEIR_BIN.

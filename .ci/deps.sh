@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build python3 dpdk dpdk-dev libdpdk-dev
       libhyperscan-dev libjemalloc-dev liburcu-dev libcriterion-dev libpcap-dev libyaml-dev libjansson-dev
-      libmicrohttpd-dev curl tshark tcpreplay iproute2 gnuplot-nox)
+      libmicrohttpd-dev curl tshark tcpreplay iproute2 valgrind gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

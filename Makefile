@@ -21,8 +21,9 @@ sample: build
 	@.ci/hugepages.sh
 	$(BUILD)/app/weir run --sample --rules rules/basic.rules --out weir-sample.jsonl
 
-# Everything: unit and integration tests, then the unit tests under ASan+UBSan.
-test: build
+# Everything: unit and integration tests (ipp_budget measures the valgrind-friendly build-ipp),
+# then the unit tests under ASan+UBSan.
+test: build ipp-build
 	@.ci/hugepages.sh
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || true
 	$(MAKE) --no-print-directory test-asan || true

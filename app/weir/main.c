@@ -104,7 +104,7 @@ static void usage_run(FILE *f)
 		"                    inline: [\"A:B\"]. A packet matching a rule with action drop is\n"
 		"                    not sent on, nor are the later packets of its flow (counted under\n"
 		"                    inline.dropped.rule); a full tx queue drops (inline.dropped.tx-full).\n"
-		"                    Idle lcores spin rather than sleep (for latency) when each has a\n"
+		"                    Idle workers spin rather than sleep (for latency) when each has a\n"
 		"                    CPU of its own.\n"
 		"\n"
 		"Exit status: 0 done, 1 runtime failure, 2 bad input (options, config, capture, port).\n",

@@ -264,8 +264,8 @@ static bool poller_exhausted(const struct pipeline *pl, struct poller *po)
  * Spin briefly, then yield the CPU: lcores may outnumber cores. An idle
  * worker holds no generation: it reports a quiescent state, and is offline
  * (never delays a grace period) while it sleeps. Inline mode only spins
- * when every lcore has a CPU of its own: a packet arriving at a sleeping
- * lcore would wait 50 us or more.
+ * when every polling lcore has a CPU of its own: a packet arriving at a
+ * sleeping lcore would wait 50 us or more.
  */
 static void idle_backoff(const struct pipeline *pl, unsigned *idle, bool rcu_reader)
 {
@@ -761,8 +761,11 @@ static int inline_ports(const struct weir_config *cfg, bool *fwd, char *err, siz
 	return 0;
 }
 
-/* Do the lcores run on as many distinct CPUs as there are lcores? */
-static bool lcores_have_own_cpus(void)
+/*
+ * Do the polling lcores (workers, distributor) have a CPU each among those
+ * the lcores run on? The main lcore sleeps when idle (200 us at a time).
+ */
+static bool pollers_have_own_cpus(void)
 {
 	cpu_set_t all;
 	unsigned lcore;
@@ -772,7 +775,7 @@ static bool lcores_have_own_cpus(void)
 		rte_cpuset_t c = rte_lcore_cpuset(lcore);
 		CPU_OR(&all, &all, &c);
 	}
-	return rte_lcore_count() <= (unsigned)CPU_COUNT(&all);
+	return rte_lcore_count() - 1 <= (unsigned)CPU_COUNT(&all);
 }
 
 static int open_ports(struct pipeline *pl, char *err, size_t errlen)
@@ -803,7 +806,7 @@ static int open_ports(struct pipeline *pl, char *err, size_t errlen)
 		pl->peer[b] = a;
 	}
 	pl->inline_mode = cfg->n_inline > 0;
-	pl->idle_spin = pl->inline_mode && lcores_have_own_cpus();
+	pl->idle_spin = pl->inline_mode && pollers_have_own_cpus();
 	return 0;
 }
 

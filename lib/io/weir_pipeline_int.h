@@ -201,7 +201,7 @@ struct pipeline {
 	uint64_t tsc_start, tsc_end;   /* launch .. last lcore done */
 	/* inline mode: port_id -> the port_id its packets go out on (NO_PEER: none) */
 	bool inline_mode;
-	bool idle_spin;                /* inline, and a CPU per lcore: idle lcores never yield */
+	bool idle_spin;                /* inline, and a CPU per polling lcore: they never yield */
 	uint16_t peer[RTE_MAX_ETHPORTS];
 	struct weir_gens *gens;        /* generations: rules and queries */
 	struct weir_qctl *qctl;        /* query changes */

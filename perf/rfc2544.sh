@@ -28,6 +28,8 @@ Usage: perf/rfc2544.sh [options]
   --size S            frame size for weir-gen --size (64, 64-1518, imix; default 64)
   --trial S           seconds per search trial (default 5)
   --latency-trial S   seconds per latency trial (default: --trial)
+  --latency-at R,...  also measure latency at these fixed rates in pps (e.g. 250000,1000000):
+                      two DUTs measured at the same offered loads give the latency one adds
   --resolution P      stop the search when hi - lo <= P % of the maximum rate (default 1)
   --pdr-loss P        loss ratio in % allowed for the PDR (default 0.5)
   --max-rate R        upper bound of the search (weir-gen --rate syntax, in pps or bit/s);
@@ -41,7 +43,7 @@ Usage: perf/rfc2544.sh [options]
 EOF
 }
 
-DUT=testpmd DUT_CMD="" CONFIG="" RULES="" SIZE=64 TRIAL=5 LAT_TRIAL="" RES=1 PDR_LOSS=0.5
+DUT=testpmd DUT_CMD="" CONFIG="" RULES="" SIZE=64 TRIAL=5 LAT_TRIAL="" RES=1 PDR_LOSS=0.5 LAT_AT=
 MAX_RATE="" RSIZE=10 CATCH_UP=2000 GEN=${WEIR_GEN_BIN:-} WEIR=${WEIR_BIN:-} RESULTS=""
 cpus=$(python3 -c 'import os; s=sorted(os.sched_getaffinity(0)); print(s[0], s[-1])')
 GEN_CPU=${cpus% *} DUT_CPU=${cpus#* }
@@ -55,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--size) SIZE=$2 ;;
 	--trial) TRIAL=$2 ;;
 	--latency-trial) LAT_TRIAL=$2 ;;
+	--latency-at) LAT_AT=$2 ;;
 	--resolution) RES=$2 ;;
 	--pdr-loss) PDR_LOSS=$2 ;;
 	--max-rate) MAX_RATE=$2 ;;
@@ -71,6 +74,8 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 LAT_TRIAL=${LAT_TRIAL:-$TRIAL}
+[[ -z $LAT_AT || $LAT_AT =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
+	die "--latency-at '$LAT_AT' is not a list of rates in pps (e.g. 250000,1000000)"
 for v in TRIAL LAT_TRIAL RES PDR_LOSS; do is_num "${!v}" || die "--$(tr 'A-Z_' 'a-z-' <<< "$v") '${!v}' is not a number"; done
 python3 -c "import sys; sys.exit(0 if 0 < $RES < 100 and $TRIAL > 0 and $LAT_TRIAL > 0 else 1)" ||
 	die "--resolution must lie in (0, 100), --trial and --latency-trial above 0"
@@ -235,6 +240,10 @@ for pct in 10 50 90; do
 	trial "lat$pct" "${r}pps" "$LAT_TRIAL"
 	LAT+=("$pct,$r,$T_P50,$T_P99,$T_P999")
 done
+for r in ${LAT_AT//,/ }; do
+	trial "at$r" "${r}pps" "$LAT_TRIAL"
+	LAT+=("0,$r,$T_P50,$T_P99,$T_P999")
+done
 
 # Close weir-gen's trial input: it finishes and holds the ports until the cleanup stops it.
 exec {GEN_IN}>&-
@@ -254,7 +263,12 @@ s = {"date": stamp, "machine": f"{platform.node()}: {os.cpu_count()} CPUs, {cpu}
      "latency_ns": []}
 for l in lat:
     pct, rate, p50, p99, p999 = (int(x) for x in l.split(","))
-    s["latency_ns"].append({"load_pct_of_pdr": pct, "rate_pps": rate, "p50": p50, "p99": p99, "p999": p999})
+    x = {"load_pct_of_pdr": pct, "rate_pps": rate, "p50": p50, "p99": p99, "p999": p999}
+    if pct:
+        s["latency_ns"].append(x)
+    else:  # --latency-at: a fixed rate
+        del x["load_pct_of_pdr"]
+        s.setdefault("latency_at_ns", []).append(x)
 json.dump(s, open(os.path.join(res, "summary.json"), "w"), indent=1)
 with open(os.path.join(res, "summary.txt"), "w") as f:
     f.write(f"RFC 2544 through {dut}, --size {size}, {trial} s trials, {s['date']}, {s['machine']}\n")
@@ -264,6 +278,8 @@ with open(os.path.join(res, "summary.txt"), "w") as f:
     for x in s["latency_ns"]:
         f.write(f"latency at {x['load_pct_of_pdr']}% of PDR ({x['rate_pps']} pps): p50 {x['p50']} ns  "
                 f"p99 {x['p99']} ns  p99.9 {x['p999']} ns\n")
+    for x in s.get("latency_at_ns", []):
+        f.write(f"latency at {x['rate_pps']} pps: p50 {x['p50']} ns  p99 {x['p99']} ns  p99.9 {x['p999']} ns\n")
 with open(os.path.join(res, "latency.dat"), "w") as f:
     for x in s["latency_ns"]:
         f.write(f"{x['load_pct_of_pdr']} {x['rate_pps']} {x['p50']/1e3} {x['p99']/1e3} {x['p999']/1e3}\n")

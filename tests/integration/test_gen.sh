@@ -169,7 +169,7 @@ chmod +x "$TMP/old-weir"
 out=$(bash "$RFC" --dut weir --weir "$TMP/old-weir" --gen "$G" 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "has no inline mode yet" <<< "$out" && ok "rfc2544 --dut weir without --inline: $out" ||
   fail "rfc2544 --dut weir: exit $rc: $out"
-if bash "$RFC" --gen "$G" --trial 0.3 --resolution 25 --max-rate 200kpps --results "$TMP/rfc" \
+if bash "$RFC" --gen "$G" --trial 0.3 --resolution 25 --max-rate 200kpps --results "$TMP/rfc" --latency-at 20000 \
     --gen-cpu "$GEN_CPU" --dut-cpu "$TP_CPU" > "$TMP/rfc.out" 2>&1 &&
   r=$(python3 - "$TMP/rfc" <<'PY' 2>&1
 import csv, json, os, sys
@@ -192,6 +192,9 @@ for ph, v in (("ndr", s["ndr_pps"]), ("pdr", s["pdr_pps"])):
     if v < s["upper_pps"]:
         assert any(r["phase"] == ph and r["pass"] == "0" and v < int(r["target_pps"]) <= v + 50000 for r in rows), (ph, v)
 assert len(s["latency_ns"]) == 3
+at = s["latency_at_ns"]
+assert len(at) == 1 and at[0]["rate_pps"] == 20000 and 0 < at[0]["p50"] <= at[0]["p99"], at
+assert any(r["phase"] == "at20000" for r in rows), "no trial at the fixed rate"
 print(f"{len(rows)} trials; NDR {s['ndr_pps']} pps <= PDR {s['pdr_pps']} pps; converged")
 PY
   ); then ok "rfc2544: $r"; else fail "rfc2544: $r $(tail -5 "$TMP/rfc.out")"; fi

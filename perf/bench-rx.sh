@@ -57,7 +57,7 @@ start_cleanup   # TMP, CHILD; the child is stopped by its PID however we end
 # ---- the replay: records cut to 2,048 bytes (infinite_rx refuses bigger ones) --------
 cut_capture 200000   # CUT, RECORDS (200000 when capinfos cannot count them)
 # testpmd preloads the whole file into its pool, plus rx ring, per-lcore caches, bursts.
-TP_MBUFS=$(((RECORDS + 1024 + 2 * 512 + 4096 + 8191) / 8192 * 8192))
+TP_MBUFS=$(testpmd_mbufs "$RECORDS")
 
 cat > "$TMP/hostpairs.yaml" << 'Y'
 queries:
@@ -68,40 +68,18 @@ queries:
 Y
 
 # ---- A: testpmd -----------------------------------------------------------------------
-# Rx-pps is printed every second ("since last show"; the first print is 0). Stop it once
-# it has printed 2 + seconds samples and average the last `seconds` of them: start-up
-# (EAL, mempool, preload) and the first second are left out.
-# Both runners leave "mpps packets seconds" in RES (not printed: a $(...) subshell would
-# hide the child's PID from the clean-up trap).
+# perf/lib.sh's testpmd_rxonly (perf/report runs the same): Rx-pps is printed every
+# second ("since last show"; the first print is 0); it is stopped once it has printed
+# 2 + seconds samples and the last `seconds` of them are averaged: start-up (EAL,
+# mempool, preload) and the first second are left out. It leaves "mpps gbps seconds
+# packets" in RES; the CSV keeps mpps, packets, seconds of it (the figures run_weir gives).
+TP_DEVARGS="net_pcap0,rx_pcap=$CUT,infinite_rx=1"
 RES=
-run_testpmd() { # seconds log
-	local secs=$1 log=$2 need=$(($1 + 2)) t0
-	"$TESTPMD" -l 0,1 --no-pci --in-memory --file-prefix "$EAL_PREFIX" --no-telemetry \
-		--log-level=lib.eal:error \
-		--vdev "net_pcap0,rx_pcap=$CUT,infinite_rx=1" -- \
-		--forward-mode=rxonly --stats-period=1 --total-num-mbufs="$TP_MBUFS" \
-		< /dev/null > "$log" 2>&1 &
-	CHILD=$!
-	t0=$SECONDS
-	while kill -0 "$CHILD" 2> /dev/null && [ "$(grep -c 'Rx-pps:' "$log")" -lt "$need" ]; do
-		[ $((SECONDS - t0)) -lt $((need + 60)) ] || break
-		sleep 0.2
-	done
-	stop_child "$CHILD"
-	CHILD=
-	RES=$(grep 'Rx-pps:' "$log" | awk -v need="$need" -v n="$secs" '
-		{ v[NR] = $2 }
-		END {
-			if (NR < need) exit 1
-			for (i = NR - n + 1; i <= NR; i++) s += v[i]
-			printf "%.4f %d %d\n", s / n / 1e6, s, n
-		}')
-}
 
 # ---- B: weir --------------------------------------------------------------------------
 # --duration counts from the end of EAL start-up, so opening the port (the preload,
 # 0.2-2 s) is in it: give 1 s more. The rate is weir's own: processed / elapsed_s
-# (launch of the lcores to the last one done).
+# (launch of the lcores to the last one done). Leaves "mpps processed elapsed_s" in RES.
 run_weir() { # seconds out log
 	local secs=$1 out=$2 log=$3 line
 	WEIR_DEBUG_EAL=1 "$WEIR" run --config "$TMP/hostpairs.yaml" \
@@ -133,29 +111,30 @@ echo "date,machine,commit,weir,round,tool,mpps,packets,seconds" > "$CSV"
 
 echo "bench-rx: $(basename "$PCAP") cut to $SNAPLEN B ($RECORDS records), weir=$WEIR"
 echo "bench-rx: warm-up + $ROUNDS rounds of ${DURATION}s, A=testpmd B=weir; load average $(load_average)"
-# One measured run (RES from run_testpmd or run_weir): its CSV row and its line on
-# screen; leaves its rate in mpps.
-report_run() { # label tool
-	read -r mpps pkts s <<< "$RES"
-	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$1,$2,$mpps,$pkts,$s" >> "$CSV"
+# One measured run: its CSV row and its line on screen; leaves its rate in mpps.
+report_run() { # label tool mpps packets seconds
+	mpps=$3
+	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$1,$2,$3,$4,$5" >> "$CSV"
 	printf '  round %-6s %-7s %8.3f Mpps\n' "$1" "$2" "$mpps"
 }
 tp_rates=() weir_rates=()
 for ((r = 0; r <= ROUNDS; r++)); do
 	secs=$DURATION label=$r
 	[ "$r" -eq 0 ] && { secs=$WARMUP; label=warmup; }
-	run_testpmd "$secs" "$TMP/testpmd-$r.log" || {
+	testpmd_rxonly "$secs" "$TMP/testpmd-$r.log" "$TP_DEVARGS" "$TP_MBUFS" || {
 		tail -20 "$TMP/testpmd-$r.log" >&2
 		die "testpmd round $label failed (log above)"
 	}
-	report_run "$label" testpmd
+	read -r m _ s p <<< "$RES"   # mpps gbps seconds packets
+	report_run "$label" testpmd "$m" "$p" "$s"
 	[ "$r" -gt 0 ] && tp_rates+=("$mpps")
 
 	run_weir "$secs" "$TMP/weir-$r.jsonl" "$TMP/weir-$r.log" || {
 		tail -20 "$TMP/weir-$r.log" >&2
 		die "weir round $label failed (log above)"
 	}
-	report_run "$label" weir
+	read -r m p s <<< "$RES"     # mpps processed elapsed_s
+	report_run "$label" weir "$m" "$p" "$s"
 	[ "$r" -gt 0 ] && weir_rates+=("$mpps")
 done
 

@@ -235,8 +235,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}'; 
 # forwarding core (-l 0,1) on the vdev DEVARGS, as bench-rx's run A: Rx-pps and Rx-bps are
 # printed once a second ("since last show"; the first print is 0); it is stopped (SIGINT,
 # by PID) after SECONDS + 2 prints and the last SECONDS are averaged, so EAL start-up, the
-# preload and the first second are left out. RES="mpps gbps seconds"; OTHERS as run_bg.
-# Needs TESTPMD (default dpdk-testpmd), TMP, EAL_PREFIX.
+# preload and the first second are left out. RES="mpps gbps seconds packets" (packets: the
+# sum of those SECONDS Rx-pps prints, what was received in them); OTHERS as run_bg.
+# Needs TESTPMD (default dpdk-testpmd), TMP, EAL_PREFIX. Used by bench-rx (its run A) and
+# perf/report. Not printed: a $(...) subshell would hide the child's PID from the trap.
 testpmd_rxonly() { # seconds log devargs mbufs
 	local secs=$1 log=$2 devargs=$3 mbufs=$4 need=$(($1 + 2)) t0 b0 c0 w0
 	cpu_snap
@@ -260,12 +262,12 @@ testpmd_rxonly() { # seconds log devargs mbufs
 		END {
 			if (NR < need) exit 1
 			for (i = NR - n + 1; i <= NR; i++) { sp += p[i]; sb += b[i] }
-			printf "%.4f %.4f %d\n", sp / n / 1e6, sb / n / 1e9, n
+			printf "%.4f %.4f %d %.0f\n", sp / n / 1e6, sb / n / 1e9, n, sp
 		}')
 }
 
 # testpmd_mbufs RECORDS: the pool testpmd needs to preload a capture of RECORDS records
-# with infinite_rx, plus rx ring, per-lcore caches and bursts (bench-rx's sizing).
+# with infinite_rx, plus rx ring, per-lcore caches and bursts (bench-rx and perf/report).
 testpmd_mbufs() { echo $((($1 + 1024 + 2 * 512 + 4096 + 8191) / 8192 * 8192)); }
 
 # weir_stats FILE: one line from the last {"type":"stats"} record of a weir output file:

@@ -494,6 +494,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 	__atomic_store_n(&w->max_ts_pub, mx, __ATOMIC_RELAXED);
 	worker_flow_step(w, FLOW_COPY_STEP);
 	stage_clock_lap(clk, WEIR_STAGE_ADVANCE, n);
+	stage_clock_end(clk, n);
 	weir_hist_add(&w->burst, rte_rdtsc() - t0);
 	rcu_quiescent_state(); /* done with g */
 }
@@ -677,6 +678,7 @@ static void distribute_burst(struct pipeline *pl, struct distributor *d, struct 
 			hand_over(pl, d, wk, cnt[wk]);
 	__atomic_store_n(&d->ts, max_ts, __ATOMIC_RELEASE);
 	stage_clock_lap(&d->clock, WEIR_STAGE_HANDOVER, n);
+	stage_clock_end(&d->clock, n);
 }
 
 /*
@@ -1209,6 +1211,37 @@ static uint64_t stage_cycles(const struct pipeline *pl, double *per)
 	return pkts[WEIR_STAGE_PARSE];
 }
 
+/*
+ * The longest timed burst of any lcore, stage by stage (TSC cycles). Read
+ * while the lcores may replace it: a diagnostic, not an exact record.
+ */
+static void json_longest_burst(const struct pipeline *pl, struct weir_json *j)
+{
+	const struct stage_clock *worst = NULL;
+	int who = -1;
+
+	for (unsigned i = 0; i <= pl->n_workers; i++) {
+		const struct stage_clock *k = i < pl->n_workers ? &pl->workers[i].clock
+					      : pl->dist ? &pl->dist->clock : NULL;
+		if (k && (!worst || LOAD(k->worst_total) > LOAD(worst->worst_total))) {
+			worst = k;
+			who = (int)i;
+		}
+	}
+	if (!worst || !LOAD(worst->worst_total))
+		return;
+	weir_json_begin(j, "longest_burst");
+	weir_json_str(j, "lcore", (unsigned)who < pl->n_workers ? "worker" : "distributor");
+	if ((unsigned)who < pl->n_workers)
+		weir_json_u64(j, "worker", (uint64_t)who);
+	weir_json_u64(j, "packets", LOAD(worst->worst_pkts));
+	for (unsigned s = 0; s < WEIR_STAGE__COUNT; s++)
+		if (LOAD(worst->worst[s]))
+			weir_json_u64(j, stage_name(s), LOAD(worst->worst[s]));
+	weir_json_u64(j, "total", LOAD(worst->worst_total));
+	weir_json_end(j);
+}
+
 static void json_stage_cycles(const struct pipeline *pl, struct weir_json *j)
 {
 	double per[WEIR_STAGE__COUNT], total = 0;
@@ -1227,6 +1260,7 @@ static void json_stage_cycles(const struct pipeline *pl, struct weir_json *j)
 	}
 	weir_json_double(j, "total", total);
 	weir_json_end(j);
+	json_longest_burst(pl, j);
 	weir_json_end(j);
 }
 

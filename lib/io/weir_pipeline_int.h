@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
@@ -71,14 +72,22 @@ enum weir_stage {
 	WEIR_STAGE__COUNT
 };
 
-#define STAGE_SAMPLE 16 /* one burst in this many is timed */
+#ifndef STAGE_SAMPLE
+#define STAGE_SAMPLE 16 /* one burst in this many is timed (-DSTAGE_SAMPLE=1: all, to chase spikes) */
+#endif
 
 struct stage_clock {
 	uint64_t cyc[WEIR_STAGE__COUNT];
 	uint64_t pkts[WEIR_STAGE__COUNT];
 	uint64_t last;  /* TSC at the end of the previous stage of the timed burst */
+	uint64_t t0;    /* TSC at the start of the timed burst */
 	uint32_t tick;
 	bool on;        /* the current burst is timed */
+	/* the longest timed burst, stage by stage: where a latency spike went */
+	uint64_t cur[WEIR_STAGE__COUNT];
+	uint64_t worst[WEIR_STAGE__COUNT];
+	uint64_t worst_total;
+	uint32_t worst_pkts;
 };
 
 /* Is the next burst timed? Then its rx is timed too: t0 = rdtsc before it. */
@@ -91,7 +100,9 @@ static inline uint64_t stage_clock_due(const struct stage_clock *k)
 static inline void stage_clock_start(struct stage_clock *k, uint64_t t0)
 {
 	k->on = (++k->tick % STAGE_SAMPLE) == 0 && t0;
-	k->last = t0;
+	k->last = k->t0 = t0;
+	if (unlikely(k->on))
+		memset(k->cur, 0, sizeof(k->cur));
 }
 
 /* Stage s of the burst (n packets) is done. */
@@ -101,7 +112,18 @@ static inline void stage_clock_lap(struct stage_clock *k, enum weir_stage s, uns
 		uint64_t now = rte_rdtsc();
 		k->cyc[s] += now - k->last;
 		k->pkts[s] += n;
+		k->cur[s] = now - k->last;
 		k->last = now;
+	}
+}
+
+/* The timed burst (n packets) is over: keep it if it is the longest yet. */
+static inline void stage_clock_end(struct stage_clock *k, unsigned n)
+{
+	if (unlikely(k->on) && k->last - k->t0 > k->worst_total) {
+		memcpy(k->worst, k->cur, sizeof(k->worst));
+		k->worst_total = k->last - k->t0;
+		k->worst_pkts = n;
 	}
 }
 

@@ -151,6 +151,11 @@ static void compile_plan(struct weir_query *q, const struct weir_query_conf *c)
 		else
 			q->slow_slot[q->n_slow++] = (uint8_t)s;
 	}
+	/* the usual counters (packets, bytes, ...): the data path adds them without a switch */
+	q->word_adds_only = true;
+	for (unsigned j = 0; j < q->n_word_ops; j++)
+		q->word_adds_only &= q->word_op[j].op == WEIR_WOP_ADD &&
+				     q->word_op[j].src <= WEIR_WSRC_PAYLOAD;
 }
 
 static void compile_panes(struct weir_query *q, const struct weir_query_conf *c)

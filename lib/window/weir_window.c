@@ -652,10 +652,19 @@ static inline bool word_src(const struct weir_word_op *op, const struct weir_pkt
 	return false;
 }
 
+_Static_assert(WEIR_WSRC_ONE == 0 && WEIR_WSRC_LEN == 1 && WEIR_WSRC_IP_BYTES == 2 &&
+	       WEIR_WSRC_PAYLOAD == 3, "apply_word_ops indexes its table by these");
+
 /* The inline-word aggregates: one load, one add or max each, no call. */
 static inline void apply_word_ops(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p,
 				  const struct weir_burst_fields *bf, uint64_t ts, unsigned i)
 {
+	if (likely(q->word_adds_only)) { /* packets, bytes, ip_bytes, payload_bytes */
+		const uint64_t v[4] = {1, p->pkt_len, p->ip_bytes, p->payload_len};
+		for (unsigned j = 0; j < q->n_word_ops; j++)
+			a[q->word_op[j].word] += v[q->word_op[j].src];
+		return;
+	}
 	for (unsigned j = 0; j < q->n_word_ops; j++) {
 		const struct weir_word_op *op = &q->word_op[j];
 		uint64_t *w = a + op->word, v;

@@ -106,6 +106,7 @@ struct weir_query {
 	struct { uint8_t field, word, shift; } key_num[WEIR_MAX_GROUP_BY];
 	unsigned n_word_ops;                   /* inline-word aggregates */
 	struct weir_word_op word_op[WEIR_MAX_AGGS + 2];
+	bool word_adds_only;                   /* every word op adds ONE/LEN/IP_BYTES/PAYLOAD */
 	unsigned n_slow;                       /* the rest (sketches, flag counts): per slot */
 	uint8_t slow_slot[WEIR_MAX_AGGS + 2];
 	uint32_t fields_used;                  /* bit f: numeric field f read by keys or aggregates */

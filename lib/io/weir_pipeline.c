@@ -760,6 +760,14 @@ static int inline_ports(const struct weir_config *cfg, bool *fwd, char *err, siz
 		}
 		fwd[p->a] = fwd[p->b] = true;
 	}
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		const char *d = cfg->ports[i].devargs;
+		/* net_pcap without a tx target takes every packet and drops it, silently */
+		if (fwd[i] && !strncmp(d, "net_pcap", 8) && !strstr(d, "tx_pcap=") &&
+		    !strstr(d, "tx_iface=") && !strstr(d, ",iface="))
+			fprintf(stderr, "weir: warning: inline port %u (%s) has no tx_pcap= or tx_iface=: "
+				"net_pcap drops what is sent there\n", i, d);
+	}
 	return 0;
 }
 

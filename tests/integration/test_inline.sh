@@ -118,6 +118,10 @@ bad "port out of range" "there are 2 ports" --inline 0:5
 bad "port paired with itself" "two different port indexes" --inline 1:1
 bad "port in two pairs" "port 1 is already paired" --inline 0:1 --inline 1:0
 bad "not a pair" "want A:B" --inline zero:one
+# a net_pcap port with nothing to send to: it runs, with a warning naming the port
+"$WEIR_BIN" run --pcap "$TMP/back.pcap" --pcap "$TMP/back.pcap" --inline 0:1 --out "$TMP/w.jsonl" \
+  --no-summary 2> "$TMP/w.err" && grep -q "inline port 1 (net_pcap1,rx_pcap=.*) has no tx_pcap= or tx_iface=" \
+  "$TMP/w.err" && ok "rx-only pcap port: $(head -1 "$TMP/w.err")" || fail "rx-only pcap port: $(cat "$TMP/w.err")"
 printf 'inline: ["0:1", "1-0"]\n' > "$TMP/bad.yaml"
 bad "config file" "bad.yaml:1" --config "$TMP/bad.yaml"
 

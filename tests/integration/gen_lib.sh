@@ -31,7 +31,7 @@ run_gen() {
   rm -f "$TMP/$name.json"
   "$WEIR_GEN_BIN" --tx "net_memif0,role=server,socket=$sock.a,rsize=$GEN_RSIZE" \
     --rx "net_memif1,role=server,socket=$sock.b,rsize=$GEN_RSIZE" --cpu "$GEN_CPU" \
-    --json "$TMP/$name.json" --hold --quiet "$@" 2> "$TMP/$name.err" &
+    --json "$TMP/$name.json" --hold ${GEN_QUIET---quiet} "$@" 2> "$TMP/$name.err" &
   gen_pid=$!
   sleep 0.3
   dpdk-testpmd --no-pci --in-memory --file-prefix "$GEN_TP_PREFIX" --lcores "0@$TP_CPU,1@$TP_CPU" \

@@ -8,6 +8,8 @@
 #include <string.h>
 
 
+#include <rte_common.h>
+
 #include "weir_sketch.h"
 #include "weir_window.h"
 
@@ -131,6 +133,9 @@ static void compile_plan(struct weir_query *q, const struct weir_query_conf *c)
 			q->key_ip[q->n_key_ip].word = q->field_off[i] / 8;
 			memcpy(q->key_ip[q->n_key_ip].mask4, m4, 16);
 			memcpy(q->key_ip[q->n_key_ip].mask6, m6, 16);
+			/* a full address (the usual case): the data path copies it unmasked */
+			for (unsigned b = 0; b < 16; b++)
+				q->key_ip[q->n_key_ip].masked |= (m4[b] & m6[b]) != 0xff;
 			q->n_key_ip++;
 			continue;
 		}
@@ -306,9 +311,10 @@ static inline uint32_t meta_bit(const void *arr, bool set, uint32_t bit)
 	return arr && set ? bit : 0;
 }
 
-void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields,
-			    const struct weir_pkt *const *pkts, const struct weir_burst_meta *m,
-			    unsigned n)
+/* Bit f of `have`: packet i has field f. with_meta false: the burst has no meta arrays. */
+static __rte_always_inline void fill_have(struct weir_burst_fields *bf,
+					  const struct weir_pkt *const *pkts,
+					  const struct weir_burst_meta *m, unsigned n, bool with_meta)
 {
 	for (unsigned i = 0; i < n; i++) {
 		const struct weir_pkt *p = pkts[i];
@@ -317,20 +323,45 @@ void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields,
 		h |= pkt_has_ports(p) ? BIT(SRC_PORT) | BIT(DST_PORT) : 0;
 		h |= p->n_vlan ? BIT(VLAN) : 0;
 		h |= (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6 ? TCP_FIELDS : 0;
-		h |= meta_bit(m->flow_id, m->flow_id && m->flow_id[i], BIT(FLOW_ID));
-		h |= meta_bit(m->direction, m->direction && m->direction[i], BIT(DIRECTION));
-		h |= meta_bit(m->src_label, m->src_label && m->src_label[i], BIT(SRC_LABEL));
-		h |= meta_bit(m->dst_label, m->dst_label && m->dst_label[i], BIT(DST_LABEL));
-		h |= meta_bit(m->dst_name, m->dst_name && m->dst_name[i], BIT(DST_NAME));
+		if (with_meta) {
+			h |= meta_bit(m->flow_id, m->flow_id && m->flow_id[i], BIT(FLOW_ID));
+			h |= meta_bit(m->direction, m->direction && m->direction[i], BIT(DIRECTION));
+			h |= meta_bit(m->src_label, m->src_label && m->src_label[i], BIT(SRC_LABEL));
+			h |= meta_bit(m->dst_label, m->dst_label && m->dst_label[i], BIT(DST_LABEL));
+			h |= meta_bit(m->dst_name, m->dst_name && m->dst_name[i], BIT(DST_NAME));
+		}
 		bf->have[i] = h;
 	}
-	/* field by field: one predictable loop each, not a switch per packet */
-	for (unsigned f = 0; f < WEIR_FIELD__COUNT; f++) {
-		if (!(fields & (1u << f)))
-			continue;
+}
+
+/* Field f over the burst; f a constant, so field_num's switch folds away. */
+static __rte_always_inline void fill_field(uint64_t *v, enum weir_field f,
+					   const struct weir_pkt *const *pkts,
+					   const struct weir_burst_meta *m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		field_num(f, pkts[i], m, i, &v[i]);
+}
+
+void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields,
+			    const struct weir_pkt *const *pkts, const struct weir_burst_meta *m,
+			    unsigned n)
+{
+	/* meta arrays are there or not for a whole burst: test them once, not per packet */
+	if (m->flow_id || m->direction || m->src_label || m->dst_label || m->dst_name)
+		fill_have(bf, pkts, m, n, true);
+	else
+		fill_have(bf, pkts, m, n, false);
+	/* field by field: one predictable loop each, its field's case chosen once */
+	for (uint32_t left = fields; left; left &= left - 1) {
+		enum weir_field f = (enum weir_field)__builtin_ctz(left);
 		uint64_t *v = bf->num[f];
-		for (unsigned i = 0; i < n; i++)
-			field_num((enum weir_field)f, pkts[i], m, i, &v[i]);
+		switch (f) {
+#define WEIR_X(e, s, sz) case WEIR_FIELD_##e: fill_field(v, WEIR_FIELD_##e, pkts, m, n); break;
+		WEIR_FIELD_LIST(WEIR_X)
+#undef WEIR_X
+		default: break;
+		}
 	}
 }
 

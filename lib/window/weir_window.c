@@ -111,7 +111,8 @@ void weir_table_reset(struct weir_table *t)
 	t->has_other = false;
 }
 
-static inline bool key_equal(const uint64_t *a, const struct weir_key *k, unsigned words)
+static __rte_always_inline bool key_equal(const uint64_t *a, const struct weir_key *k,
+					  unsigned words)
 {
 	uint64_t diff = 0;
 
@@ -120,26 +121,29 @@ static inline bool key_equal(const uint64_t *a, const struct weir_key *k, unsign
 	return diff == 0;
 }
 
-/* Inlined into the data path's loop; weir_table_upsert is the same for other callers. */
+/*
+ * Inlined into the data path's loop; weir_table_upsert is the same for other
+ * callers. words is t->key_words, a constant where the caller is specialized.
+ */
 static __rte_always_inline uint64_t *table_upsert(struct weir_table *t, const struct weir_key *k,
-						  uint32_t h)
+						  uint32_t h, unsigned words)
 {
 	uint32_t tag = h | 1, s = h & t->mask;
 
 	for (;;) {
 		uint32_t cur = t->hashes[s];
 		uint64_t *e = &t->entries[(size_t)s * t->stride];
-		if (cur == tag && key_equal(e, k, t->key_words))
-			return e + t->key_words;
+		if (cur == tag && key_equal(e, k, words))
+			return e + words;
 		if (cur == 0) {
 			if (unlikely(t->n_used >= t->max_keys))
 				return NULL;
 			t->hashes[s] = tag;
-			memcpy(e, k->w, (size_t)t->key_words * 8);
+			memcpy(e, k->w, (size_t)words * 8);
 			if (t->blob_bytes)
-				e[t->key_words + t->agg_words] = t->n_used;
+				e[words + t->agg_words] = t->n_used;
 			t->used[t->n_used++] = s;
-			return e + t->key_words;
+			return e + words;
 		}
 		s = (s + 1) & t->mask;
 	}
@@ -147,7 +151,7 @@ static __rte_always_inline uint64_t *table_upsert(struct weir_table *t, const st
 
 uint64_t *weir_table_upsert(struct weir_table *t, const struct weir_key *k, uint32_t h)
 {
-	return table_upsert(t, k, h);
+	return table_upsert(t, k, h, t->key_words);
 }
 
 uint8_t *weir_table_blob(const struct weir_table *t, const uint64_t *aggs)
@@ -698,19 +702,26 @@ static inline void add_packet(struct weir_window_worker *w, struct weir_table *t
  * read back in a later pass, once these stores have retired.
  * false: a field is missing.
  */
-static inline bool key_build(const struct weir_query *q, const struct weir_burst_fields *bf,
-			     const struct weir_pkt *p, unsigned i, uint64_t *kw)
+static __rte_always_inline bool key_build(const struct weir_query *q,
+					  const struct weir_burst_fields *bf,
+					  const struct weir_pkt *p, unsigned i, uint64_t *kw,
+					  unsigned words)
 {
 	if ((bf->have[i] & q->need) != q->need)
 		return false;
-	for (unsigned w = 0; w < WEIR_KEY_WORDS; w++)
+	for (unsigned w = 0; w < words; w++) /* only the words compared and stored */
 		kw[w] = 0;
 	for (unsigned f = 0; f < q->n_key_ip; f++) {
 		uint64_t ip[2];
-		const uint64_t *mask = p->ip_version == 4 ? q->key_ip[f].mask4 : q->key_ip[f].mask6;
 		memcpy(ip, q->key_ip[f].field == WEIR_FIELD_SRC_IP ? p->src_ip : p->dst_ip, 16);
-		kw[q->key_ip[f].word] = ip[0] & mask[0];
-		kw[q->key_ip[f].word + 1] = ip[1] & mask[1];
+		if (q->key_ip[f].masked) { /* the same for every packet of the query: predicted */
+			const uint64_t *mask = p->ip_version == 4 ? q->key_ip[f].mask4
+								  : q->key_ip[f].mask6;
+			ip[0] &= mask[0];
+			ip[1] &= mask[1];
+		}
+		kw[q->key_ip[f].word] = ip[0];
+		kw[q->key_ip[f].word + 1] = ip[1];
 	}
 	for (unsigned f = 0; f < q->n_key_num; f++)
 		kw[q->key_num[f].word] |= bf->num[q->key_num[f].field][i] << q->key_num[f].shift;
@@ -736,22 +747,51 @@ struct burst_state {
 	bool has_key[BURST_MAX];
 };
 
+/*
+ * The data path is compiled once per key size: `words` (q->key_words) a
+ * constant, so the key's zeroing, hash, compare and copy are unrolled.
+ * WITH_KEY_WORDS calls fn(..., words) with the constant matching q.
+ */
+_Static_assert(WEIR_KEY_WORDS == 6, "WITH_KEY_WORDS has a case per key size");
+#define WITH_KEY_WORDS(q, fn, ...)                                   \
+	do {                                                         \
+		switch ((q)->key_words) {                            \
+		case 1: fn(__VA_ARGS__, 1); break;                   \
+		case 2: fn(__VA_ARGS__, 2); break;                   \
+		case 3: fn(__VA_ARGS__, 3); break;                   \
+		case 4: fn(__VA_ARGS__, 4); break;                   \
+		case 5: fn(__VA_ARGS__, 5); break;                   \
+		default: fn(__VA_ARGS__, WEIR_KEY_WORDS); break;     \
+		}                                                    \
+	} while (0)
+
 /* Second half of a query's burst: upsert packets [lo, hi) into their shards. */
-static void upsert_range(struct weir_window_worker *w, struct query_shards *qs,
-			 const struct weir_query *q, struct burst_state *b,
-			 const struct weir_pkt *const *pkts, const struct weir_burst_meta *m,
-			 unsigned lo, unsigned hi)
+static __rte_always_inline void upsert_range_kw(struct weir_window_worker *w,
+						struct query_shards *qs,
+						const struct weir_query *q, struct burst_state *b,
+						const struct weir_pkt *const *pkts,
+						const struct weir_burst_meta *m, unsigned lo,
+						unsigned hi, unsigned words)
 {
 	for (unsigned i = lo; i < hi; i++) {
 		if (!b->tab[i])
 			continue;
-		uint64_t *a = table_upsert(b->tab[i], &b->keys[i], b->hash[i]);
+		uint64_t *a = table_upsert(b->tab[i], &b->keys[i], b->hash[i], words);
 		if (unlikely(!a)) {
 			add_overflow(w, qs, b->tab[i], q, pkts[i], m, i);
 			continue;
 		}
 		add_packet(w, b->tab[i], a, q, pkts[i], m, i);
 	}
+}
+
+/* Out of line: one copy per key size, not one per call site in each variant. */
+static __rte_noinline void upsert_range(struct weir_window_worker *w, struct query_shards *qs,
+					const struct weir_query *q, struct burst_state *b,
+					const struct weir_pkt *const *pkts,
+					const struct weir_burst_meta *m, unsigned lo, unsigned hi)
+{
+	WITH_KEY_WORDS(q, upsert_range_kw, w, qs, q, b, pkts, m, lo, hi);
 }
 
 /* The shard for a packet at ts, opening one if needed; NULL: too late. */
@@ -791,9 +831,10 @@ static inline bool outside_life(const struct weir_window_view *v, unsigned qi, b
 	return bounded && (ts < v->from[qi] || ts >= v->until[qi]);
 }
 
-static void update_query(struct weir_window_worker *w, unsigned qi, bool bounded,
-			 const struct weir_pkt *const *pkts, unsigned n,
-			 const struct weir_burst_meta *m)
+static __rte_always_inline void update_query_kw(struct weir_window_worker *w, unsigned qi,
+						 bool bounded, const struct weir_pkt *const *pkts,
+						 unsigned n, const struct weir_burst_meta *m,
+						 unsigned words)
 {
 	const struct weir_query *q = &w->set->q[qi];
 	struct query_shards *qs = &w->q[qi];
@@ -810,7 +851,7 @@ static void update_query(struct weir_window_worker *w, unsigned qi, bool bounded
 			continue; /* before the query started or after it ended: not its packet */
 		if (unlikely(filtered_out(m, i, qi)))
 			qs->qdrop[WEIR_QDROP_FILTERED]++;
-		else if (likely(key_build(q, &w->bf, pkts[i], i, b.keys[i].w)))
+		else if (likely(key_build(q, &w->bf, pkts[i], i, b.keys[i].w, words)))
 			b.has_key[i] = true;
 		else
 			qs->qdrop[WEIR_QDROP_NO_KEY]++;
@@ -841,7 +882,7 @@ static void update_query(struct weir_window_worker *w, unsigned qi, bool bounded
 				}
 			}
 		}
-		uint32_t h = weir_key_hash(&b.keys[i], q->key_words);
+		uint32_t h = weir_key_hash(&b.keys[i], words);
 		uint32_t s = h & cur->mask;
 		b.tab[i] = cur;
 		b.hash[i] = h;
@@ -852,6 +893,13 @@ static void update_query(struct weir_window_worker *w, unsigned qi, bool bounded
 			rte_prefetch0(&cur->entries[(size_t)s * cur->stride + cur->stride - 1]);
 	}
 	upsert_range(w, qs, q, &b, pkts, m, lo, n);
+}
+
+static void update_query(struct weir_window_worker *w, unsigned qi, bool bounded,
+			 const struct weir_pkt *const *pkts, unsigned n,
+			 const struct weir_burst_meta *m)
+{
+	WITH_KEY_WORDS(&w->set->q[qi], update_query_kw, w, qi, bounded, pkts, n, m);
 }
 
 /*
@@ -877,7 +925,7 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi, bool b
 			qs->qdrop[WEIR_QDROP_FILTERED]++;
 			continue;
 		}
-		if (lo == hi || !key_build(q, &w->bf, pkts[i], i, k.w)) {
+		if (lo == hi || !key_build(q, &w->bf, pkts[i], i, k.w, WEIR_KEY_WORDS)) {
 			qs->qdrop[WEIR_QDROP_NO_KEY]++;
 			continue;
 		}

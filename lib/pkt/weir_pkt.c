@@ -88,6 +88,11 @@ static inline uint32_t rd32le(const uint8_t *b)
 	return le32toh(v);
 }
 
+static inline uint16_t vlan_id(const uint8_t *tag)
+{
+	return rd16(tag) & 0x0fff;
+}
+
 static inline int is_vlan_tpid(uint16_t et)
 {
 	return et == ET_VLAN || et == ET_QINQ || et == ET_QINQ_OLD;
@@ -171,7 +176,7 @@ static inline int l2_walk(const uint8_t *d, uint32_t len, uint32_t *off, uint16_
 		if (nvlan == WEIR_PKT_MAX_VLAN)
 			return M(TOO_DEEP);
 		if (outer) {
-			uint16_t vid = rd16(d + o) & 0x0fff;
+			uint16_t vid = vlan_id(d + o);
 			if (nvlan == 0)
 				p->vlan = vid;
 			else if (nvlan == 1)
@@ -315,6 +320,19 @@ static inline void inner_reset(struct weir_pkt *p)
 	memset(p->dst_ip, 0, sizeof(p->dst_ip));
 }
 
+/* The analysis-layer fields of an IPv4 header h at off, total length tot. */
+static inline void ipv4_fill(struct weir_pkt *p, const uint8_t *h, uint32_t off, uint32_t tot)
+{
+	p->ip_version = 4;
+	p->l3_off = (uint16_t)off;
+	p->ip_bytes = tot;
+	p->ttl = h[8];
+	p->proto = h[9];
+	p->l4_proto = h[9];
+	memcpy(p->src_ip, h + 12, 4);
+	memcpy(p->dst_ip, h + 16, 4);
+}
+
 /*
  * IPv4 header at off. rep_end is where the enclosing data ends by its own
  * length (the frame's length for the outermost header), for TSO frames.
@@ -344,14 +362,7 @@ static inline int ipv4_parse(const uint8_t *d, uint32_t len, uint32_t off, uint3
 		return M(BAD_IP_LEN);
 	if (inner)
 		inner_reset(p);
-	p->ip_version = 4;
-	p->l3_off = (uint16_t)off;
-	p->ip_bytes = tot;
-	p->ttl = h[8];
-	p->proto = h[9];
-	p->l4_proto = h[9];
-	memcpy(p->src_ip, h + 12, 4);
-	memcpy(p->dst_ip, h + 16, 4);
+	ipv4_fill(p, h, off, tot);
 	fo = rd16(h + 6);
 	if (fo & 0x3fff) {
 		p->frag_off = (uint16_t)((fo & 0x1fff) << 3);
@@ -421,6 +432,19 @@ static inline int ext_walk(const uint8_t *d, uint32_t len, uint32_t x, unsigned 
 	return M(NONE);
 }
 
+/* The analysis-layer fields of an IPv6 fixed header h at off. */
+static inline void ipv6_fill(struct weir_pkt *p, const uint8_t *h, uint32_t off)
+{
+	p->ip_version = 6;
+	p->l3_off = (uint16_t)off;
+	p->ip_bytes = (uint32_t)rd16(h + 4) + 40;
+	p->ttl = h[7];
+	p->proto = h[6];
+	p->l4_proto = h[6];
+	memcpy(p->src_ip, h + 8, 16);
+	memcpy(p->dst_ip, h + 24, 16);
+}
+
 static inline int ipv6_parse(const uint8_t *d, uint32_t len, uint32_t off, uint32_t rep_end,
 			     int inner, struct weir_pkt *p, struct l3_end *e)
 {
@@ -432,14 +456,7 @@ static inline int ipv6_parse(const uint8_t *d, uint32_t len, uint32_t off, uint3
 	plen = rd16(h + 4);
 	if (inner)
 		inner_reset(p);
-	p->ip_version = 6;
-	p->l3_off = (uint16_t)off;
-	p->ip_bytes = plen + 40;
-	p->ttl = h[7];
-	p->proto = h[6];
-	p->l4_proto = h[6];
-	memcpy(p->src_ip, h + 8, 16);
-	memcpy(p->dst_ip, h + 24, 16);
+	ipv6_fill(p, h, off);
 	/* payload length 0: jumbogram or GSO; the datagram is the rest of the frame */
 	e->ip_end = plen ? off + 40 + plen : (rep_end > off + 40 ? rep_end : off + 40);
 	e->l4 = off + 40;
@@ -534,6 +551,16 @@ static inline int icmp_parse(const uint8_t *h, uint32_t x, uint32_t hend, uint32
 		return l4_short(x, ip_end, 8);
 	set_payload(p, x + 8, cend);
 	return M(NONE);
+}
+
+/* The tunnel a UDP destination port announces, WEIR_TUN_NONE for none. */
+static inline unsigned udp_tunnel(uint16_t dst_port)
+{
+	if (dst_port == UDP_PORT_VXLAN)
+		return WEIR_TUN_VXLAN;
+	if (dst_port == UDP_PORT_GTPU)
+		return WEIR_TUN_GTPU;
+	return WEIR_TUN_NONE;
 }
 
 /* Ethernet inside a tunnel (VXLAN, GRE 0x6558): no VLAN IDs or flags recorded. */
@@ -736,11 +763,8 @@ static int net_walk(const uint8_t *d, uint32_t len, uint32_t cap, uint32_t off, 
 			mal = udp_parse(d + x, x, hend, e.ip_end, cend, p);
 			if (mal != M(NONE) || !(p->flags & WEIR_PKT_F_L4))
 				return mal;
-			if (p->dst_port == UDP_PORT_VXLAN)
-				tun = WEIR_TUN_VXLAN;
-			else if (p->dst_port == UDP_PORT_GTPU)
-				tun = WEIR_TUN_GTPU;
-			else
+			tun = udp_tunnel(p->dst_port);
+			if (tun == WEIR_TUN_NONE)
 				return M(NONE);
 			x += 8;
 			break;
@@ -785,8 +809,96 @@ static int net_walk(const uint8_t *d, uint32_t len, uint32_t cap, uint32_t off, 
 	}
 }
 
-int weir_pkt_parse(const uint8_t *data, uint32_t len, uint32_t pkt_len, enum weir_linktype link,
-		   enum weir_pkt_layer layer, struct weir_pkt *p)
+/*
+ * Is the L4 header at x one the fast path takes: TCP, or UDP whose 8 bytes
+ * are captured (hend = min(len, ip_end)) and whose destination port is not
+ * a tunnel's? Anything else (cut UDP, VXLAN, GTP-U, ICMP...) goes the long way.
+ */
+static inline int fast_l4(const uint8_t *d, uint32_t x, uint32_t hend, unsigned l4p)
+{
+	if (l4p == IPP_TCP)
+		return 1;
+	return l4p == IPP_UDP && hend - x >= 8 && udp_tunnel(rd16(d + x + 2)) == WEIR_TUN_NONE;
+}
+
+/*
+ * The common shape, without the general walk: Ethernet II, no VLAN tag or
+ * one (802.1Q), IPv4 without options that is not a fragment or IPv6 without
+ * extension headers, then TCP or UDP (fast_l4), the IP header captured. Such
+ * a packet has no inner layer, so the layer does not matter. net_walk pays
+ * for allowing every other shape at each step; this does not.
+ *
+ * Returns -1, having written nothing, for any other packet: the caller then
+ * takes the general path. Otherwise it fills in what the general path would
+ * (*p comes zeroed with pkt_len set) and returns the malformed reason, which
+ * only the L4 parsers it shares with net_walk can set (a TCP header cut or
+ * with a bad offset, a bad UDP length).
+ */
+static inline int parse_fast(const uint8_t *d, uint32_t len, uint32_t cap, struct weir_pkt *p)
+{
+	const uint8_t *h;
+	uint32_t tagged, off, x, ip_end, hend, cend;
+	uint16_t et;
+
+	if (len < 18)
+		return -1; /* too short for a tag plus any IP header anyway */
+	/* without a branch, so that both shapes share the code below */
+	tagged = rd16(d + 12) == ET_VLAN;
+	off = 14 + 4 * tagged;
+	et = rd16(d + off - 2);
+	h = d + off;
+	if (et == ET_IPV4) {
+		uint32_t tot;
+
+		/* version 4, IHL 5; TSO's length 0 or one under 20 take the long way */
+		if (len - off < 20 || h[0] != 0x45)
+			return -1;
+		tot = rd16(h + 2);
+		if (tot < 20 || (rd16(h + 6) & 0x3fff))
+			return -1;
+		ip_end = off + tot;
+		x = off + 20;
+		hend = ip_end < len ? ip_end : len;
+		if (!fast_l4(d, x, hend, h[9]))
+			return -1;
+		ipv4_fill(p, h, off, tot);
+	} else if (et == ET_IPV6) {
+		uint32_t plen;
+
+		if (len - off < 40 || (h[0] >> 4) != 6)
+			return -1;
+		plen = rd16(h + 4);
+		if (plen == 0)
+			return -1; /* jumbogram or GSO */
+		ip_end = off + 40 + plen;
+		x = off + 40;
+		hend = ip_end < len ? ip_end : len;
+		if (!fast_l4(d, x, hend, h[6]))
+			return -1;
+		ipv6_fill(p, h, off);
+	} else {
+		return -1;
+	}
+	p->ethertype = et;
+	if (tagged) {
+		p->vlan = vlan_id(d + 14);
+		p->n_vlan = 1;
+	}
+	p->l4_off = (uint16_t)x;
+	cend = ip_end < cap ? ip_end : cap;
+	if (p->l4_proto == IPP_TCP)
+		return tcp_parse(d + x, x, hend, ip_end, cend, p);
+	return udp_parse(d + x, x, hend, ip_end, cend, p);
+}
+
+/*
+ * The general walk, for every packet parse_fast passes on (*p zeroed, pkt_len
+ * set). Kept out of line so that the fast path stays a small leaf function
+ * that saves no registers.
+ */
+static __attribute__((noinline)) int parse_general(const uint8_t *data, uint32_t len,
+						   uint32_t pkt_len, enum weir_linktype link,
+						   enum weir_pkt_layer layer, struct weir_pkt *p)
 {
 	/* offsets are 16-bit: headers are looked for in the first 64 KiB only */
 	uint32_t hlen = len < 0xffff ? len : 0xffff;
@@ -794,8 +906,6 @@ int weir_pkt_parse(const uint8_t *data, uint32_t len, uint32_t pkt_len, enum wei
 	uint16_t et = 0;
 	int mal;
 
-	memset(p, 0, sizeof(*p));
-	p->pkt_len = pkt_len;
 	mal = link_walk(data, hlen, (int)link, p, &off, &et);
 	if (mal == M(NONE)) {
 		p->ethertype = et;
@@ -806,6 +916,24 @@ int weir_pkt_parse(const uint8_t *data, uint32_t len, uint32_t pkt_len, enum wei
 	}
 	p->malformed = (uint8_t)mal;
 	return mal;
+}
+
+int weir_pkt_parse(const uint8_t *data, uint32_t len, uint32_t pkt_len, enum weir_linktype link,
+		   enum weir_pkt_layer layer, struct weir_pkt *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pkt_len = pkt_len;
+	if (link == WEIR_LINK_ETHERNET) {
+		/* the same 64 KiB limit as the general path */
+		int mal = parse_fast(data, len < 0xffff ? len : 0xffff,
+				     pkt_len > len ? pkt_len : len, p);
+
+		if (mal >= 0) {
+			p->malformed = (uint8_t)mal;
+			return mal;
+		}
+	}
+	return parse_general(data, len, pkt_len, link, layer, p);
 }
 
 static const char *const malformed_names[] = {

@@ -277,6 +277,7 @@ Test(labels, many_tables, .init = eal_up, .fini = eal_down)
 	cr_assert_eq(s, 1);
 	weir_labels_free(c);
 	/* an empty file: no tables, every lookup 0 */
+	unlink(p2); /* its name is reused */
 	struct weir_labels *e = load_text("# nothing\n\n", p2, err, sizeof(err));
 	cr_assert_not_null(e, "%s", err);
 	cr_assert_eq(weir_labels_count(e), 0);

@@ -631,7 +631,6 @@ static bool workers_done(const struct pipeline *pl)
 	return true;
 }
 
-
 /*
  * Hand a bucket to its worker. Finite sources wait for room (a file can be
  * read again later, dropping would only lose data); live sources drop what
@@ -710,10 +709,10 @@ static int distributor_main(void *arg)
 
 	while (!*pl->stop) {
 		distributor_barrier(pl, d);
+		if (pl->inline_mode) /* before the clock starts: not part of a burst's rx */
+			distributor_forward(pl, d);
 		uint64_t t_rx = stage_clock_due(&d->clock);
 		unsigned n = poll_burst(pl, &d->po, m);
-		if (pl->inline_mode)
-			distributor_forward(pl, d);
 		if (n) {
 			d->c.rx += n;
 			distribute_burst(pl, d, m, n, t_rx);

@@ -14,7 +14,7 @@ BENCH=ipp
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/perf/lib.sh"
 
-SCENARIOS_ALL=(parse+hostpairs default rules ndpi-mix)
+SCENARIOS_ALL=(parse+hostpairs default rules ndpi-mix ndpi-parse ndpi-q10)
 usage() {
 	cat << EOF
 usage: perf/ipp.sh [options]
@@ -50,9 +50,9 @@ SCENARIOS=()
 FROM=
 NDPI_RECORDS=20000
 SAMPLE=$ROOT/tests/data/sample.pcap
-# Enough DPDK memory for the built-in queries' shards (max_keys 65536) and the flow table;
+# Enough DPDK memory for the ten queries of ndpi-q10 (max_keys 65536 each) and the flow table;
 # --no-huge: valgrind cannot follow hugepage mappings, --no-shconf: no shared config file.
-EAL_ARGS="--no-huge -m 512 --no-shconf"
+EAL_ARGS="--no-huge -m 1024 --no-shconf"
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -157,6 +157,7 @@ queries:
     window: {type: tumbling, size: 60s}
     aggregates: [packets, bytes]
 Y
+echo "queries: []" > "$TMP/parse-only.yaml"
 # Leaving queries: out keeps the three built-in ones (hostpairs, protocols, totals).
 echo "rules_cache: $TMP/rules-cache" > "$TMP/rules.yaml"
 
@@ -168,7 +169,12 @@ setup_scenario() { # name -> SRC MAXREC CONF EXTRA (array); returns 1 to skip
 	rules) SRC=$SAMPLE CONF=$TMP/rules.yaml EXTRA=(--rules "$ROOT/rules/basic.rules") ;;
 	ndpi-mix)
 		SRC=$DATA/pcaps/ndpi-mix.pcap MAXREC=$NDPI_RECORDS
-		[ -r "$SRC" ] || { echo "ipp: ndpi-mix: SKIP: $SRC is absent (../shared/data is only on developer and CI machines)"; return 1; }
+		[ -r "$SRC" ] || { echo "ipp: $1: SKIP: $SRC is absent (../shared/data is only on developer and CI machines)"; return 1; }
+		;;
+	ndpi-parse | ndpi-q10) # perf/bench-queries.sh's P and Q10 on ndpi-mix: issue 4's ratio in instructions
+		SRC=$DATA/pcaps/ndpi-mix.pcap MAXREC=$NDPI_RECORDS CONF=$TMP/parse-only.yaml
+		[ "$1" = ndpi-q10 ] && CONF=$ROOT/perf/queries/q10.yaml
+		[ -r "$SRC" ] || { echo "ipp: $1: SKIP: $SRC is absent (../shared/data is only on developer and CI machines)"; return 1; }
 		;;
 	esac
 	return 0

@@ -10,29 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 /* ---- hashing ------------------------------------------------------------- */
 
-#define H_K0 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
-#define H_K1 0xc2b2ae3d27d4eb4full
-#define H_K2 0x165667b19e3779f9ull
-#define H_M 0xd6e8feb86659fd93ull
-
-static inline uint64_t rotl64(uint64_t x, unsigned r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-/* A bijective avalanche mixer: two xor-shift-multiply rounds and a final
- * xor-shift; every input bit reaches every output bit. */
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 32;
-	x *= H_M;
-	x ^= x >> 29;
-	x *= H_M;
-	x ^= x >> 32;
-	return x;
-}
+#define H_K0 WEIR_HASH_K0
+#define H_M WEIR_HASH_M
 
 static inline uint64_t load64(const uint8_t *p)
 {
@@ -47,16 +32,17 @@ static inline uint64_t load64(const uint8_t *p)
  * so no word value cancels out), folded into the running state, which is
  * rotated and multiplied by an odd constant (a bijection again, so the order
  * of the words matters); the length seeds the state so that a zero-padded
- * tail differs from real zeroes, and a last mix64 spreads everything.
+ * tail differs from real zeroes, and a last mix spreads everything. The
+ * steps are the header's, which weir_hash64_item unrolls for 16 bytes.
  */
 uint64_t weir_hash64(const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	uint64_t h = H_K2 ^ (len * H_K0);
+	uint64_t h = WEIR_HASH_K2 ^ (len * WEIR_HASH_K0);
 	size_t n = len;
 
 	while (n >= 8) {
-		h = rotl64(h ^ mix64(load64(p) ^ H_K1), 27) * H_K0;
+		h = weir_hash_word(h, load64(p));
 		p += 8;
 		n -= 8;
 	}
@@ -64,9 +50,9 @@ uint64_t weir_hash64(const void *data, size_t len)
 		uint64_t w = 0;
 
 		memcpy(&w, p, n);
-		h = rotl64(h ^ mix64(w ^ H_K1), 27) * H_K0;
+		h = weir_hash_word(h, w);
 	}
-	return mix64(h ^ (h >> 31));
+	return weir_hash_final(h);
 }
 
 /* ---- HyperLogLog --------------------------------------------------------- */
@@ -83,15 +69,7 @@ size_t weir_hll_bytes(unsigned p)
 
 void weir_hll_add(uint8_t *regs, unsigned p, uint64_t hash)
 {
-	if (!hll_p_ok(p))
-		return;
-	size_t idx = hash >> (64 - p);
-	/* the guard bit caps the rank at 64 - p + 1 when the rest is zero */
-	uint64_t w = (hash << p) | ((uint64_t)1 << (p - 1));
-	uint8_t rank = (uint8_t)(__builtin_clzll(w) + 1);
-
-	if (regs[idx] < rank)
-		regs[idx] = rank;
+	weir_hll_add_inline(regs, p, hash);
 }
 
 void weir_hll_merge(uint8_t *dst, const uint8_t *src, unsigned p)
@@ -141,36 +119,55 @@ double weir_hll_estimate(const uint8_t *regs, unsigned p)
 
 /*
  * State layout for m counters (offsets in bytes, all little structures
- * naturally aligned when the state is 8-byte aligned):
- *   0            struct topk_hdr
+ * naturally aligned when the state is 8-byte aligned), after the 16-byte
+ * struct topk_hdr:
+ *
+ * m <= TOPK_LINEAR_MAX ("linear"), structure of arrays:
+ *   16           uint64_t lo[m]     the items' bytes 0..7
+ *   16+8m        uint64_t hi[m]     their bytes 8..15
+ *   16+16m       uint64_t count[m]
+ *   16+24m       uint64_t error[m]  (slots 0..used-1 in use)
+ * One pass over lo[] finds the item (eight slots a step of two vector
+ * compares, hi[] read only where lo[] matched); if it is absent and all m
+ * are in use, a pass over count[] finds the minimum and another its first
+ * slot. At this size that beats keeping an index and a heap up to date
+ * (with struct weir_topk_counter[m] and one scalar pass that tracked the
+ * minimum as it went, a packet of topk(dst_port, 5) cost 2.4x the
+ * instructions). hdr.layout says TOPK_LAYOUT_SOA; a state of earlier builds
+ * (layout 0) holds struct weir_topk_counter[m] at 16 instead and is
+ * rewritten in place (lin_adopt) before its first change; all zeroes (the
+ * empty summary, layout 0) is empty in both.
+ *
+ * m > TOPK_LINEAR_MAX ("indexed"):
  *   16           struct weir_topk_counter ctr[m]   (slots 0..used-1 in use)
- * and, for m > TOPK_LINEAR_MAX only:
  *   16+32m       uint16_t heap[m]  a binary min-heap of counter indices,
  *                                  ordered by count
  *   16+34m       uint16_t pos[m]   pos[i]: where counter i is in heap[]
  *   16+36m       uint16_t index[T] open addressing (linear probing) from the
  *                                  item to counter index + 1; 0 = empty;
  *                                  T = the power of two >= 2m (load <= 1/2)
- * Only indices are stored, so the state can be copied as it is. All zeroes
- * is the empty summary.
- *
- * Up to TOPK_LINEAR_MAX counters one pass over them finds the item or, if
- * it is absent, the minimum (at that size faster than keeping an index and
- * a heap up to date: about 2/3 of the time at m = 40). Above, the
- * index finds the item and the heap keeps the minimum at hand: an
+ * The index finds the item and the heap keeps the minimum at hand: an
  * increment moves a counter down (O(1) for the heavy counters, which are
- * leaves), a replacement takes the root. Which of several counters of the
- * minimum count goes is left to the layout (a function of the history, so
- * copies behave the same).
+ * leaves), a replacement takes the root.
+ *
+ * Only indices are stored, so a state can be copied as it is. All zeroes is
+ * the empty summary. Which of several counters of the minimum count goes is
+ * the first one in slot order (linear) or left to the heap's layout
+ * (indexed): a function of the history either way, so copies behave the
+ * same.
  */
 struct topk_hdr {
 	uint64_t total;
 	uint32_t used;
-	uint32_t reserved;
+	uint32_t layout; /* linear states: TOPK_LAYOUT_SOA, or 0 (written by earlier builds) */
 };
 
 #define TOPK_HDR_BYTES 16u
 #define TOPK_LINEAR_MAX 64u
+#define TOPK_LAYOUT_SOA 0x31414f53u /* "SOA1" */
+
+_Static_assert(sizeof(struct topk_hdr) == TOPK_HDR_BYTES, "topk header");
+_Static_assert(sizeof(struct weir_topk_counter) == 32, "a linear state's counter is 4 words");
 
 static inline int topk_m_ok(unsigned m)
 {
@@ -181,35 +178,6 @@ static inline int topk_m_ok(unsigned m)
 static inline unsigned topk_tbl_bits(unsigned m)
 {
 	return 32 - (unsigned)__builtin_clz(2 * m - 1);
-}
-
-struct topk_view {
-	struct topk_hdr *h;
-	struct weir_topk_counter *c;
-	uint16_t *heap;
-	uint16_t *pos;
-	uint16_t *idx;
-	unsigned m;
-	unsigned bits;
-	unsigned mask;
-	int indexed; /* m > TOPK_LINEAR_MAX: heap and index present */
-};
-
-static inline struct topk_view topk_view(void *s, unsigned m)
-{
-	uint8_t *b = s;
-	struct topk_view v;
-
-	v.m = m;
-	v.bits = topk_tbl_bits(m);
-	v.mask = (1u << v.bits) - 1;
-	v.h = (struct topk_hdr *)(void *)b;
-	v.c = (struct weir_topk_counter *)(void *)(b + TOPK_HDR_BYTES);
-	v.heap = (uint16_t *)(void *)(b + TOPK_HDR_BYTES + 32 * (size_t)m);
-	v.pos = v.heap + m;
-	v.idx = v.pos + m;
-	v.indexed = m > TOPK_LINEAR_MAX;
-	return v;
 }
 
 unsigned weir_topk_counters(unsigned k)
@@ -237,6 +205,318 @@ size_t weir_topk_bytes(unsigned m)
 	if (m > TOPK_LINEAR_MAX)
 		b += 4 * (size_t)m + 2 * ((size_t)1 << topk_tbl_bits(m));
 	return b;
+}
+
+uint64_t weir_topk_total(const void *s)
+{
+	return ((const struct topk_hdr *)s)->total;
+}
+
+/* ---- linear states: structure of arrays ---- */
+
+struct topk_lin {
+	struct topk_hdr *h;
+	uint64_t *lo, *hi, *cnt, *err;
+};
+
+static inline struct topk_lin lin_view(void *s, unsigned m)
+{
+	uint64_t *a = (uint64_t *)(void *)((uint8_t *)s + TOPK_HDR_BYTES);
+
+	return (struct topk_lin){ s, a, a + m, a + 2 * (size_t)m, a + 3 * (size_t)m };
+}
+
+/* A state not in this layout yet: all zeroes (a table cleared for a new
+ * window), or an earlier build's (counters as structs, from a checkpoint):
+ * the same counters in the same slots, as arrays. Once per state. */
+static __attribute__((noinline, cold)) void lin_adopt(void *s, unsigned m)
+{
+	struct topk_lin v = lin_view(s, m);
+	struct weir_topk_counter c[TOPK_LINEAR_MAX];
+	unsigned n = v.h->used < m ? v.h->used : m;
+
+	memcpy(c, v.lo, n * sizeof(c[0]));
+	for (unsigned i = 0; i < n; i++) {
+		v.lo[i] = load64(c[i].item);
+		v.hi[i] = load64(c[i].item + 8);
+		v.cnt[i] = c[i].count;
+		v.err[i] = c[i].error;
+	}
+	v.h->layout = TOPK_LAYOUT_SOA;
+}
+
+static inline void lin_own(void *s, unsigned m)
+{
+	if (__builtin_expect(((struct topk_hdr *)s)->layout != TOPK_LAYOUT_SOA, 0))
+		lin_adopt(s, m);
+}
+
+/* The slot of (lo, hi) among the first n (of m), or -1. */
+static inline int lin_find(const struct topk_lin *v, unsigned m, unsigned n, uint64_t lo,
+			   uint64_t hi)
+{
+#ifdef __AVX2__
+	/*
+	 * Eight first words a step: two compares and one test; the second
+	 * word only where the first one matched. The last step may read up to
+	 * 7 words past slot n - 1: from m = 8 on still within the state (hi[]
+	 * follows lo[]), and its lanes past n are dropped.
+	 */
+	if (m >= 8) {
+		const __m256i k = _mm256_set1_epi64x((long long)lo);
+		const uint64_t *end = v->lo + n;
+
+		for (const uint64_t *p = v->lo; p < end; p += 8) {
+			__m256i a = _mm256_cmpeq_epi64(_mm256_loadu_si256((const void *)p), k);
+			__m256i b = _mm256_cmpeq_epi64(_mm256_loadu_si256((const void *)(p + 4)), k);
+			__m256i any = _mm256_or_si256(a, b);
+
+			if (_mm256_testz_si256(any, any))
+				continue;
+			unsigned bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(a)) |
+					(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(b)) << 4;
+
+			if (end - p < 8)
+				bits &= (1u << (end - p)) - 1;
+			for (; bits; bits &= bits - 1) {
+				unsigned j = (unsigned)(p - v->lo) + (unsigned)__builtin_ctz(bits);
+
+				if (v->hi[j] == hi)
+					return (int)j;
+			}
+		}
+		return -1;
+	}
+#endif
+	for (unsigned i = 0; i < n; i++)
+		if (v->lo[i] == lo && v->hi[i] == hi)
+			return (int)i;
+	return -1;
+}
+
+#ifdef __AVX2__
+/* Lane-wise unsigned minimum of biased words (x ^ 2^63: signed compare = unsigned order). */
+static inline __m256i min_biased(__m256i a, __m256i b)
+{
+	return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b));
+}
+
+static inline __m256i load_biased(const uint64_t *p)
+{
+	return _mm256_xor_si256(_mm256_loadu_si256((const void *)p), _mm256_set1_epi64x(INT64_MIN));
+}
+
+/* lin_min for n >= 8: the smallest count, eight a step in two lanes
+ * sets, then the first slot holding it, eight a step again. */
+static unsigned lin_min_avx2(const uint64_t *cnt, unsigned n)
+{
+	__m256i m0 = load_biased(cnt), m1 = load_biased(cnt + 4);
+	unsigned i = 8;
+
+	for (; i + 8 <= n; i += 8) {
+		m0 = min_biased(m0, load_biased(cnt + i));
+		m1 = min_biased(m1, load_biased(cnt + i + 4));
+	}
+	if (i + 4 <= n) {
+		m0 = min_biased(m0, load_biased(cnt + i));
+		i += 4;
+	}
+	/* fold the lanes: the two sets, halves swapped, then words swapped */
+	m0 = min_biased(m0, m1);
+	m0 = min_biased(m0, _mm256_permute2x128_si256(m0, m0, 1));
+	m0 = min_biased(m0, _mm256_shuffle_epi32(m0, 0x4e));
+	uint64_t min = (uint64_t)_mm256_extract_epi64(m0, 0) ^ (uint64_t)INT64_MIN;
+
+	for (; i < n; i++)
+		min = cnt[i] < min ? cnt[i] : min;
+
+	const __m256i k = _mm256_set1_epi64x((long long)min);
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		__m256i a = _mm256_cmpeq_epi64(_mm256_loadu_si256((const void *)(cnt + i)), k);
+		__m256i b = _mm256_cmpeq_epi64(_mm256_loadu_si256((const void *)(cnt + i + 4)), k);
+		__m256i any = _mm256_or_si256(a, b);
+
+		if (!_mm256_testz_si256(any, any))
+			return i + (unsigned)__builtin_ctz(
+				(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(a)) |
+				(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(b)) << 4);
+	}
+	while (cnt[i] != min)
+		i++;
+	return i;
+}
+#endif
+
+/* The first of the slots 0..n-1 (n >= 1) with the smallest count. */
+static inline unsigned lin_min(const uint64_t *cnt, unsigned n)
+{
+#ifdef __AVX2__
+	if (n >= 8)
+		return lin_min_avx2(cnt, n);
+#endif
+	unsigned mi = 0;
+
+	for (unsigned i = 1; i < n; i++)
+		if (cnt[i] < cnt[mi])
+			mi = i;
+	return mi;
+}
+
+/* Slot `at` to a new item (used grown by the caller when it is a new slot). */
+static inline void lin_set(const struct topk_lin *v, unsigned at, uint64_t lo, uint64_t hi,
+			   uint64_t count, uint64_t error)
+{
+	v->lo[at] = lo;
+	v->hi[at] = hi;
+	v->cnt[at] = count;
+	v->err[at] = error;
+}
+
+/* An item not among the counters: a free slot while there is one, else
+ * the first slot of the smallest count, c, which it takes with count
+ * c + weight and error c. Out of line: the hit path stays a leaf. */
+static __attribute__((noinline)) void lin_insert(void *s, unsigned m, uint64_t lo, uint64_t hi,
+						 uint64_t weight)
+{
+	struct topk_lin v = lin_view(s, m);
+	unsigned n = v.h->used;
+
+	if (n < m) {
+		v.h->used = n + 1;
+		lin_set(&v, n, lo, hi, weight, 0);
+		return;
+	}
+	unsigned mi = lin_min(v.cnt, n);
+	uint64_t min = v.cnt[mi];
+
+	lin_set(&v, mi, lo, hi, min + weight, min);
+}
+
+static inline void lin_add(void *s, unsigned m, uint64_t lo, uint64_t hi, uint64_t weight);
+
+/* A state not in this layout yet (see lin_adopt): rewritten, then added to. */
+static __attribute__((noinline, cold)) void lin_add_adopt(void *s, unsigned m, uint64_t lo,
+							  uint64_t hi, uint64_t weight)
+{
+	lin_adopt(s, m);
+	lin_add(s, m, lo, hi, weight);
+}
+
+/* The hit, the usual case, calls nothing: the other cases end in a tail
+ * call, so the hit path saves no more registers than it must. */
+static inline void lin_add(void *s, unsigned m, uint64_t lo, uint64_t hi, uint64_t weight)
+{
+	struct topk_lin v = lin_view(s, m);
+
+	if (__builtin_expect(v.h->layout != TOPK_LAYOUT_SOA, 0)) {
+		lin_add_adopt(s, m, lo, hi, weight);
+		return;
+	}
+	v.h->total += weight;
+	int ci = lin_find(&v, m, v.h->used, lo, hi);
+
+	if (ci >= 0)
+		v.cnt[ci] += weight;
+	else
+		lin_insert(s, m, lo, hi, weight);
+}
+
+/* The mergeable Space-Saving of weir_topk_merge (see there) over two linear states. */
+static void lin_merge(void *dst, const void *src, unsigned m)
+{
+	uint64_t copy[(TOPK_HDR_BYTES + 32 * TOPK_LINEAR_MAX) / 8];
+
+	if (((const struct topk_hdr *)src)->layout != TOPK_LAYOUT_SOA) {
+		/* an earlier build's state: read it through a rewritten copy */
+		memcpy(copy, src, weir_topk_bytes(m));
+		lin_adopt(copy, m);
+		src = copy;
+	}
+	lin_own(dst, m);
+	struct topk_lin d = lin_view(dst, m), sv = lin_view((void *)(uintptr_t)src, m); /* sv: read only */
+	unsigned du = d.h->used, su = sv.h->used;
+	uint64_t d_min = du == m ? d.cnt[lin_min(d.cnt, du)] : 0;
+	uint64_t s_min = su == m ? sv.cnt[lin_min(sv.cnt, su)] : 0;
+	uint64_t matched = 0; /* bit j: src slot j was found in dst (m <= 64) */
+
+	d.h->total += sv.h->total;
+	if (su == 0)
+		return;
+	for (unsigned i = 0; i < du; i++) {
+		int j = lin_find(&sv, m, su, d.lo[i], d.hi[i]);
+
+		if (j >= 0) {
+			d.cnt[i] += sv.cnt[j];
+			d.err[i] += sv.err[j];
+			matched |= 1ull << j;
+		} else {
+			d.cnt[i] += s_min;
+			d.err[i] += s_min;
+		}
+	}
+	for (unsigned j = 0; j < su; j++) {
+		if (matched & (1ull << j))
+			continue;
+		uint64_t cnt = sv.cnt[j] + d_min, err = sv.err[j] + d_min;
+
+		if (d.h->used < m) {
+			lin_set(&d, d.h->used++, sv.lo[j], sv.hi[j], cnt, err);
+		} else {
+			unsigned mi = lin_min(d.cnt, m);
+
+			if (d.cnt[mi] < cnt)
+				lin_set(&d, mi, sv.lo[j], sv.hi[j], cnt, err);
+		}
+	}
+}
+
+/* The counters in use, in slot order, whichever layout the state has. */
+static unsigned lin_list(const void *s, unsigned m, struct weir_topk_counter *out)
+{
+	struct topk_lin v = lin_view((void *)(uintptr_t)s, m); /* read only */
+	unsigned n = v.h->used;
+
+	if (v.h->layout != TOPK_LAYOUT_SOA) {
+		memcpy(out, v.lo, n * sizeof(*out));
+		return n;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(out[i].item, &v.lo[i], 8);
+		memcpy(out[i].item + 8, &v.hi[i], 8);
+		out[i].count = v.cnt[i];
+		out[i].error = v.err[i];
+	}
+	return n;
+}
+
+/* ---- indexed states: counters, heap and item index ---- */
+
+struct topk_view {
+	struct topk_hdr *h;
+	struct weir_topk_counter *c;
+	uint16_t *heap;
+	uint16_t *pos;
+	uint16_t *idx;
+	unsigned m;
+	unsigned bits;
+	unsigned mask;
+};
+
+static inline struct topk_view topk_view(void *s, unsigned m)
+{
+	uint8_t *b = s;
+	struct topk_view v;
+
+	v.m = m;
+	v.bits = topk_tbl_bits(m);
+	v.mask = (1u << v.bits) - 1;
+	v.h = (struct topk_hdr *)(void *)b;
+	v.c = (struct weir_topk_counter *)(void *)(b + TOPK_HDR_BYTES);
+	v.heap = (uint16_t *)(void *)(b + TOPK_HDR_BYTES + 32 * (size_t)m);
+	v.pos = v.heap + m;
+	v.idx = v.pos + m;
+	return v;
 }
 
 static inline int item_eq(const uint8_t *a, const uint8_t *b)
@@ -363,8 +643,6 @@ static inline void topk_append(const struct topk_view *v, unsigned slot, const u
 	unsigned ci = v->h->used++;
 
 	ctr_fill(&v->c[ci], item, count, error);
-	if (!v->indexed)
-		return;
 	v->idx[slot] = (uint16_t)(ci + 1);
 	heap_set(v, ci, (uint16_t)ci);
 	heap_up(v, ci);
@@ -387,82 +665,11 @@ static inline void topk_replace_min(const struct topk_view *v, unsigned slot, co
 	heap_down(v, 0, v->h->used);
 }
 
-/* Linear: the counter holding item, or -1 and (when used) a counter of the minimum count. */
-static inline int lin_find(const struct topk_view *v, const uint8_t *item, unsigned *min_ci)
+static void idx_add(void *s, unsigned m, const uint8_t *item, uint64_t weight)
 {
-	uint64_t a = load64(item), b = load64(item + 8), mc = UINT64_MAX;
-	unsigned n = v->h->used, mi = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		const struct weir_topk_counter *c = &v->c[i];
-
-		if (load64(c->item) == a && load64(c->item + 8) == b)
-			return (int)i;
-		if (c->count < mc) {
-			mc = c->count;
-			mi = i;
-		}
-	}
-	*min_ci = mi;
-	return -1;
-}
-
-static inline unsigned lin_min(const struct topk_view *v)
-{
-	unsigned n = v->h->used, mi = 0;
-
-	for (unsigned i = 1; i < n; i++)
-		if (v->c[i].count < v->c[mi].count)
-			mi = i;
-	return mi;
-}
-
-/* The counter of the minimum count (the state has counters in use). */
-static inline unsigned topk_min_ci(const struct topk_view *v)
-{
-	return v->indexed ? v->heap[0] : lin_min(v);
-}
-
-/* The counter holding item, or -1. */
-static inline int topk_find(const struct topk_view *v, const uint8_t *item)
-{
-	unsigned dummy;
-
-	if (!v->indexed)
-		return lin_find(v, item, &dummy);
-	uint16_t e = v->idx[idx_find(v, item)];
-
-	return (int)e - 1;
-}
-
-static void topk_add_linear(const struct topk_view *v, const uint8_t *item, uint64_t weight)
-{
-	unsigned mi = 0;
-	int ci = lin_find(v, item, &mi);
-
-	if (ci >= 0) {
-		v->c[ci].count += weight;
-	} else if (v->h->used < v->m) {
-		topk_append(v, 0, item, weight, 0);
-	} else {
-		uint64_t min = v->c[mi].count;
-
-		ctr_fill(&v->c[mi], item, min + weight, min);
-	}
-}
-
-void weir_topk_add(void *s, unsigned m, const uint8_t item[16], uint64_t weight)
-{
-	if (!topk_m_ok(m) || weight == 0)
-		return;
 	struct topk_view v = topk_view(s, m);
 
 	v.h->total += weight;
-	if (!v.indexed) {
-		topk_add_linear(&v, item, weight);
-		return;
-	}
-
 	unsigned slot = idx_find(&v, item);
 	uint16_t e = v.idx[slot];
 
@@ -478,6 +685,84 @@ void weir_topk_add(void *s, unsigned m, const uint8_t item[16], uint64_t weight)
 	}
 }
 
+/* weir_topk_merge over two indexed states. */
+static void idx_merge(void *dst, const void *src, unsigned m)
+{
+	struct topk_view d = topk_view(dst, m);
+	struct topk_view sv = topk_view((void *)(uintptr_t)src, m); /* read only */
+	unsigned du = d.h->used, su = sv.h->used;
+	uint64_t d_min = du == m ? d.c[d.heap[0]].count : 0;
+	uint64_t s_min = su == m ? sv.c[sv.heap[0]].count : 0;
+	uint64_t matched[WEIR_TOPK_M_MAX / 64];
+
+	d.h->total += sv.h->total;
+	if (su == 0)
+		return;
+	memset(matched, 0, sizeof(matched[0]) * ((m + 63) / 64));
+
+	for (unsigned i = 0; i < du; i++) {
+		struct weir_topk_counter *c = &d.c[i];
+		int j = (int)sv.idx[idx_find(&sv, c->item)] - 1;
+
+		if (j >= 0) {
+			c->count += sv.c[j].count;
+			c->error += sv.c[j].error;
+			matched[j / 64] |= 1ull << (j % 64);
+		} else {
+			c->count += s_min;
+			c->error += s_min;
+		}
+	}
+	/* counts changed: heapify */
+	for (unsigned i = du / 2; i-- > 0;)
+		heap_down(&d, i, du);
+
+	for (unsigned j = 0; j < su; j++) {
+		if (matched[j / 64] & (1ull << (j % 64)))
+			continue;
+		struct weir_topk_counter cand;
+
+		ctr_fill(&cand, sv.c[j].item, sv.c[j].count + d_min, sv.c[j].error + d_min);
+		if (d.h->used < m)
+			topk_append(&d, idx_find(&d, cand.item), cand.item, cand.count, cand.error);
+		else if (d.c[d.heap[0]].count < cand.count)
+			topk_replace_min(&d, idx_find(&d, cand.item), cand.item, cand.count, cand.error);
+	}
+}
+
+/* ---- the interface ---- */
+
+void weir_topk_add(void *s, unsigned m, const uint8_t item[16], uint64_t weight)
+{
+	if (!topk_m_ok(m) || weight == 0)
+		return;
+	if (m <= TOPK_LINEAR_MAX)
+		lin_add(s, m, load64(item), load64(item + 8), weight);
+	else
+		idx_add(s, m, item, weight);
+}
+
+/* idx_add of the item the two words make; out of line, as its stack copy is. */
+static __attribute__((noinline)) void idx_add_words(void *s, unsigned m, uint64_t lo, uint64_t hi,
+						    uint64_t weight)
+{
+	uint8_t item[16];
+
+	memcpy(item, &lo, 8);
+	memcpy(item + 8, &hi, 8);
+	idx_add(s, m, item, weight);
+}
+
+void weir_topk_add_words(void *s, unsigned m, uint64_t lo, uint64_t hi, uint64_t weight)
+{
+	if (!topk_m_ok(m) || weight == 0)
+		return;
+	if (m <= TOPK_LINEAR_MAX)
+		lin_add(s, m, lo, hi, weight);
+	else
+		idx_add_words(s, m, lo, hi, weight);
+}
+
 /*
  * The mergeable Space-Saving (Agarwal et al. 2012, Cafaro et al. 2016):
  * an item in both summaries gets the sum of counts and of errors; an item
@@ -490,56 +775,10 @@ void weir_topk_merge(void *dst, const void *src, unsigned m)
 {
 	if (!topk_m_ok(m))
 		return;
-	struct topk_view d = topk_view(dst, m);
-	struct topk_view sv = topk_view((void *)(uintptr_t)src, m); /* read only */
-	unsigned du = d.h->used, su = sv.h->used;
-	uint64_t d_min = du == m ? d.c[topk_min_ci(&d)].count : 0;
-	uint64_t s_min = su == m ? sv.c[topk_min_ci(&sv)].count : 0;
-	uint64_t matched[WEIR_TOPK_M_MAX / 64];
-
-	d.h->total += sv.h->total;
-	if (su == 0)
-		return;
-	memset(matched, 0, sizeof(matched[0]) * ((m + 63) / 64));
-
-	for (unsigned i = 0; i < du; i++) {
-		struct weir_topk_counter *c = &d.c[i];
-		int j = topk_find(&sv, c->item);
-
-		if (j >= 0) {
-			c->count += sv.c[j].count;
-			c->error += sv.c[j].error;
-			matched[j / 64] |= 1ull << (j % 64);
-		} else {
-			c->count += s_min;
-			c->error += s_min;
-		}
-	}
-	/* counts changed: heapify */
-	if (d.indexed)
-		for (unsigned i = du / 2; i-- > 0;)
-			heap_down(&d, i, du);
-
-	for (unsigned j = 0; j < su; j++) {
-		if (matched[j / 64] & (1ull << (j % 64)))
-			continue;
-		struct weir_topk_counter cand;
-
-		ctr_fill(&cand, sv.c[j].item, sv.c[j].count + d_min, sv.c[j].error + d_min);
-		if (d.h->used < m) {
-			topk_append(&d, d.indexed ? idx_find(&d, cand.item) : 0, cand.item, cand.count,
-				    cand.error);
-		} else if (d.indexed) {
-			if (d.c[d.heap[0]].count < cand.count)
-				topk_replace_min(&d, idx_find(&d, cand.item), cand.item, cand.count,
-						 cand.error);
-		} else {
-			unsigned mi = lin_min(&d);
-
-			if (d.c[mi].count < cand.count)
-				ctr_fill(&d.c[mi], cand.item, cand.count, cand.error);
-		}
-	}
+	if (m <= TOPK_LINEAR_MAX)
+		lin_merge(dst, src, m);
+	else
+		idx_merge(dst, src, m);
 }
 
 static int ctr_list_cmp(const void *a, const void *b)
@@ -555,17 +794,16 @@ unsigned weir_topk_list(const void *s, unsigned m, struct weir_topk_counter *out
 {
 	if (!topk_m_ok(m))
 		return 0;
-	struct topk_view v = topk_view((void *)(uintptr_t)s, m);
-	unsigned n = v.h->used;
+	unsigned n;
 
-	memcpy(out, v.c, n * sizeof(*out));
+	if (m <= TOPK_LINEAR_MAX) {
+		n = lin_list(s, m, out);
+	} else {
+		n = ((const struct topk_hdr *)s)->used;
+		memcpy(out, (const uint8_t *)s + TOPK_HDR_BYTES, n * sizeof(*out));
+	}
 	qsort(out, n, sizeof(*out), ctr_list_cmp);
 	return n;
-}
-
-uint64_t weir_topk_total(const void *s)
-{
-	return ((const struct topk_hdr *)s)->total;
 }
 
 /* ---- quantiles ----------------------------------------------------------- */

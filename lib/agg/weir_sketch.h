@@ -20,6 +20,55 @@
 /* A 64-bit hash of a value, well mixed in every bit (HyperLogLog input). */
 uint64_t weir_hash64(const void *data, size_t len);
 
+/*
+ * weir_hash64 of a 16-byte item given as its two 8-byte words (lo = bytes
+ * 0..7, hi = bytes 8..15, host order as memcpy loads them), bit for bit:
+ * inline, so that the data path hashes a field without a call or a copy
+ * (with hi a constant 0, a number's item, one of the word rounds folds to
+ * a constant). The definition follows weir_hash64's: see weir_sketch.c.
+ */
+#define WEIR_HASH_K0 0x9e3779b97f4a7c15ull /* 2^64 / golden ratio */
+#define WEIR_HASH_K1 0xc2b2ae3d27d4eb4full
+#define WEIR_HASH_K2 0x165667b19e3779f9ull
+#define WEIR_HASH_M 0xd6e8feb86659fd93ull
+
+/* A bijective avalanche mixer: two xor-shift-multiply rounds and a final
+ * xor-shift; every input bit reaches every output bit. */
+static inline uint64_t weir_hash_mix64(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= WEIR_HASH_M;
+	x ^= x >> 29;
+	x *= WEIR_HASH_M;
+	x ^= x >> 32;
+	return x;
+}
+
+/* One word folded into the running state (weir_hash64's loop body). */
+static inline uint64_t weir_hash_word(uint64_t h, uint64_t w)
+{
+	h ^= weir_hash_mix64(w ^ WEIR_HASH_K1);
+	return ((h << 27) | (h >> 37)) * WEIR_HASH_K0;
+}
+
+static inline uint64_t weir_hash_final(uint64_t h)
+{
+	return weir_hash_mix64(h ^ (h >> 31));
+}
+
+static inline uint64_t weir_hash64_item(uint64_t lo, uint64_t hi)
+{
+	uint64_t h = WEIR_HASH_K2 ^ (16 * WEIR_HASH_K0); /* the length seeds the state */
+
+	return weir_hash_final(weir_hash_word(weir_hash_word(h, lo), hi));
+}
+
+/* A number's item is its 8 bytes then 8 zero bytes (what weir_field_get gives). */
+static inline uint64_t weir_hash64_u64(uint64_t v)
+{
+	return weir_hash64_item(v, 0);
+}
+
 /* ---- HyperLogLog: 2^p one-byte registers -------------------------------- */
 
 #define WEIR_HLL_P_MIN 4
@@ -35,6 +84,21 @@ uint64_t weir_hash64(const void *data, size_t len);
  */
 size_t weir_hll_bytes(unsigned p);
 void weir_hll_add(uint8_t *regs, unsigned p, uint64_t hash);
+
+/* weir_hll_add, inline for the data path. */
+static inline void weir_hll_add_inline(uint8_t *regs, unsigned p, uint64_t hash)
+{
+	if (p < WEIR_HLL_P_MIN || p > WEIR_HLL_P_MAX)
+		return;
+	size_t idx = hash >> (64 - p);
+	/* the guard bit caps the rank at 64 - p + 1 when the rest is zero */
+	uint64_t w = (hash << p) | ((uint64_t)1 << (p - 1));
+	uint8_t rank = (uint8_t)(__builtin_clzll(w) + 1);
+
+	if (regs[idx] < rank)
+		regs[idx] = rank;
+}
+
 void weir_hll_merge(uint8_t *dst, const uint8_t *src, unsigned p);
 /* Estimated distinct count: alpha_m * m^2 / sum(2^-reg) (alpha_m bias
  * corrected), below 2.5 m with empty registers linear counting m ln(m/V).
@@ -51,11 +115,17 @@ struct weir_topk_counter {
 
 /*
  * The state (weir_topk_bytes(m), 8-byte aligned): a 16-byte header (total
- * weight, counters in use) and the m counters, 16 + 32m bytes (k=5: m=40,
- * 1296 bytes); above m = 64 also a min-heap and an item index over them
- * (16-bit counter numbers, 4 + 4 bytes a counter), so that add stays
- * O(log m) (k=100: m=256, 10256 bytes). Every call on one state passes the
- * same m, 1..WEIR_TOPK_M_MAX (another m: bytes 0, the rest do nothing).
+ * weight, counters in use, layout tag) and the m counters, 16 + 32m bytes
+ * (k=5: m=40, 1296 bytes). Up to m = 64 the counters are four arrays (the
+ * items' first words, their second words, the counts, the errors), so that
+ * add scans the first words and the counts with vector compares; states
+ * of that size written by earlier builds (the counters as struct
+ * weir_topk_counter[m], tag 0) are still read, and rewritten in place by
+ * their first add or merge. Above m = 64: struct weir_topk_counter[m], a
+ * min-heap and an item index over them (16-bit counter numbers, 4 + 4
+ * bytes a counter), so that add stays O(log m) (k=100: m=256, 10256
+ * bytes). Every call on one state passes the same m, 1..WEIR_TOPK_M_MAX
+ * (another m: bytes 0, the rest do nothing).
  *
  * Guarantees, after any mix of adds and merges, with N = weir_topk_total:
  * every counter's true count is in [count - error, count]; error <= the
@@ -73,6 +143,9 @@ size_t weir_topk_bytes(unsigned m);
  * takes a counter of the smallest count c: count c + weight, error c.
  * One pass over the counters up to m = 64, else O(log m). */
 void weir_topk_add(void *s, unsigned m, const uint8_t item[16], uint64_t weight);
+/* weir_topk_add of the item given as its two 8-byte words (lo = bytes 0..7,
+ * hi = bytes 8..15, host order as memcpy loads them; a number: v, 0). */
+void weir_topk_add_words(void *s, unsigned m, uint64_t lo, uint64_t hi, uint64_t weight);
 /* Agarwal et al. "Mergeable summaries" (2012) / Cafaro et al. for
  * Space-Saving: an item in both gets the sums of counts and errors, an item
  * in one only gets the other's smallest count (when that one is full) added

@@ -12,6 +12,7 @@
 
 #include <rte_common.h>
 
+#include "weir_field.h"
 #include "weir_sketch.h"
 #include "weir_window.h"
 
@@ -20,46 +21,105 @@ static inline uint64_t max64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+static inline bool field_is_ip(enum weir_field f)
+{
+	return f == WEIR_FIELD_SRC_IP || f == WEIR_FIELD_DST_IP;
+}
+
+/*
+ * The aggregates that take a field, given the field as a number v (0 for an
+ * address, as weir_field_get gives it) and as its 16-byte item's two words
+ * (lo, hi). Always inlined with a constant kind: a number's item has hi = 0,
+ * a constant, and the hash's round over it folds away.
+ */
+static __rte_always_inline void apply_field(enum weir_agg kind, const struct weir_agg_slot *sl,
+					    uint64_t *w, uint8_t *blob, uint64_t v, uint64_t lo,
+					    uint64_t hi)
+{
+	switch (kind) {
+	case WEIR_AGG_SUM: w[0] += v; break;
+	case WEIR_AGG_MIN: w[0] = max64(w[0], ~v); break;
+	case WEIR_AGG_MAX: w[0] = max64(w[0], v + 1); break;
+	case WEIR_AGG_AVG: w[0] += v; w[1]++; break;
+	case WEIR_AGG_DISTINCT:
+		weir_hll_add_inline(blob + sl->blob_off, sl->param, weir_hash64_item(lo, hi));
+		break;
+	case WEIR_AGG_TOPK: weir_topk_add_words(blob + sl->blob_off, sl->param, lo, hi, 1); break;
+	case WEIR_AGG_QUANTILES:
+		weir_quant_add(blob + sl->blob_off, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
+		break;
+	default: break;
+	}
+}
+
+/* An address field: its item as weir_field_get makes it (IPv4 as ::ffff:a.b.c.d). */
+static __rte_noinline void update_ip_field(enum weir_agg kind, const struct weir_agg_slot *sl,
+					   uint64_t *w, uint8_t *blob, const struct weir_pkt *p,
+					   const struct weir_burst_meta *m, unsigned i)
+{
+	uint8_t item[16];
+	uint64_t v, lo, hi;
+
+	if (!weir_field_get((enum weir_field)sl->field, p, m, i, item, &v))
+		return;
+	memcpy(&lo, item, 8);
+	memcpy(&hi, item + 8, 8);
+	switch (kind) {
+#define CASE(k) case k: apply_field(k, sl, w, blob, v, lo, hi); break;
+	CASE(WEIR_AGG_SUM) CASE(WEIR_AGG_MIN) CASE(WEIR_AGG_MAX) CASE(WEIR_AGG_AVG)
+	CASE(WEIR_AGG_DISTINCT) CASE(WEIR_AGG_TOPK) CASE(WEIR_AGG_QUANTILES)
+#undef CASE
+	default: break;
+	}
+}
+
+/*
+ * One aggregate that takes a field, of a kind known at compile time: the
+ * field as a number (no 16-byte item built and hashed as bytes), an address
+ * out of line. The packet may lack the field: then it does not count.
+ */
+static __rte_always_inline void update_field(enum weir_agg kind, const struct weir_agg_slot *sl,
+					     uint64_t *w, uint8_t *blob, const struct weir_pkt *p,
+					     const struct weir_burst_meta *m, unsigned i)
+{
+	enum weir_field f = (enum weir_field)sl->field;
+	uint64_t v;
+
+	if (unlikely(field_is_ip(f)))
+		update_ip_field(kind, sl, w, blob, p, m, i);
+	else if (weir_field_num(f, p, m, i, &v))
+		apply_field(kind, sl, w, blob, v, v, 0);
+}
+
+/* Out of line: its vector code would make every caller realign its stack. */
+static __rte_noinline void update_flag_counts(uint64_t *w, const struct weir_pkt *p)
+{
+	if ((p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6)
+		for (unsigned b = 0; b < 8; b++)
+			w[b] += (p->tcp_flags >> b) & 1;
+}
+
+/* One switch: the data path calls this per packet for each sketch (the
+ * counters it adds itself), so each kind goes straight to its code. */
 void weir_agg_update_slot(const struct weir_query *q, unsigned s, uint64_t *words, uint8_t *blob,
 			  const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
 {
 	const struct weir_agg_slot *sl = &q->slot[s];
 	uint64_t *w = words + sl->word;
-	uint64_t ts = m->ts[i];
-	uint8_t item[16];
-	uint64_t v;
 
 	switch ((enum weir_agg)sl->kind) {
 	case WEIR_AGG_PACKETS: w[0]++; return;
 	case WEIR_AGG_BYTES: w[0] += p->pkt_len; return;
 	case WEIR_AGG_IP_BYTES: w[0] += p->ip_bytes; return;
 	case WEIR_AGG_PAYLOAD_BYTES: w[0] += p->payload_len; return;
-	case WEIR_AGG_FIRST_TS: w[0] = max64(w[0], ~ts); return;
-	case WEIR_AGG_LAST_TS: w[0] = max64(w[0], ts); return;
-	case WEIR_AGG_FLAG_COUNTS:
-		if ((p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6)
-			for (unsigned b = 0; b < 8; b++)
-				w[b] += (p->tcp_flags >> b) & 1;
-		return;
-	default:
-		break;
-	}
-	/* the rest take a field the packet may lack: then it does not count */
-	if (!weir_field_get((enum weir_field)sl->field, p, m, i, item, &v))
-		return;
-	switch ((enum weir_agg)sl->kind) {
-	case WEIR_AGG_SUM: w[0] += v; break;
-	case WEIR_AGG_MIN: w[0] = max64(w[0], ~v); break;
-	case WEIR_AGG_MAX: w[0] = max64(w[0], v + 1); break;
-	case WEIR_AGG_AVG: w[0] += v; w[1]++; break;
-	case WEIR_AGG_DISTINCT:
-		weir_hll_add(blob + sl->blob_off, sl->param, weir_hash64(item, 16));
-		break;
-	case WEIR_AGG_TOPK: weir_topk_add(blob + sl->blob_off, sl->param, item, 1); break;
-	case WEIR_AGG_QUANTILES:
-		weir_quant_add(blob + sl->blob_off, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
-		break;
-	default: break;
+	case WEIR_AGG_FIRST_TS: w[0] = max64(w[0], ~m->ts[i]); return;
+	case WEIR_AGG_LAST_TS: w[0] = max64(w[0], m->ts[i]); return;
+	case WEIR_AGG_FLAG_COUNTS: update_flag_counts(w, p); return;
+#define CASE(k) case k: update_field(k, sl, w, blob, p, m, i); return;
+	CASE(WEIR_AGG_SUM) CASE(WEIR_AGG_MIN) CASE(WEIR_AGG_MAX) CASE(WEIR_AGG_AVG)
+	CASE(WEIR_AGG_DISTINCT) CASE(WEIR_AGG_TOPK) CASE(WEIR_AGG_QUANTILES)
+#undef CASE
+	default: return;
 	}
 }
 

@@ -10,6 +10,7 @@
 
 #include <rte_common.h>
 
+#include "weir_field.h"
 #include "weir_sketch.h"
 #include "weir_window.h"
 
@@ -222,12 +223,6 @@ int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, ui
 	return 0;
 }
 
-static inline bool pkt_has_ports(const struct weir_pkt *p)
-{
-	return (p->flags & WEIR_PKT_F_L4) &&
-	       (p->l4_proto == 6 || p->l4_proto == 17 || p->l4_proto == 132);
-}
-
 static inline void put16(uint8_t *dst, uint16_t v)
 {
 	memcpy(dst, &v, 2);
@@ -270,36 +265,6 @@ static inline bool copy_ip(const struct weir_query *q, unsigned i, const struct 
 	return true;
 }
 
-/* Numeric value of a non-address field; false when the packet lacks it. */
-static inline bool field_num(enum weir_field f, const struct weir_pkt *p,
-			     const struct weir_burst_meta *m, unsigned i, uint64_t *v)
-{
-	switch (f) {
-	case WEIR_FIELD_SRC_PORT: *v = p->src_port; return pkt_has_ports(p);
-	case WEIR_FIELD_DST_PORT: *v = p->dst_port; return pkt_has_ports(p);
-	case WEIR_FIELD_PROTO: *v = p->proto; return p->ip_version != 0;
-	case WEIR_FIELD_L4_PROTO: *v = p->l4_proto; return p->ip_version != 0;
-	case WEIR_FIELD_VLAN: *v = p->vlan; return p->n_vlan != 0;
-	case WEIR_FIELD_IP_VERSION: *v = p->ip_version; return p->ip_version != 0;
-	case WEIR_FIELD_TCP_FLAGS:
-		*v = p->tcp_flags;
-		return (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6;
-	case WEIR_FIELD_LENGTH: *v = p->pkt_len; return true;
-	case WEIR_FIELD_IP_LEN: *v = p->ip_bytes; return p->ip_version != 0;
-	case WEIR_FIELD_PAYLOAD_LEN: *v = p->payload_len; return p->ip_version != 0;
-	case WEIR_FIELD_TTL: *v = p->ttl; return p->ip_version != 0;
-	case WEIR_FIELD_TCP_WINDOW:
-		*v = p->tcp_window;
-		return (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6;
-	case WEIR_FIELD_FLOW_ID: *v = m && m->flow_id ? m->flow_id[i] : 0; return *v != 0;
-	case WEIR_FIELD_DIRECTION: *v = m && m->direction ? m->direction[i] : 0; return *v != 0;
-	case WEIR_FIELD_SRC_LABEL: *v = m && m->src_label ? m->src_label[i] : 0; return *v != 0;
-	case WEIR_FIELD_DST_LABEL: *v = m && m->dst_label ? m->dst_label[i] : 0; return *v != 0;
-	case WEIR_FIELD_DST_NAME: *v = m && m->dst_name ? m->dst_name[i] : 0; return *v != 0;
-	default: *v = 0; return false; /* rule: written by the window stage per matched rule */
-	}
-}
-
 /* Bits of the fields every IP packet has, and of those a packet's L4 header gives. */
 #define BIT(f) (1u << WEIR_FIELD_##f)
 #define IP_FIELDS (BIT(SRC_IP) | BIT(DST_IP) | BIT(PROTO) | BIT(L4_PROTO) | BIT(IP_VERSION) | \
@@ -320,7 +285,7 @@ static __rte_always_inline void fill_have(struct weir_burst_fields *bf,
 		const struct weir_pkt *p = pkts[i];
 		uint32_t h = BIT(LENGTH) | BIT(RULE);
 		h |= p->ip_version ? IP_FIELDS : 0;
-		h |= pkt_has_ports(p) ? BIT(SRC_PORT) | BIT(DST_PORT) : 0;
+		h |= weir_pkt_has_ports(p) ? BIT(SRC_PORT) | BIT(DST_PORT) : 0;
 		h |= p->n_vlan ? BIT(VLAN) : 0;
 		h |= (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6 ? TCP_FIELDS : 0;
 		if (with_meta) {
@@ -334,13 +299,13 @@ static __rte_always_inline void fill_have(struct weir_burst_fields *bf,
 	}
 }
 
-/* Field f over the burst; f a constant, so field_num's switch folds away. */
+/* Field f over the burst; f a constant, so weir_field_num's switch folds away. */
 static __rte_always_inline void fill_field(uint64_t *v, enum weir_field f,
 					   const struct weir_pkt *const *pkts,
 					   const struct weir_burst_meta *m, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		field_num(f, pkts[i], m, i, &v[i]);
+		weir_field_num(f, pkts[i], m, i, &v[i]);
 }
 
 void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields,
@@ -382,7 +347,7 @@ bool weir_field_get(enum weir_field f, const struct weir_pkt *p, const struct we
 		}
 		return true;
 	}
-	if (!field_num(f, p, m, i, num))
+	if (!weir_field_num(f, p, m, i, num))
 		return false;
 	memcpy(item, num, 8);
 	return true;
@@ -412,7 +377,7 @@ bool weir_key_extract(const struct weir_query *q, const struct weir_pkt *p,
 		case WEIR_FIELD_RULE:
 			break; /* not in the packet: the window stage writes each matched rule */
 		default:
-			if (!field_num(f, p, m, pi, &v))
+			if (!weir_field_num(f, p, m, pi, &v))
 				return false;
 			store_low(dst, v, field_size[f]);
 			break;

@@ -126,6 +126,21 @@ Test(hash, consecutive_inputs_spread)
 	cr_assert(chi2 > 120 && chi2 < 390, "chi2 %.1f", chi2);
 }
 
+/* The inline hash of an item's two words is weir_hash64 of its 16 bytes. */
+Test(hash, item_words_match_bytes)
+{
+	rng_seed(2);
+	for (int k = 0; k < 100000; k++) {
+		uint64_t w[2] = { rng(), k % 3 ? 0 : rng() };
+
+		if (k % 5 == 0)
+			w[0] &= 0xffff; /* a port */
+		cr_assert_eq(weir_hash64_item(w[0], w[1]), weir_hash64(w, 16));
+		if (w[1] == 0)
+			cr_assert_eq(weir_hash64_u64(w[0]), weir_hash64(w, 16));
+	}
+}
+
 /* ---- HyperLogLog --------------------------------------------------------- */
 
 static double hll_se(unsigned p)
@@ -965,6 +980,252 @@ Test(topk, merge_matches_reference)
 		merge_reference_case(m, 0, h, 0, 10 * m); /* not full + full */
 		merge_reference_case(m, 0, m - 1, h, m - 1); /* neither full, union > m */
 		merge_reference_case(m, 0, h / 2, h / 4, h / 2); /* neither full, union < m */
+	}
+}
+
+/*
+ * The linear Space-Saving (m <= 64) of earlier builds, as it was: after the
+ * 16-byte header (total, used, 0) the counters as struct
+ * weir_topk_counter[m]; a new item takes the first counter of the smallest
+ * count. Both the reference the summaries must match counter for counter
+ * (the layout changed, not the results) and a maker of states in the old
+ * layout, as checkpoints of those builds hold them.
+ */
+struct old_hdr {
+	uint64_t total;
+	uint32_t used, layout;
+};
+
+static struct weir_topk_counter *old_ctr(void *s)
+{
+	return (struct weir_topk_counter *)(void *)((uint8_t *)s + 16);
+}
+
+static unsigned old_min(void *s)
+{
+	struct old_hdr *h = s;
+	struct weir_topk_counter *c = old_ctr(s);
+	unsigned mi = 0;
+
+	for (unsigned i = 1; i < h->used; i++)
+		if (c[i].count < c[mi].count)
+			mi = i;
+	return mi;
+}
+
+static int old_find(void *s, const uint8_t *item)
+{
+	struct old_hdr *h = s;
+
+	for (unsigned i = 0; i < h->used; i++)
+		if (!memcmp(old_ctr(s)[i].item, item, 16))
+			return (int)i;
+	return -1;
+}
+
+static void old_set(struct weir_topk_counter *c, const uint8_t *item, uint64_t count, uint64_t error)
+{
+	memcpy(c->item, item, 16);
+	c->count = count;
+	c->error = error;
+}
+
+static void old_add(void *s, unsigned m, const uint8_t *item, uint64_t w)
+{
+	struct old_hdr *h = s;
+	struct weir_topk_counter *c = old_ctr(s);
+	int j = old_find(s, item);
+
+	h->total += w;
+	if (j >= 0) {
+		c[j].count += w;
+	} else if (h->used < m) {
+		old_set(&c[h->used++], item, w, 0);
+	} else {
+		unsigned mi = old_min(s);
+
+		old_set(&c[mi], item, c[mi].count + w, c[mi].count);
+	}
+}
+
+static void old_merge(void *d, void *s, unsigned m)
+{
+	struct old_hdr *dh = d, *sh = s;
+	struct weir_topk_counter *dc = old_ctr(d), *sc = old_ctr(s);
+	unsigned du = dh->used, su = sh->used;
+	uint64_t d_min = du == m ? dc[old_min(d)].count : 0, s_min = su == m ? sc[old_min(s)].count : 0;
+	uint64_t matched = 0;
+
+	dh->total += sh->total;
+	if (su == 0)
+		return;
+	for (unsigned i = 0; i < du; i++) {
+		int j = old_find(s, dc[i].item);
+
+		dc[i].count += j >= 0 ? sc[j].count : s_min;
+		dc[i].error += j >= 0 ? sc[j].error : s_min;
+		if (j >= 0)
+			matched |= 1ull << j;
+	}
+	for (unsigned j = 0; j < su; j++) {
+		if (matched & (1ull << j))
+			continue;
+		uint64_t cnt = sc[j].count + d_min, err = sc[j].error + d_min;
+
+		if (dh->used < m) {
+			old_set(&dc[dh->used++], sc[j].item, cnt, err);
+		} else {
+			unsigned mi = old_min(d);
+
+			if (dc[mi].count < cnt)
+				old_set(&dc[mi], sc[j].item, cnt, err);
+		}
+	}
+}
+
+/* Items with ties in the first word (the second tells them apart), the second word mostly zero. */
+static void tie_item(uint32_t x, uint8_t item[16])
+{
+	uint64_t lo = x % 7 == 0 ? 5 : x, hi = x % 7 == 0 ? x : 0;
+
+	memcpy(item, &lo, 8);
+	memcpy(item + 8, &hi, 8);
+}
+
+static int cmp_list(const void *a, const void *b)
+{
+	const struct weir_topk_counter *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return memcmp(x->item, y->item, 16);
+}
+
+/* s (either layout) holds exactly the counters of the old-layout state o. */
+static void same_as_old(const void *s, void *o, unsigned m, const char *what)
+{
+	const struct old_hdr *oh = o;
+	unsigned n = weir_topk_list(s, m, list_a);
+
+	cr_assert_eq(weir_topk_total(s), oh->total, "%s m %u: total", what, m);
+	cr_assert_eq(n, oh->used, "%s m %u: %u counters, want %u", what, m, n, oh->used);
+	memcpy(list_b, old_ctr(o), n * sizeof(list_b[0]));
+	qsort(list_b, n, sizeof(list_b[0]), cmp_list);
+	cr_assert_eq(memcmp(list_a, list_b, n * sizeof(list_a[0])), 0, "%s m %u: counters differ",
+		     what, m);
+}
+
+/* A stream of n adds into s (this build) and o (the old code), weights 1 or mixed. */
+static void both_add(void *s, void *o, unsigned m, uint32_t span, int n, int weighted)
+{
+	for (int k = 0; k < n; k++) {
+		uint8_t item[16];
+		uint64_t w = weighted ? 1 + rng() % 5 : 1;
+		uint32_t x = (uint32_t)(rng() % span), y = (uint32_t)(rng() % span);
+
+		tie_item(x < y ? x : y, item);
+		weir_topk_add(s, m, item, w);
+		old_add(o, m, item, w);
+	}
+}
+
+static const unsigned lin_ms[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 32, 33, 40, 63, 64 };
+
+/* Every add and merge gives the counters of the old code, ties at the minimum included. */
+Test(topk, linear_matches_old_layout)
+{
+	rng_seed(41);
+	for (size_t t = 0; t < sizeof(lin_ms) / sizeof(lin_ms[0]); t++) {
+		unsigned m = lin_ms[t];
+		size_t bytes = weir_topk_bytes(m);
+		void *a = clear(buf_a, bytes), *b = clear(buf_b, bytes);
+		void *oa = clear(buf_c, bytes), *ob = clear(buf_d, bytes);
+
+		for (int round = 0; round < 6; round++) {
+			both_add(a, oa, m, 3 * m + 2, 500, round & 1);
+			same_as_old(a, oa, m, "add");
+		}
+		both_add(b, ob, m, m > 1 ? m - 1 : 1, 50, 1); /* not full (for m > 2) */
+		same_as_old(b, ob, m, "add, not full");
+		weir_topk_merge(a, b, m);
+		old_merge(oa, ob, m);
+		same_as_old(a, oa, m, "merge, not full into full");
+		both_add(b, ob, m, 4 * m, 3000, 0);
+		weir_topk_merge(b, a, m);
+		old_merge(ob, oa, m);
+		same_as_old(b, ob, m, "merge, full into full");
+		both_add(b, ob, m, 5 * m, 3000, 1);
+		same_as_old(b, ob, m, "add after merge");
+	}
+}
+
+/* A state in the old layout (restored from a checkpoint of an earlier build)
+ * reads, adds and merges as it did: rewritten once, the results the same. */
+Test(topk, old_layout_states_still_read)
+{
+	static uint64_t oa2[BUF_WORDS / 8], src_old[BUF_WORDS / 8];
+
+	rng_seed(42);
+	for (size_t t = 0; t < sizeof(lin_ms) / sizeof(lin_ms[0]); t++) {
+		unsigned m = lin_ms[t];
+		size_t bytes = weir_topk_bytes(m);
+		void *s = clear(buf_a, bytes), *o = clear(buf_b, bytes), *n = clear(buf_c, bytes);
+		void *on = clear(buf_d, bytes);
+
+		cr_assert(bytes <= sizeof(oa2));
+		/* o: an old state; s: the same bytes, as a restore copies them */
+		for (int k = 0; k < 2000; k++) {
+			uint8_t item[16];
+
+			tie_item((uint32_t)(rng() % (3 * m + 1)), item);
+			old_add(o, m, item, 1 + k % 3);
+		}
+		memcpy(s, o, bytes);
+		same_as_old(s, o, m, "old layout listed");
+		/* an old state merged into a new one, and the other way round */
+		both_add(n, on, m, 2 * m + 1, 700, 1);
+		memcpy(src_old, o, bytes);
+		memcpy(oa2, o, bytes);
+		weir_topk_merge(n, src_old, m); /* src is read only: not rewritten */
+		old_merge(on, oa2, m);
+		cr_assert_eq(memcmp(src_old, o, bytes), 0, "m %u: merge changed its source", m);
+		same_as_old(n, on, m, "old source merged");
+		memcpy(oa2, o, bytes);
+		weir_topk_merge(s, n, m); /* s: still the old layout */
+		old_merge(oa2, on, m);
+		same_as_old(s, oa2, m, "merged into an old state");
+		both_add(s, oa2, m, 4 * m, 2000, 0);
+		same_as_old(s, oa2, m, "adds after");
+		/* an old state's first change is an add */
+		memcpy(s, o, bytes);
+		memcpy(oa2, o, bytes);
+		both_add(s, oa2, m, 4 * m, 2000, 1);
+		same_as_old(s, oa2, m, "old state, then adds");
+	}
+}
+
+/* weir_topk_add_words is weir_topk_add of the item those words make. */
+Test(topk, add_words_is_add_of_the_item)
+{
+	static const unsigned ms[] = { 5, 40, 64, 65, 256 };
+
+	rng_seed(43);
+	for (size_t t = 0; t < sizeof(ms) / sizeof(ms[0]); t++) {
+		unsigned m = ms[t];
+		size_t bytes = weir_topk_bytes(m);
+		void *a = clear(buf_a, bytes), *b = clear(buf_b, bytes);
+
+		for (int k = 0; k < 20000; k++) {
+			uint8_t item[16];
+			uint64_t lo, hi;
+
+			tie_item((uint32_t)(rng() % (4 * m)), item);
+			memcpy(&lo, item, 8);
+			memcpy(&hi, item + 8, 8);
+			weir_topk_add(a, m, item, 1 + k % 2);
+			weir_topk_add_words(b, m, lo, hi, 1 + k % 2);
+		}
+		cr_assert_eq(memcmp(a, b, bytes), 0, "m %u: states differ", m);
 	}
 }
 

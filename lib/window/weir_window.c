@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include <rte_common.h>
 #include <rte_errno.h>
@@ -665,8 +668,18 @@ static inline void apply_word_ops(uint64_t *a, const struct weir_query *q, const
 {
 	if (likely(q->word_adds_only)) { /* packets, bytes, ip_bytes, payload_bytes */
 		const uint64_t v[4] = {1, p->pkt_len, p->ip_bytes, p->payload_len};
+		const struct weir_word_op *op = q->word_op;
+		/* unrolled: a query has one to four of these, the loop's control cost as much */
+		switch (q->n_word_ops) {
+		case 4: a[op[3].word] += v[op[3].src]; /* fall through */
+		case 3: a[op[2].word] += v[op[2].src]; /* fall through */
+		case 2: a[op[1].word] += v[op[1].src]; /* fall through */
+		case 1: a[op[0].word] += v[op[0].src]; /* fall through */
+		case 0: return;
+		default: break;
+		}
 		for (unsigned j = 0; j < q->n_word_ops; j++)
-			a[q->word_op[j].word] += v[q->word_op[j].src];
+			a[op[j].word] += v[op[j].src];
 		return;
 	}
 	for (unsigned j = 0; j < q->n_word_ops; j++) {
@@ -702,13 +715,11 @@ static inline void add_packet(struct weir_window_worker *w, struct weir_table *t
  * read back in a later pass, once these stores have retired.
  * false: a field is missing.
  */
-static __rte_always_inline bool key_build(const struct weir_query *q,
-					  const struct weir_burst_fields *bf,
-					  const struct weir_pkt *p, unsigned i, uint64_t *kw,
-					  unsigned words)
+static __rte_always_inline void key_fill(const struct weir_query *q,
+					 const struct weir_burst_fields *bf,
+					 const struct weir_pkt *p, unsigned i, uint64_t *kw,
+					 unsigned words)
 {
-	if ((bf->have[i] & q->need) != q->need)
-		return false;
 	for (unsigned w = 0; w < words; w++) /* only the words compared and stored */
 		kw[w] = 0;
 	for (unsigned f = 0; f < q->n_key_ip; f++) {
@@ -727,6 +738,22 @@ static __rte_always_inline bool key_build(const struct weir_query *q,
 		kw[q->key_num[f].word] |= bf->num[q->key_num[f].field][i] << q->key_num[f].shift;
 	if (q->ipver_off >= 0)
 		kw[q->ipver_off / 8] |= (uint64_t)p->ip_version << (q->ipver_off % 8 * 8);
+}
+
+static inline bool has_key_fields(const struct weir_query *q, const struct weir_burst_fields *bf,
+				  unsigned i)
+{
+	return (bf->have[i] & q->need) == q->need;
+}
+
+static __rte_always_inline bool key_build(const struct weir_query *q,
+					  const struct weir_burst_fields *bf,
+					  const struct weir_pkt *p, unsigned i, uint64_t *kw,
+					  unsigned words)
+{
+	if (!has_key_fields(q, bf, i))
+		return false;
+	key_fill(q, bf, p, i, kw, words);
 	return true;
 }
 
@@ -740,11 +767,12 @@ static void add_overflow(struct weir_window_worker *w, struct query_shards *qs,
 	add_packet(w, t, weir_table_other(t), q, p, m, i);
 }
 
+/* A query's work on one chunk of up to 64 packets of a burst (bit j: packet base + j). */
+#define CHUNK 64
 struct burst_state {
-	struct weir_key keys[BURST_MAX];
-	struct weir_table *tab[BURST_MAX];
-	uint32_t hash[BURST_MAX];
-	bool has_key[BURST_MAX];
+	struct weir_key keys[CHUNK];
+	struct weir_table *tab[CHUNK];
+	uint32_t hash[CHUNK];
 };
 
 /*
@@ -765,33 +793,77 @@ _Static_assert(WEIR_KEY_WORDS == 6, "WITH_KEY_WORDS has a case per key size");
 		}                                                    \
 	} while (0)
 
-/* Second half of a query's burst: upsert packets [lo, hi) into their shards. */
-static __rte_always_inline void upsert_range_kw(struct weir_window_worker *w,
+/*
+ * The keys of a chunk's n packets, field by field: each loop runs over the
+ * packets with the field's key word, shift and mask loaded once. Packets the
+ * query does not key get keys too (from zeroed fields), never used.
+ */
+static __rte_always_inline void chunk_keys(const struct weir_query *q,
+					   const struct weir_burst_fields *bf,
+					   const struct weir_pkt *const *pkts, unsigned base,
+					   unsigned n, struct burst_state *b, unsigned words)
+{
+	for (unsigned j = 0; j < n; j++)
+		for (unsigned w = 0; w < words; w++) /* only the words compared and stored */
+			b->keys[j].w[w] = 0;
+	for (unsigned f = 0; f < q->n_key_ip; f++) {
+		bool src = q->key_ip[f].field == WEIR_FIELD_SRC_IP;
+		unsigned kw = q->key_ip[f].word;
+		if (q->key_ip[f].masked) {
+			const uint64_t *m4 = q->key_ip[f].mask4, *m6 = q->key_ip[f].mask6;
+			for (unsigned j = 0; j < n; j++) {
+				const struct weir_pkt *p = pkts[base + j];
+				const uint64_t *mask = p->ip_version == 4 ? m4 : m6;
+				uint64_t ip[2];
+				memcpy(ip, src ? p->src_ip : p->dst_ip, 16);
+				b->keys[j].w[kw] = ip[0] & mask[0];
+				b->keys[j].w[kw + 1] = ip[1] & mask[1];
+			}
+		} else {
+			for (unsigned j = 0; j < n; j++)
+				memcpy(&b->keys[j].w[kw], src ? pkts[base + j]->src_ip
+							      : pkts[base + j]->dst_ip, 16);
+		}
+	}
+	for (unsigned f = 0; f < q->n_key_num; f++) {
+		const uint64_t *v = &bf->num[q->key_num[f].field][base];
+		unsigned kw = q->key_num[f].word, shift = q->key_num[f].shift;
+		for (unsigned j = 0; j < n; j++)
+			b->keys[j].w[kw] |= v[j] << shift;
+	}
+	if (q->ipver_off >= 0) {
+		unsigned kw = (unsigned)q->ipver_off / 8, shift = (unsigned)q->ipver_off % 8 * 8;
+		for (unsigned j = 0; j < n; j++)
+			b->keys[j].w[kw] |= (uint64_t)pkts[base + j]->ip_version << shift;
+	}
+}
+
+/* Second half of a query's chunk: upsert the resolved packets (bits of `todo`). */
+static __rte_always_inline void upsert_chunk_kw(struct weir_window_worker *w,
 						struct query_shards *qs,
 						const struct weir_query *q, struct burst_state *b,
 						const struct weir_pkt *const *pkts,
-						const struct weir_burst_meta *m, unsigned lo,
-						unsigned hi, unsigned words)
+						const struct weir_burst_meta *m, unsigned base,
+						uint64_t todo, unsigned words)
 {
-	for (unsigned i = lo; i < hi; i++) {
-		if (!b->tab[i])
-			continue;
-		uint64_t *a = table_upsert(b->tab[i], &b->keys[i], b->hash[i], words);
+	for (; todo; todo &= todo - 1) {
+		unsigned j = (unsigned)__builtin_ctzll(todo), i = base + j;
+		uint64_t *a = table_upsert(b->tab[j], &b->keys[j], b->hash[j], words);
 		if (unlikely(!a)) {
-			add_overflow(w, qs, b->tab[i], q, pkts[i], m, i);
+			add_overflow(w, qs, b->tab[j], q, pkts[i], m, i);
 			continue;
 		}
-		add_packet(w, b->tab[i], a, q, pkts[i], m, i);
+		add_packet(w, b->tab[j], a, q, pkts[i], m, i);
 	}
 }
 
 /* Out of line: one copy per key size, not one per call site in each variant. */
-static __rte_noinline void upsert_range(struct weir_window_worker *w, struct query_shards *qs,
+static __rte_noinline void upsert_chunk(struct weir_window_worker *w, struct query_shards *qs,
 					const struct weir_query *q, struct burst_state *b,
 					const struct weir_pkt *const *pkts,
-					const struct weir_burst_meta *m, unsigned lo, unsigned hi)
+					const struct weir_burst_meta *m, unsigned base, uint64_t todo)
 {
-	WITH_KEY_WORDS(q, upsert_range_kw, w, qs, q, b, pkts, m, lo, hi);
+	WITH_KEY_WORDS(q, upsert_chunk_kw, w, qs, q, b, pkts, m, base, todo);
 }
 
 /* The shard for a packet at ts, opening one if needed; NULL: too late. */
@@ -817,89 +889,152 @@ static inline bool filtered_out(const struct weir_burst_meta *m, unsigned i, uns
 	return m->query_pass && !(m->query_pass[i] & (1u << qi));
 }
 
-/*
- * One query over a burst, in three passes: keys; then panes and hashes
- * (prefetching the slot and its entry); then the upserts. Hashing in a pass
- * of its own reads each key after its byte-sized stores have retired (read
- * at once, the 8-byte loads cannot be forwarded from them and stall).
- * Opening a shard may seal others, so packets already resolved are upserted
- * before that happens.
- */
 static inline bool outside_life(const struct weir_window_view *v, unsigned qi, bool bounded,
 				uint64_t ts)
 {
 	return bounded && (ts < v->from[qi] || ts >= v->until[qi]);
 }
 
-static __rte_always_inline void update_query_kw(struct weir_window_worker *w, unsigned qi,
-						 bool bounded, const struct weir_pkt *const *pkts,
-						 unsigned n, const struct weir_burst_meta *m,
-						 unsigned words)
+static inline uint64_t low_bits(unsigned n)
+{
+	return n >= 64 ? ~0ull : (1ull << n) - 1;
+}
+
+/* Bit j: have[j] holds every bit of need (j < n <= 64); 8 packets a step with AVX2. */
+static inline uint64_t chunk_have_all(const uint32_t *have, uint32_t need, unsigned n)
+{
+	uint64_t bits = 0;
+	unsigned j = 0;
+
+#ifdef __AVX2__
+	const __m256i nv = _mm256_set1_epi32((int)need);
+	for (; j + 8 <= n; j += 8) {
+		__m256i h = _mm256_loadu_si256((const __m256i *)(have + j));
+		__m256i ok = _mm256_cmpeq_epi32(_mm256_and_si256(h, nv), nv);
+		bits |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(ok)) << j;
+	}
+#endif
+	for (; j < n; j++)
+		bits |= (uint64_t)((have[j] & need) == need) << j;
+	return bits;
+}
+
+/*
+ * The chunk's packets that query qi keys: within the query's life, past its
+ * filter, with every group-by field. Counts those filtered and those without
+ * a key. Each test is a loop of its own over the chunk, without branches.
+ */
+static inline uint64_t chunk_keyed(struct weir_window_worker *w, unsigned qi, bool bounded,
+				   const struct weir_burst_meta *m, unsigned base, unsigned n)
 {
 	const struct weir_query *q = &w->set->q[qi];
 	struct query_shards *qs = &w->q[qi];
-	uint64_t pane = q->pane_ns;
+	uint64_t live = low_bits(n), pass, keyed = 0;
+
+	if (unlikely(bounded))
+		for (unsigned j = 0; j < n; j++)
+			if (outside_life(w->view, qi, true, m->ts[base + j]))
+				live &= ~(1ull << j); /* before the query started or after it ended */
+	pass = live;
+	if (m->query_pass) {
+		uint64_t ok = 0;
+		for (unsigned j = 0; j < n; j++)
+			ok |= (uint64_t)((m->query_pass[base + j] >> qi) & 1) << j;
+		pass &= ok;
+		qs->qdrop[WEIR_QDROP_FILTERED] += (uint64_t)__builtin_popcountll(live & ~pass);
+	}
+	keyed = chunk_have_all(&w->bf.have[base], q->need, n);
+	keyed &= pass;
+	qs->qdrop[WEIR_QDROP_NO_KEY] += (uint64_t)__builtin_popcountll(pass & ~keyed);
+	return keyed;
+}
+
+/* Packet j's hash into the chunk's state, and its slot and entry prefetched. */
+static __rte_always_inline void resolve(struct burst_state *b, unsigned j, struct weir_table *t,
+					 unsigned words)
+{
+	uint32_t h = weir_key_hash(&b->keys[j], words);
+	uint32_t s = h & t->mask;
+
+	b->tab[j] = t;
+	b->hash[j] = h;
+	rte_prefetch0(&t->hashes[s]);
+	rte_prefetch0(&t->entries[(size_t)s * t->stride]);
+	/* an entry over 8 words may straddle two lines: fetch its last word's too */
+	if (t->stride > 8)
+		rte_prefetch0(&t->entries[(size_t)s * t->stride + t->stride - 1]);
+}
+
+/*
+ * One query over a chunk: keys, field by field; then panes and hashes
+ * (prefetching the slot and its entry); then the upserts. A chunk nearly
+ * always falls in one pane (lo..hi: its packets' times): then the shard is
+ * found once. Otherwise packet by packet; opening a shard may seal others,
+ * so packets already resolved are upserted before that happens.
+ */
+static __rte_always_inline void update_chunk_kw(struct weir_window_worker *w, unsigned qi,
+						 bool bounded, const struct weir_pkt *const *pkts,
+						 unsigned base, unsigned n,
+						 const struct weir_burst_meta *m, uint64_t lo,
+						 uint64_t hi, unsigned words)
+{
+	const struct weir_query *q = &w->set->q[qi];
+	struct query_shards *qs = &w->q[qi];
+	uint64_t pane = q->pane_ns, start = lo - lo % pane;
 	const uint64_t *ts = m->ts;
 	struct burst_state b;
 	struct weir_table *cur = NULL; /* shard of the previous packet's pane */
-	unsigned lo = 0;
+	uint64_t todo = chunk_keyed(w, qi, bounded, m, base, n), resolved = 0;
 
-	for (unsigned i = 0; i < n; i++) {
-		b.tab[i] = NULL;
-		b.has_key[i] = false;
-		if (unlikely(outside_life(w->view, qi, bounded, ts[i])))
-			continue; /* before the query started or after it ended: not its packet */
-		if (unlikely(filtered_out(m, i, qi)))
-			qs->qdrop[WEIR_QDROP_FILTERED]++;
-		else if (likely(key_build(q, &w->bf, pkts[i], i, b.keys[i].w, words)))
-			b.has_key[i] = true;
-		else
-			qs->qdrop[WEIR_QDROP_NO_KEY]++;
+	if (!todo)
+		return;
+	chunk_keys(q, &w->bf, pkts, base, n, &b, words);
+	if (likely(hi - start < pane)) {
+		/* nothing is resolved yet: opening a shard may seal others */
+		bool opened;
+		cur = shard_for(w, qi, lo, &opened);
+		if (unlikely(!cur)) {
+			qs->qdrop[WEIR_QDROP_LATE] += (uint64_t)__builtin_popcountll(todo);
+			return;
+		}
+		for (uint64_t t = todo; t; t &= t - 1)
+			resolve(&b, (unsigned)__builtin_ctzll(t), cur, words);
+		upsert_chunk(w, qs, q, &b, pkts, m, base, todo);
+		return;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		if (unlikely(!b.has_key[i]))
-			continue;
-		/*
-		 * A burst nearly always falls in one pane: the division and the
-		 * shard search only when a packet leaves the previous one's pane
-		 * (unsigned: a ts before it wraps to a huge difference).
-		 */
-		if (unlikely(!cur || ts[i] - cur->window_start >= pane)) {
-			uint64_t start = ts[i] - ts[i] % pane;
-			cur = open_shard(qs, start);
+	for (; todo; todo &= todo - 1) {
+		unsigned j = (unsigned)__builtin_ctzll(todo), i = base + j;
+		/* the division and the shard search only when a packet leaves the
+		 * previous one's pane (unsigned: a ts before it wraps to a huge difference) */
+		if (!cur || ts[i] - cur->window_start >= pane) {
+			uint64_t pstart = ts[i] - ts[i] % pane;
+			cur = open_shard(qs, pstart);
 			if (!cur) {
-				if (pane_state(w, q, start) == PANE_TOO_LATE) {
+				if (pane_state(w, q, pstart) == PANE_TOO_LATE) {
 					qs->qdrop[WEIR_QDROP_LATE]++;
 					continue;
 				}
-				upsert_range(w, qs, q, &b, pkts, m, lo, i);
-				lo = i;
+				upsert_chunk(w, qs, q, &b, pkts, m, base, resolved);
+				resolved = 0;
 				/* may seal shards: nothing resolved before i refers to them now */
-				cur = open_new_shard(w, qi, start);
+				cur = open_new_shard(w, qi, pstart);
 				if (!cur) {
 					qs->qdrop[WEIR_QDROP_LATE]++;
 					continue;
 				}
 			}
 		}
-		uint32_t h = weir_key_hash(&b.keys[i], words);
-		uint32_t s = h & cur->mask;
-		b.tab[i] = cur;
-		b.hash[i] = h;
-		rte_prefetch0(&cur->hashes[s]);
-		rte_prefetch0(&cur->entries[(size_t)s * cur->stride]);
-		/* an entry over 8 words may straddle two lines: fetch its last word's too */
-		if (cur->stride > 8)
-			rte_prefetch0(&cur->entries[(size_t)s * cur->stride + cur->stride - 1]);
+		resolve(&b, j, cur, words);
+		resolved |= 1ull << j;
 	}
-	upsert_range(w, qs, q, &b, pkts, m, lo, n);
+	upsert_chunk(w, qs, q, &b, pkts, m, base, resolved);
 }
 
-static void update_query(struct weir_window_worker *w, unsigned qi, bool bounded,
-			 const struct weir_pkt *const *pkts, unsigned n,
-			 const struct weir_burst_meta *m)
+static void update_chunk(struct weir_window_worker *w, unsigned qi, bool bounded,
+			 const struct weir_pkt *const *pkts, unsigned base, unsigned n,
+			 const struct weir_burst_meta *m, uint64_t lo, uint64_t hi)
 {
-	WITH_KEY_WORDS(&w->set->q[qi], update_query_kw, w, qi, bounded, pkts, n, m);
+	WITH_KEY_WORDS(&w->set->q[qi], update_chunk_kw, w, qi, bounded, pkts, base, n, m, lo, hi);
 }
 
 /*
@@ -945,16 +1080,30 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi, bool b
 	}
 }
 
+/* Does a burst or chunk with packets at lo..hi cross query qi's start or end? */
+static inline bool crosses_life(const struct weir_window_view *v, unsigned qi, uint64_t lo,
+				uint64_t hi)
+{
+	return v->from[qi] > lo || v->until[qi] <= hi;
+}
+
 void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
 			      unsigned n, const struct weir_burst_meta *meta)
 {
 	const struct weir_window_view *v = w->view;
-	uint64_t lo = UINT64_MAX, hi = 0;
+	uint64_t lo = UINT64_MAX, hi = 0, clo[WEIR_BURST_MAX / CHUNK], chi[WEIR_BURST_MAX / CHUNK];
+	uint32_t chunked = 0;
 
 	RTE_ASSERT(n <= WEIR_BURST_MAX);
-	for (unsigned i = 0; i < n; i++) {
-		hi = meta->ts[i] > hi ? meta->ts[i] : hi;
-		lo = meta->ts[i] < lo ? meta->ts[i] : lo;
+	for (unsigned c = 0; c * CHUNK < n; c++) {
+		clo[c] = UINT64_MAX;
+		chi[c] = 0;
+		for (unsigned i = c * CHUNK; i < RTE_MIN(n, (c + 1) * CHUNK); i++) {
+			chi[c] = meta->ts[i] > chi[c] ? meta->ts[i] : chi[c];
+			clo[c] = meta->ts[i] < clo[c] ? meta->ts[i] : clo[c];
+		}
+		lo = RTE_MIN(lo, clo[c]);
+		hi = RTE_MAX(hi, chi[c]);
 	}
 	if (hi > w->max_ts)
 		w->max_ts = hi;
@@ -962,12 +1111,17 @@ void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pk
 	for (uint32_t act = v->active; act; act &= act - 1) {
 		unsigned qi = (unsigned)__builtin_ctz(act);
 		/* per-packet life checks only for a burst that crosses a query's start or end */
-		bool bounded = v->from[qi] > lo || v->until[qi] <= hi;
 		if (unlikely(w->set->q[qi].rule_off >= 0))
-			update_query_rules(w, qi, bounded, pkts, n, meta);
+			update_query_rules(w, qi, crosses_life(v, qi, lo, hi), pkts, n, meta);
 		else
-			update_query(w, qi, bounded, pkts, n, meta);
+			chunked |= 1u << qi;
 	}
+	for (unsigned c = 0; c * CHUNK < n; c++)
+		for (uint32_t act = chunked; act; act &= act - 1) {
+			unsigned qi = (unsigned)__builtin_ctz(act);
+			update_chunk(w, qi, crosses_life(v, qi, clo[c], chi[c]), pkts, c * CHUNK,
+				     RTE_MIN(n - c * CHUNK, (unsigned)CHUNK), meta, clo[c], chi[c]);
+		}
 }
 
 uint64_t weir_window_max_ts(const struct weir_window_worker *w)

@@ -153,6 +153,21 @@ static int push_lcores(struct argv_buf *a, unsigned n_lcores)
 	return push(a, "--lcores") | push(a, spec);
 }
 
+/*
+ * EAL creates the runtime folder while it parses its arguments, so a run
+ * whose EAL arguments are refused (say --in-memory with --legacy-mem) would
+ * leave an empty weir-PID folder behind: remove it when the name is ours.
+ */
+static void remove_failed_runtime_dir(const struct weir_config *cfg)
+{
+	const char *dir = rte_eal_get_runtime_dir();
+	const char *base = dir ? strrchr(dir, '/') : NULL;
+
+	if (!user_gave(cfg, "--file-prefix") && file_prefix[0] && base &&
+	    strcmp(base + 1, file_prefix) == 0)
+		weir_remove_dir(dir);
+}
+
 int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, size_t errlen)
 {
 	static struct argv_buf a;
@@ -208,6 +223,7 @@ int weir_eal_start(const struct weir_config *cfg, const char *prog, char *err, s
 	}
 	if (rte_eal_init(a.argc, a.argv) < 0) {
 		snprintf(err, errlen, "EAL init failed: %s", rte_strerror(rte_errno));
+		remove_failed_runtime_dir(cfg);
 		return -1;
 	}
 	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());

@@ -43,6 +43,18 @@ printf 'queries:\n  - name: w\n    window: {type: sliding, size: 10s, slide: 20s
 expect_error "slide > size" "badslide\.yaml:3: query 'w': window: slide" run --config "$TMP/badslide.yaml" --sample --out "$TMP/out.jsonl"
 printf 'queries:\n  - name: w\n    aggregates: [packets]\n    having: "bytes > 10"\n' > "$TMP/badhaving.yaml"
 expect_error "having names a missing aggregate" "badhaving\.yaml:4: query 'w': having: aggregate 'bytes' is not one of the query's" run --config "$TMP/badhaving.yaml" --sample --out "$TMP/out.jsonl"
+# EAL arguments EAL refuses: a clear error, and the runtime folder EAL made while parsing them
+# (named after weir's PID) is removed, not left under /var/run/dpdk.
+sh -c 'echo $$ > "$1/eal.pid"; shift; exec "$@"' sh "$TMP" "$WEIR_BIN" run --sample --out "$TMP/out.jsonl" \
+  --eal "--in-memory --legacy-mem" > "$TMP/stdout" 2> "$TMP/stderr"; rc=$?
+epid=$(cat "$TMP/eal.pid")
+if [ $rc -eq 0 ] || ! grep -q "weir: EAL init failed" "$TMP/stderr"; then
+  fail "refused EAL arguments: exit $rc, $(grep -m1 weir: "$TMP/stderr")"
+elif [ -e "/var/run/dpdk/weir-$epid" ]; then
+  fail "refused EAL arguments left /var/run/dpdk/weir-$epid"; rm -rf "/var/run/dpdk/weir-$epid"
+else
+  ok "refused EAL arguments: exit $rc, $(grep -m1 'weir: EAL' "$TMP/stderr"), no runtime folder left"
+fi
 # A capture cut inside a record header still runs: libpcap reads what is there.
 "$WEIR_BIN" run --pcap "$TMP/cut.pcap" --out "$TMP/cut.jsonl" --no-summary 2>/dev/null \
   && ok "truncated capture runs" || fail "truncated capture should run"

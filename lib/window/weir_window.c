@@ -709,54 +709,6 @@ static inline void add_packet(struct weir_window_worker *w, struct weir_table *t
 	}
 }
 
-/*
- * Packet i's key from the burst's fields: addresses copied and masked to
- * their prefix, every other field OR-ed into its key word. The keys are
- * read back in a later pass, once these stores have retired.
- * false: a field is missing.
- */
-static __rte_always_inline void key_fill(const struct weir_query *q,
-					 const struct weir_burst_fields *bf,
-					 const struct weir_pkt *p, unsigned i, uint64_t *kw,
-					 unsigned words)
-{
-	for (unsigned w = 0; w < words; w++) /* only the words compared and stored */
-		kw[w] = 0;
-	for (unsigned f = 0; f < q->n_key_ip; f++) {
-		uint64_t ip[2];
-		memcpy(ip, q->key_ip[f].field == WEIR_FIELD_SRC_IP ? p->src_ip : p->dst_ip, 16);
-		if (q->key_ip[f].masked) { /* the same for every packet of the query: predicted */
-			const uint64_t *mask = p->ip_version == 4 ? q->key_ip[f].mask4
-								  : q->key_ip[f].mask6;
-			ip[0] &= mask[0];
-			ip[1] &= mask[1];
-		}
-		kw[q->key_ip[f].word] = ip[0];
-		kw[q->key_ip[f].word + 1] = ip[1];
-	}
-	for (unsigned f = 0; f < q->n_key_num; f++)
-		kw[q->key_num[f].word] |= bf->num[q->key_num[f].field][i] << q->key_num[f].shift;
-	if (q->ipver_off >= 0)
-		kw[q->ipver_off / 8] |= (uint64_t)p->ip_version << (q->ipver_off % 8 * 8);
-}
-
-static inline bool has_key_fields(const struct weir_query *q, const struct weir_burst_fields *bf,
-				  unsigned i)
-{
-	return (bf->have[i] & q->need) == q->need;
-}
-
-static __rte_always_inline bool key_build(const struct weir_query *q,
-					  const struct weir_burst_fields *bf,
-					  const struct weir_pkt *p, unsigned i, uint64_t *kw,
-					  unsigned words)
-{
-	if (!has_key_fields(q, bf, i))
-		return false;
-	key_fill(q, bf, p, i, kw, words);
-	return true;
-}
-
 /* A packet whose key does not fit: into _other, so totals stay exact. */
 static void add_overflow(struct weir_window_worker *w, struct query_shards *qs,
 			 struct weir_table *t, const struct weir_query *q, const struct weir_pkt *p,
@@ -794,18 +746,21 @@ _Static_assert(WEIR_KEY_WORDS == 6, "WITH_KEY_WORDS has a case per key size");
 	} while (0)
 
 /*
- * The keys of a chunk's n packets, field by field: each loop runs over the
- * packets with the field's key word, shift and mask loaded once. Packets the
- * query does not key get keys too (from zeroed fields), never used.
+ * The keys of packets base..base+n-1 from the burst's fields, field by field:
+ * each loop runs over the packets with the field's key word, shift and mask
+ * loaded once. Addresses are copied and masked to their prefix, every other
+ * field OR-ed into its key word. Packets the query does not key get keys too
+ * (from zeroed fields), never used. The keys are read back in a later pass,
+ * once these stores have retired.
  */
 static __rte_always_inline void chunk_keys(const struct weir_query *q,
 					   const struct weir_burst_fields *bf,
 					   const struct weir_pkt *const *pkts, unsigned base,
-					   unsigned n, struct burst_state *b, unsigned words)
+					   unsigned n, struct weir_key *keys, unsigned words)
 {
 	for (unsigned j = 0; j < n; j++)
 		for (unsigned w = 0; w < words; w++) /* only the words compared and stored */
-			b->keys[j].w[w] = 0;
+			keys[j].w[w] = 0;
 	for (unsigned f = 0; f < q->n_key_ip; f++) {
 		bool src = q->key_ip[f].field == WEIR_FIELD_SRC_IP;
 		unsigned kw = q->key_ip[f].word;
@@ -816,12 +771,12 @@ static __rte_always_inline void chunk_keys(const struct weir_query *q,
 				const uint64_t *mask = p->ip_version == 4 ? m4 : m6;
 				uint64_t ip[2];
 				memcpy(ip, src ? p->src_ip : p->dst_ip, 16);
-				b->keys[j].w[kw] = ip[0] & mask[0];
-				b->keys[j].w[kw + 1] = ip[1] & mask[1];
+				keys[j].w[kw] = ip[0] & mask[0];
+				keys[j].w[kw + 1] = ip[1] & mask[1];
 			}
 		} else {
 			for (unsigned j = 0; j < n; j++)
-				memcpy(&b->keys[j].w[kw], src ? pkts[base + j]->src_ip
+				memcpy(&keys[j].w[kw], src ? pkts[base + j]->src_ip
 							      : pkts[base + j]->dst_ip, 16);
 		}
 	}
@@ -829,12 +784,12 @@ static __rte_always_inline void chunk_keys(const struct weir_query *q,
 		const uint64_t *v = &bf->num[q->key_num[f].field][base];
 		unsigned kw = q->key_num[f].word, shift = q->key_num[f].shift;
 		for (unsigned j = 0; j < n; j++)
-			b->keys[j].w[kw] |= v[j] << shift;
+			keys[j].w[kw] |= v[j] << shift;
 	}
 	if (q->ipver_off >= 0) {
 		unsigned kw = (unsigned)q->ipver_off / 8, shift = (unsigned)q->ipver_off % 8 * 8;
 		for (unsigned j = 0; j < n; j++)
-			b->keys[j].w[kw] |= (uint64_t)pkts[base + j]->ip_version << shift;
+			keys[j].w[kw] |= (uint64_t)pkts[base + j]->ip_version << shift;
 	}
 }
 
@@ -988,7 +943,7 @@ static __rte_always_inline void update_chunk_kw(struct weir_window_worker *w, un
 
 	if (!todo)
 		return;
-	chunk_keys(q, &w->bf, pkts, base, n, &b, words);
+	chunk_keys(q, &w->bf, pkts, base, n, b.keys, words);
 	if (likely(hi - start < pane)) {
 		/* nothing is resolved yet: opening a shard may seal others */
 		bool opened;
@@ -1060,10 +1015,11 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi, bool b
 			qs->qdrop[WEIR_QDROP_FILTERED]++;
 			continue;
 		}
-		if (lo == hi || !key_build(q, &w->bf, pkts[i], i, k.w, WEIR_KEY_WORDS)) {
+		if (lo == hi || (w->bf.have[i] & q->need) != q->need) {
 			qs->qdrop[WEIR_QDROP_NO_KEY]++;
 			continue;
 		}
+		chunk_keys(q, &w->bf, pkts, i, 1, &k, WEIR_KEY_WORDS);
 		struct weir_table *t = shard_for(w, qi, m->ts[i], &opened);
 		if (!t) {
 			qs->qdrop[WEIR_QDROP_LATE]++;

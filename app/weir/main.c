@@ -367,7 +367,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "rules") == 0) {
 		if (argc >= 3 && strcmp(argv[2], "check") == 0)
 			return weir_rules_check_main(argc - 2, argv + 2);
-		fprintf(stderr, "usage: weir rules check [--strict] [--quiet] [--cache-dir DIR] FILE...\n");
+		fprintf(stderr, "usage: weir rules check [--strict] [--quiet] [--cache-dir DIR]"
+				" [--block-matches first|every] FILE...\n");
 		return argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)
 			       ? 0 : EXIT_USAGE;
 	}

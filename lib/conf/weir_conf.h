@@ -208,6 +208,11 @@ struct weir_checkpoint_conf {
 	unsigned keep;                /* checkpoints kept; default 3 */
 };
 
+enum weir_block_matches {
+	WEIR_BLOCK_MATCHES_FIRST,     /* a rule reports once per payload (the default) */
+	WEIR_BLOCK_MATCHES_EVERY,     /* every match is reported and counted */
+};
+
 struct weir_config {
 	char path[WEIR_PATH_MAX];     /* "" = built-in defaults */
 	unsigned workers;             /* worker lcores; default 1 */
@@ -235,6 +240,7 @@ struct weir_config {
 	uint64_t rules_compile_memory;   /* bytes a runtime compile may allocate */
 	uint64_t rules_compile_timeout_ns;
 	uint32_t alert_limit;         /* alerts per rule per flow, then suppressed (0 = no limit) */
+	enum weir_block_matches block_matches; /* packet-mode rules: first match or every match */
 	struct weir_flows_conf flows;
 	/* enrichment */
 	char labels[WEIR_PATH_MAX];   /* CIDR,label CSV for src_label/dst_label ("" = none) */

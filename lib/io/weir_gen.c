@@ -477,6 +477,17 @@ static long vm_data_bytes(void)
  * time (SIGALRM's default action ends it), at low priority so the main
  * lcore's core stays the main lcore's. Compiles strictly into the cache.
  */
+/* How the config compiles rules; every compile of a run (start, reloads, the
+ * cache probe) uses these, so their databases share cache keys. */
+static struct weir_match_opts match_opts(const struct weir_gens *gs, const char *cache, FILE *diag,
+					 bool strict)
+{
+	return (struct weir_match_opts){
+		.cache_dir = cache, .diag = diag, .strict = strict,
+		.block_first_match = gs->cfg->block_matches == WEIR_BLOCK_MATCHES_FIRST,
+	};
+}
+
 static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct weir_ruleset *rs,
 						    FILE *diag, FILE *report)
 {
@@ -490,7 +501,7 @@ static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct
 	rl.rlim_cur = rl.rlim_max = (rlim_t)vm_data_bytes() + gs->cfg->rules_compile_memory;
 	setrlimit(RLIMIT_DATA, &rl);
 	alarm((unsigned)t);
-	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = diag, .strict = true};
+	struct weir_match_opts mo = match_opts(gs, gs->cache, diag, true);
 	struct weir_match *m = weir_match_compile(rs, &mo, cr.err, sizeof(cr.err));
 	if (m) {
 		const struct weir_match_info *mi = weir_match_info(m);
@@ -554,7 +565,8 @@ static void compile_and_load(struct weir_gens *gs, struct job *j, struct weir_ru
 	struct weir_match *m;
 
 	/* Every database cached (an unchanged set, or one seen before): no child needed. */
-	struct weir_match_opts probe = {.cache_dir = gs->cache, .strict = true, .cache_only = true};
+	struct weir_match_opts probe = match_opts(gs, gs->cache, NULL, true);
+	probe.cache_only = true;
 	if ((m = weir_match_compile(rs, &probe, err, sizeof(err))) != NULL) {
 		const struct weir_match_info *mi = weir_match_info(m);
 		j->cr = (struct child_report){.compile_s = mi->compile_s, .cache_hits = mi->cache_hits,
@@ -591,7 +603,7 @@ static void compile_and_load(struct weir_gens *gs, struct job *j, struct weir_ru
 	rewind(report);
 	if (fread(&j->cr, sizeof(j->cr), 1, report) != 1)
 		memset(&j->cr, 0, sizeof(j->cr));
-	struct weir_match_opts mo = {.cache_dir = gs->cache, .diag = diag, .strict = true};
+	struct weir_match_opts mo = match_opts(gs, gs->cache, diag, true);
 	m = weir_match_compile(rs, &mo, err, sizeof(err));
 	if (!m) {
 		snprintf(j->error, sizeof(j->error), "%s", err);
@@ -1199,8 +1211,8 @@ static int load_initial(struct weir_gens *gs, char *err, size_t errlen)
 			 cfg->n_rules == 1 ? "" : "s");
 		goto fail;
 	}
-	struct weir_match_opts mo = {.cache_dir = gs->cache_private ? NULL : gs->cache,
-				     .diag = stderr, .strict = cfg->rules_strict};
+	struct weir_match_opts mo = match_opts(gs, gs->cache_private ? NULL : gs->cache, stderr,
+					       cfg->rules_strict);
 	struct weir_match *m = weir_match_compile(rs, &mo, err, errlen);
 	if (!m)
 		goto fail;

@@ -168,6 +168,12 @@ struct weir_match_opts {
 	bool cache_only;             /* a database missing from the cache fails it (compiles nothing) */
 	unsigned group_min_rules;    /* rules a port needs to get its own group (0 = 8) */
 	unsigned max_port_groups;    /* per L4 class (0 = 16, at most 255) */
+	bool block_first_match;      /* packet-mode rules report their first match in a payload
+				      * only (HS_FLAG_SINGLEMATCH, as Suricata compiles its
+				      * patterns; not on som_leftmost parts, which Hyperscan
+				      * refuses it for): a hit's `matches` is then 1, and
+				      * Hyperscan skips the work of finding and reporting the
+				      * rest. false: every match is reported and counted */
 };
 
 struct weir_match_info {

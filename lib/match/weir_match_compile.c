@@ -216,8 +216,14 @@ static int exprs_add(struct exprs *e, const char *expr, unsigned flags, const hs
 	return 0;
 }
 
-/* Every part of rule i; a logical AND over several positive parts. */
-static int add_rule_exprs(struct exprs *e, const struct weir_match *m, uint32_t i)
+/*
+ * Every part of rule i; a logical AND over several positive parts. `single`
+ * (HS_FLAG_SINGLEMATCH or 0) goes on what reports: a lone positive part, a
+ * negated part, the combination. Never on a combination's operands (they are
+ * quiet, and Hyperscan then mis-evaluates the combination) nor on som_leftmost
+ * parts (refused).
+ */
+static int add_rule_exprs(struct exprs *e, const struct weir_match *m, uint32_t i, unsigned single)
 {
 	const struct weir_rule *r = m->rt[i].rule;
 	unsigned n_pos = 0, neg = 0;
@@ -230,9 +236,11 @@ static int add_rule_exprs(struct exprs *e, const struct weir_match *m, uint32_t 
 		uint32_t negi = WEIR_NO_NEG;
 		if (p->negated)
 			negi = m->rt[i].neg_first + neg++;
-		else if (n_pos > 1) {
+		if (!p->negated && n_pos > 1) {
 			flags |= HS_FLAG_QUIET;
 			weir_sbuf_printf(&comb, "%s%u", comb.len ? " & " : "", e->n);
+		} else if (!(flags & HS_FLAG_SOM_LEFTMOST)) {
+			flags |= single;
 		}
 		if (exprs_add(e, p->expr, flags, &p->ext, i, k, negi) < 0) {
 			free(comb.s);
@@ -242,7 +250,7 @@ static int add_rule_exprs(struct exprs *e, const struct weir_match *m, uint32_t 
 	if (n_pos <= 1)
 		return 0;
 	char *c = weir_sbuf_take(&comb);
-	if (!c || exprs_add(e, c, HS_FLAG_COMBINATION, NULL, i, 0, WEIR_NO_NEG) < 0) {
+	if (!c || exprs_add(e, c, HS_FLAG_COMBINATION | single, NULL, i, 0, WEIR_NO_NEG) < 0) {
 		free(c);
 		return -1;
 	}
@@ -435,6 +443,7 @@ static int build_db(struct build *b, unsigned mode, enum weir_class c, unsigned 
 	struct weir_match *m = b->m;
 	struct exprs e = { 0 };
 	bool own = false; /* any rule of this group (not only group 0's) */
+	unsigned single = mode != WEIR_MODE_STREAM && b->o->block_first_match ? HS_FLAG_SINGLEMATCH : 0;
 	*out = WEIR_NO_DB;
 	for (uint32_t i = 0; i < m->n_rules; i++) {
 		const struct weir_rule *r = m->rt[i].rule;
@@ -442,7 +451,7 @@ static int build_db(struct build *b, unsigned mode, enum weir_class c, unsigned 
 			continue;
 		uint8_t groups[GROUP_PORTS_MAX];
 		own |= group && rule_groups(m, c, r, groups) > 0;
-		if (add_rule_exprs(&e, m, i) < 0) {
+		if (add_rule_exprs(&e, m, i, single) < 0) {
 			exprs_free(&e);
 			snprintf(b->err, b->errlen, "out of memory");
 			return -1;

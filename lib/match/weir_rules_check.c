@@ -12,13 +12,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: weir rules check [--strict] [--quiet] [--cache-dir DIR] FILE...\n"
+		"usage: weir rules check [--strict] [--quiet] [--cache-dir DIR]\n"
+		"                        [--block-matches first|every] FILE...\n"
 		"  Loads rule files (.rules: Suricata subset, .yaml/.yml: weir native,\n"
 		"  others: Hyperscan ID:/regex/flags), compiles them and prints what\n"
 		"  loaded, what was skipped and why, compile time and sizes.\n"
 		"  --strict         any skipped or invalid rule is an error (exit 2)\n"
 		"  --quiet          no per-rule warnings, only the summary\n"
 		"  --cache-dir DIR  reuse/store compiled databases in DIR\n"
+		"  --block-matches first|every\n"
+		"                   compile packet-mode rules as weir run's block_matches\n"
+		"                   setting does (default first, as weir run's default)\n"
 		"Exit status: 0 ok, 2 bad input (unreadable file, no rule loaded, --strict).\n");
 }
 
@@ -66,18 +70,27 @@ int weir_rules_check_main(int argc, char **argv)
 		{ "strict", no_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "cache-dir", required_argument, NULL, 'c' },
+		{ "block-matches", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct weir_rules_opts ro = { .diag = stderr };
-	struct weir_match_opts mo = { .diag = stderr };
+	struct weir_match_opts mo = { .diag = stderr, .block_first_match = true };
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "sqc:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "sqc:b:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': ro.strict = mo.strict = true; break;
 		case 'q': ro.diag = NULL; break;
 		case 'c': mo.cache_dir = optarg; break;
+		case 'b':
+			if (strcmp(optarg, "first") && strcmp(optarg, "every")) {
+				fprintf(stderr, "weir rules check: --block-matches: '%s' is not first or every\n",
+					optarg);
+				return 2;
+			}
+			mo.block_first_match = !strcmp(optarg, "first");
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

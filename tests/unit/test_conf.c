@@ -420,7 +420,7 @@ Test(config, knob_syntax, .init = tmp_init, .fini = tmp_fini)
 	cr_assert_eq(weir_config_load(&cfg, write_text("e.yaml",
 		"workers: 64\nburst: 512\nring_size: 1M\nsummary_top: 0\n"
 		"watermark_delay: 0s\nidle_watermark: 1ms\nout: ''\neal: \"-l 0-3\"\n"
-		"analysis_layer: outer\n"), errbuf, sizeof(errbuf)), 0, "%s", errbuf);
+		"analysis_layer: outer\nblock_matches: every\n"), errbuf, sizeof(errbuf)), 0, "%s", errbuf);
 	cr_assert_eq(cfg.workers, 64);
 	cr_assert_eq(cfg.burst, 512);
 	cr_assert_eq(cfg.ring_size, 1u << 20);
@@ -430,6 +430,12 @@ Test(config, knob_syntax, .init = tmp_init, .fini = tmp_fini)
 	cr_assert_str_eq(cfg.out, "");
 	cr_assert_str_eq(cfg.eal_args, "-l 0-3");
 	cr_assert_eq(cfg.layer, WEIR_PKT_OUTER);
+	cr_assert_eq(cfg.block_matches, WEIR_BLOCK_MATCHES_EVERY);
+	weir_config_defaults(&cfg);
+	cr_assert_eq(cfg.block_matches, WEIR_BLOCK_MATCHES_FIRST);
+	cr_assert_neq(weir_config_load(&cfg, write_text("m.yaml", "block_matches: all\n"), errbuf,
+				       sizeof(errbuf)), 0);
+	cr_assert(strstr(errbuf, "1: block_matches: expected one of first, every; got 'all'"), "%s", errbuf);
 }
 
 Test(config, too_many_queries, .init = tmp_init, .fini = tmp_fini)

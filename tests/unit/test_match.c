@@ -822,6 +822,76 @@ Test(scan, dedup_counts_every_match)
 	fx_free(&f);
 }
 
+Test(scan, first_match_reports_each_rule_once)
+{
+	struct fx f;
+	fx_init(&f, false, WEIR_MODE_PACKET);
+	cr_assert_eq(fx_load(&f, "d.txt", "1:/ab/\n2:/b/\n3:/zz/\n"), 3);
+	struct weir_match_opts o = { .block_first_match = true };
+	fx_compile(&f, &o, 0);
+	struct weir_match_pkt p = tcp_pkt(1, 2, 0);
+	struct weir_match_result res;
+	cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"ab ab ab b", 10, &res), 2);
+	cr_assert_eq(res.matches, 2);
+	cr_assert_eq(res.hit[0].id, 1);
+	cr_assert_eq(res.hit[0].matches, 1);
+	cr_assert_eq(res.hit[1].id, 2);
+	cr_assert_eq(res.hit[1].matches, 1);
+	/* the next scan reports again */
+	cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"b zz ab", 7, &res), 3);
+	cr_assert_eq(res.matches, 3);
+	fx_free(&f);
+}
+
+/*
+ * First-match compiles leave combinations (several contents), negated
+ * contents and som_leftmost patterns (Hyperscan refuses SINGLEMATCH on
+ * them) with the same hits as every-match compiles, hand-checked.
+ */
+Test(scan, first_match_same_hits_for_combinations_negations_som)
+{
+	static const struct { const char *payload, *want; } cases[] = {
+		{ "foo bar bar", "10 11 12 13" }, { "foo baz bar", "10 12 13" },
+		{ "bar foo", "11 12 13" },        { "foofoo", "11" },
+		{ "xbarx", "12 13" },             { "nothing", "" },
+	};
+	for (int first = 0; first < 2; first++) {
+		struct fx f;
+		fx_init(&f, true, WEIR_MODE_PACKET);
+		cr_assert_eq(fx_load(&f, "c.rules",
+				     "alert tcp any any -> any any (msg:\"and\"; content:\"foo\"; "
+				     "content:\"bar\"; distance:0; sid:10;)\n"
+				     "alert tcp any any -> any any (msg:\"neg\"; content:\"foo\"; "
+				     "content:!\"baz\"; sid:11;)\n"
+				     "alert tcp any any -> any any (msg:\"one\"; content:\"bar\"; sid:12;)\n"),
+			     3, "%s", fx_diag(&f));
+		cr_assert_eq(fx_load(&f, "s.yaml",
+				     "rules:\n  - id: 13\n    pattern: 'b.r'\n    flags: [som_leftmost]\n"),
+			     1, "%s", fx_diag(&f));
+		struct weir_match_opts o = { .block_first_match = first, .strict = true };
+		fx_compile(&f, &o, 0);
+		struct weir_match_pkt p = tcp_pkt(40000, 80, 0);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct weir_match_result res;
+			int n = weir_match_scan(f.w, &p, (const uint8_t *)cases[i].payload,
+						(uint32_t)strlen(cases[i].payload), &res);
+			cr_assert_geq(n, 0);
+			char got[64] = "";
+			for (unsigned id = 10; id <= 13; id++)
+				for (uint32_t k = 0; k < res.n_hits; k++)
+					if (res.hit[k].id == id)
+						snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%u",
+							 got[0] ? " " : "", id);
+			cr_assert_str_eq(got, cases[i].want, "first=%d payload '%s'", first, cases[i].payload);
+			if (first)
+				for (uint32_t k = 0; k < res.n_hits; k++)
+					cr_assert(res.hit[k].matches == 1 || res.hit[k].id == 13,
+						  "rule %u reported %u matches", res.hit[k].id, res.hit[k].matches);
+		}
+		fx_free(&f);
+	}
+}
+
 Test(scan, hits_beyond_the_array_are_counted)
 {
 	struct fx f;
@@ -1311,10 +1381,17 @@ Test(etopen, corpus_table)
 		sum += table[i].n;
 	}
 	cr_assert_eq(sum, st->skipped, "reasons not in the table");
-	/* and everything loaded compiles */
+	/* and everything loaded compiles, with every match or (weir run's default) the first */
 	fx_compile(&f, NULL, 0);
 	cr_assert_eq(weir_match_info(f.m)->n_failed, 0);
 	cr_assert_eq(weir_match_info(f.m)->n_rules, 364);
+	char err[512];
+	struct weir_match_opts first = { .block_first_match = true };
+	struct weir_match *m1 = weir_match_compile(f.rs, &first, err, sizeof(err));
+	cr_assert_not_null(m1, "%s", err);
+	cr_assert_eq(weir_match_info(m1)->n_failed, 0);
+	cr_assert_eq(weir_match_info(m1)->n_rules, 364);
+	weir_match_free(m1);
 	fx_free(&f);
 }
 
@@ -1322,14 +1399,15 @@ Test(etopen, corpus_table)
 
 TestSuite(oracle, .timeout = 240);
 
-static void oracle_check(const char *data, const char *patterns, const char *tsv_name, enum hsm_def def,
-			 bool stream)
+static void oracle_check_opts(const char *data, const char *patterns, const char *tsv_name,
+			      enum hsm_def def, bool stream, bool first_match)
 {
 	char path[1200], err[512];
 	struct fx f;
 	fx_init(&f, true, stream ? WEIR_MODE_STREAM : WEIR_MODE_PACKET);
 	cr_assert_eq(weir_ruleset_load(f.rs, patterns, WEIR_RULES_AUTO), 102, "%s", fx_diag(&f));
-	fx_compile(&f, NULL, 0);
+	struct weir_match_opts mo = { .block_first_match = first_match };
+	fx_compile(&f, &mo, 0);
 	struct hsm_capture cap;
 	snprintf(path, sizeof(path), "%s/pcaps/ndpi-mix.pcap", data);
 	cr_assert_eq(hsm_load(path, def, &cap, err, sizeof(err)), 0, "%s", err);
@@ -1352,8 +1430,10 @@ static void oracle_check(const char *data, const char *patterns, const char *tsv
 			if (counts[k].id == want->id)
 				got = &counts[k];
 		cr_assert_not_null(got, "id %u", want->id);
+		/* first match only: one match per matching packet */
+		uint64_t want_block = first_match ? want->block_pkts : want->block_matches;
 		bool same = stream ? got->stream_matches == want->stream_matches
-				   : got->block_matches == want->block_matches && got->block_pkts == want->block_pkts;
+				   : got->block_matches == want_block && got->block_pkts == want->block_pkts;
 		if (!same)
 			cr_log_error("id %u: got %lu %lu %lu, oracle %lu %lu %lu", want->id, got->block_matches,
 				     got->block_pkts, got->stream_matches, want->block_matches, want->block_pkts,
@@ -1364,6 +1444,12 @@ static void oracle_check(const char *data, const char *patterns, const char *tsv
 	cr_assert_eq(bad, 0, "%u patterns differ from %s", bad, tsv_name);
 	hsm_free(&cap);
 	fx_free(&f);
+}
+
+static void oracle_check(const char *data, const char *patterns, const char *tsv_name, enum hsm_def def,
+			 bool stream)
+{
+	oracle_check_opts(data, patterns, tsv_name, def, stream, false);
 }
 
 Test(oracle, block_compat)
@@ -1380,6 +1466,24 @@ Test(oracle, stream_compat)
 	char p[1200];
 	snprintf(p, sizeof(p), "%s/patterns/bench-102.txt", data);
 	oracle_check(data, p, "hs_oracle-ndpi-mix.tsv", HSM_COMPAT, true);
+}
+
+/* block_matches: first (weir run's default): the oracle's matched packets */
+Test(oracle, block_compat_first_match)
+{
+	NEED_SHARED_DATA(data);
+	char p[1200];
+	snprintf(p, sizeof(p), "%s/patterns/bench-102.txt", data);
+	oracle_check_opts(data, p, "hs_oracle-ndpi-mix.tsv", HSM_COMPAT, false, true);
+}
+
+/* stream databases are compiled as before whatever block_matches says */
+Test(oracle, stream_compat_first_match)
+{
+	NEED_SHARED_DATA(data);
+	char p[1200];
+	snprintf(p, sizeof(p), "%s/patterns/bench-102.txt", data);
+	oracle_check_opts(data, p, "hs_oracle-ndpi-mix.tsv", HSM_COMPAT, true, true);
 }
 
 /* VLAN-tagged and IPv6 payloads too (see hsmatch.h for how it differs). */

@@ -4,7 +4,8 @@
 #
 #   A = bench-scan: payloads preloaded in memory, one block scan per payload, one core,
 #       pass after pass (Hyperscan's pcapscan idea): "raw" (one Hyperscan database of
-#       the patterns) and "weir_match" (the same file through lib/match)
+#       the patterns, as written), "raw_first" (the same with SINGLEMATCH, what weir's
+#       block_matches: first compiles) and "weir_match" (the file through lib/match)
 #   B = weir run --workers 1 --rules PATTERNS: the full pipeline in block mode
 #   C = weir run --workers 1 --rules STREAM.yaml: the same rules, all `mode: stream`
 #
@@ -28,6 +29,7 @@ COMPILE=1
 SCAN=${BENCH_SCAN_BIN:-}
 CPU=1
 MAX_OTHERS=0.25
+BLOCK_MATCHES=first
 
 usage() {
 	cat <<EOF
@@ -49,6 +51,9 @@ usage: perf/bench-match.sh [--rounds N] [--duration S] [--pcap FILE] [--patterns
                    (default: report only)
   --no-compile     skip the rule compile / cached-load timings
   --max-others C   CPUs other processes may use during a counted run (default $MAX_OTHERS)
+  --block-matches first|every
+                   weir's block_matches setting for B, and bench-scan's weir_match engine
+                   (default $BLOCK_MATCHES, weir run's default)
 EOF
 }
 
@@ -58,12 +63,14 @@ while [ $# -gt 0 ]; do
 	--scan) SCAN=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
 	--no-compile) COMPILE=0; shift ;;
 	--max-others) MAX_OTHERS=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
+	--block-matches) BLOCK_MATCHES=${2:-}; shift $(($# < 2 ? $# : 2)) ;;
 	-h | --help) usage; exit 0 ;;
 	*) take_common_option "$1" "${2:-}" || { usage >&2; exit 2; }; shift $(($# < 2 ? $# : 2)) ;;
 	esac
 done
 check_common_options
 is_num "$MAX_OTHERS" || die "--max-others: '$MAX_OTHERS' is not a number"
+case $BLOCK_MATCHES in first | every) ;; *) die "--block-matches: '$BLOCK_MATCHES' is not first or every" ;; esac
 
 # ---- prerequisites ---------------------------------------------------------------
 require_capture
@@ -88,6 +95,7 @@ start_cleanup   # TMP, CHILD; the child is stopped by its PID however we end
 cut_capture 0   # CUT, RECORDS (0 when capinfos cannot count them)
 
 totals_config "$TMP/weir.yaml" "$TMP/hs-cache"
+echo "block_matches: $BLOCK_MATCHES" >> "$TMP/weir.yaml"
 
 # C's rules: every line of the pattern file as a native rule with mode: stream (a
 # pattern, with its flags; see rules/README.md), by perf/lib.sh's
@@ -97,17 +105,19 @@ STREAM_RULES=$TMP/stream-rules.yaml
 patterns_to_stream_rules "$PATTERNS" "$STREAM_RULES" || die "cannot turn $PATTERNS into stream rules"
 
 # ---- A: bench-scan ------------------------------------------------------------------
-# Leaves in A_RAW and A_WM: "pps gbps payloads seconds matches_per_pass".
-A_RAW="" A_WM=""
+# Leaves in A_RAW, A_RF and A_WM: "pps gbps payloads seconds matches_per_pass".
+A_RAW="" A_RF="" A_WM=""
+scan_result() { # engine log
+	awk -v e="$1" '$1 == "RESULT" && $2 == "engine=" e { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		print v["pps"], v["gbps"], v["payloads"], v["seconds"], v["matches_per_pass"] }' "$2"
+}
 run_scan() { # seconds log
 	local secs=$1 log=$2
-	run_bg $((secs * 2 + 120)) "$log" taskset -c "$CPU" "$SCAN" --engine both --seconds "$secs" "$CUT" "$PATTERNS"
+	run_bg $((secs * 3 + 120)) "$log" taskset -c "$CPU" "$SCAN" --engine all --block-matches "$BLOCK_MATCHES" \
+		--seconds "$secs" "$CUT" "$PATTERNS"
 	[ "$WAIT_RC" = 0 ] || return 1
-	A_RAW=$(awk '/^RESULT engine=raw / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		print v["pps"], v["gbps"], v["payloads"], v["seconds"], v["matches_per_pass"] }' "$log")
-	A_WM=$(awk '/^RESULT engine=weir_match / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		print v["pps"], v["gbps"], v["payloads"], v["seconds"], v["matches_per_pass"] }' "$log")
-	[ -n "$A_RAW" ] && [ -n "$A_WM" ]
+	A_RAW=$(scan_result raw "$log") A_RF=$(scan_result raw_first "$log") A_WM=$(scan_result weir_match "$log")
+	[ -n "$A_RAW" ] && [ -n "$A_RF" ] && [ -n "$A_WM" ]
 }
 
 # ---- B, C: weir ---------------------------------------------------------------------
@@ -163,7 +173,7 @@ rules_check() { # cache log files...
 	local cache=$1 log=$2 t0 t1
 	shift 2
 	t0=$(date +%s.%N)
-	"$WEIR" rules check --quiet --cache-dir "$cache" "$@" < /dev/null > "$log" 2>&1 &
+	"$WEIR" rules check --quiet --block-matches "$BLOCK_MATCHES" --cache-dir "$cache" "$@" < /dev/null > "$log" 2>&1 &
 	CHILD=$!
 	wait "$CHILD"
 	WAIT_RC=$?
@@ -209,11 +219,16 @@ while :; do
 	printf '  round %-6s a raw          %7s M payload pkts/s %7.3f Gbit/s  [others %s CPU]\n' "$label" "$(mpps "$pps")" "$g" "$OTHERS"
 	ROUND[$r,araw]="$pps $g"
 	A_PAYLOADS=$n A_MATCHES=$mpp
+	read -r pps g n s mpp <<< "$A_RF"
+	echo "$STAMP,$MACHINE,$COMMIT,$label,a-raw_first,$pps,$g,$n,$s,,,$OTHERS,matches_per_pass=$mpp" >> "$CSV"
+	printf '  round %-6s a raw_first    %7s M payload pkts/s %7.3f Gbit/s\n' "$label" "$(mpps "$pps")" "$g"
+	ROUND[$r,arf]="$pps $g"
+	[ "$BLOCK_MATCHES" = first ] && A_MATCHES=$mpp
 	read -r pps g n s mpp <<< "$A_WM"
 	echo "$STAMP,$MACHINE,$COMMIT,$label,a-weir_match,$pps,$g,$n,$s,,,$OTHERS,matches_per_pass=$mpp" >> "$CSV"
 	printf '  round %-6s a weir_match   %7s M payload pkts/s %7.3f Gbit/s\n' "$label" "$(mpps "$pps")" "$g"
 	ROUND[$r,awm]="$pps $g"
-	[ "$mpp" = "$A_MATCHES" ] || WARNINGS+=("round $label: raw and weir_match disagree on matches per pass ($A_MATCHES vs $mpp)")
+	[ "$mpp" = "$A_MATCHES" ] || WARNINGS+=("round $label: weir_match ($BLOCK_MATCHES) and the raw engine compiled alike disagree on matches per pass ($A_MATCHES vs $mpp)")
 
 	for mode in block stream; do
 		rules=$PATTERNS tag=b
@@ -255,16 +270,20 @@ fi
 for r in "${all_rounds[@]}"; do
 	[ "$clean" -eq 0 ] || [ -n "${ROUND[$r,clean]:-}" ] || continue
 	read -r p g <<< "${ROUND[$r,araw]}"; a_raw+=("$p"); a_raw_g+=("$g")
+	read -r p g <<< "${ROUND[$r,arf]}"; a_rf+=("$p"); a_rf_g+=("$g")
 	read -r p g <<< "${ROUND[$r,awm]}"; a_wm+=("$p"); a_wm_g+=("$g")
 	read -r p g m sg <<< "${ROUND[$r,b]}"; b_pps+=("$p"); b_g+=("$g"); b_m+=("$m")
 	read -r p g m sg <<< "${ROUND[$r,c]}"; c_pps+=("$p"); c_g+=("$g"); c_m+=("$m"); c_sg+=("$sg")
 done
 
-m_araw=$(median "${a_raw[@]}") m_awm=$(median "${a_wm[@]}") m_b=$(median "${b_pps[@]}") m_c=$(median "${c_pps[@]}")
-g_araw=$(median "${a_raw_g[@]}") g_awm=$(median "${a_wm_g[@]}") g_b=$(median "${b_g[@]}") g_c=$(median "${c_g[@]}")
+m_araw=$(median "${a_raw[@]}") m_arf=$(median "${a_rf[@]}") m_awm=$(median "${a_wm[@]}")
+m_b=$(median "${b_pps[@]}") m_c=$(median "${c_pps[@]}")
+g_araw=$(median "${a_raw_g[@]}") g_arf=$(median "${a_rf_g[@]}") g_awm=$(median "${a_wm_g[@]}")
+g_b=$(median "${b_g[@]}") g_c=$(median "${c_g[@]}")
 mp_b=$(median "${b_m[@]}") mp_c=$(median "${c_m[@]}") sg_c=$(median "${c_sg[@]}")
 r_b=$(ratio "$m_b" "$m_araw") r_c=$(ratio "$m_c" "$m_araw")
 r_b_wm=$(ratio "$m_b" "$m_awm") r_c_wm=$(ratio "$m_c" "$m_awm")
+r_b_rf=$(ratio "$m_b" "$m_arf") r_c_rf=$(ratio "$m_c" "$m_arf")
 
 # ---- compile / cached load -------------------------------------------------------------
 COMPILE_ROWS=()
@@ -289,17 +308,19 @@ if [ "$COMPILE" = 1 ]; then
 	done
 fi
 
-append_summary "date,machine,commit,rounds,seconds,raw_pps,weir_match_pps,block_pps,stream_pps,block_over_raw,stream_over_raw" \
-	"$STAMP,$MACHINE,$COMMIT,$ROUNDS,$DURATION,$m_araw,$m_awm,$m_b,$m_c,$r_b,$r_c"
+append_summary "date,machine,commit,rounds,seconds,raw_pps,weir_match_pps,block_pps,stream_pps,block_over_raw,stream_over_raw,block_matches,raw_first_pps,block_over_raw_first" \
+	"$STAMP,$MACHINE,$COMMIT,$ROUNDS,$DURATION,$m_araw,$m_awm,$m_b,$m_c,$r_b,$r_c,$BLOCK_MATCHES,$m_arf,$r_b_rf"
 
 echo
 echo "payloads: bench-scan $A_PAYLOADS per pass of the file; weir ${B_PPP:-?} (block), ${C_PPP:-?} (stream) per pass (scanned / (processed / $RECORDS records))"
-printf '| %-40s | %14s | %14s | %12s | %12s |\n' "run (medians)" "payload Mpps" "payload Gbit/s" "x (a) raw" "x (a) wm"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------------------" "----------------" "----------------" "--------------" "--------------"
-printf '| %-40s | %14s | %14.3f | %12s | %12s |\n' "(a) bench-scan raw (hs_scan)" "$(mpps "$m_araw")" "$g_araw" "1.000x" "$(ratio "$m_araw" "$m_awm")x"
-printf '| %-40s | %14s | %14.3f | %12s | %12s |\n' "(a) bench-scan weir_match" "$(mpps "$m_awm")" "$g_awm" "$(ratio "$m_awm" "$m_araw")x" "1.000x"
-printf '| %-40s | %14s | %14.3f | %12s | %12s |\n' "(b) weir run, block ($(printf %.3f "$mp_b") Mpps all)" "$(mpps "$m_b")" "$g_b" "${r_b}x" "${r_b_wm}x"
-printf '| %-40s | %14s | %14.3f | %12s | %12s |\n' "(c) weir run, stream ($(printf %.3f "$mp_c") Mpps all)" "$(mpps "$m_c")" "$g_c" "${r_c}x" "${r_c_wm}x"
+printf '| %-40s | %14s | %14s | %12s | %12s | %12s |\n' "run (medians)" "payload Mpps" "payload Gbit/s" "x (a) raw" "x (a) first" "x (a) wm"
+printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------------" "----------------" "----------------" "--------------" "--------------" "--------------"
+printf '| %-40s | %14s | %14.3f | %12s | %12s | %12s |\n' "(a) bench-scan raw (hs_scan)" "$(mpps "$m_araw")" "$g_araw" "1.000x" "$(ratio "$m_araw" "$m_arf")x" "$(ratio "$m_araw" "$m_awm")x"
+printf '| %-40s | %14s | %14.3f | %12s | %12s | %12s |\n' "(a) bench-scan raw_first (SINGLEMATCH)" "$(mpps "$m_arf")" "$g_arf" "$(ratio "$m_arf" "$m_araw")x" "1.000x" "$(ratio "$m_arf" "$m_awm")x"
+printf '| %-40s | %14s | %14.3f | %12s | %12s | %12s |\n' "(a) bench-scan weir_match ($BLOCK_MATCHES)" "$(mpps "$m_awm")" "$g_awm" "$(ratio "$m_awm" "$m_araw")x" "$(ratio "$m_awm" "$m_arf")x" "1.000x"
+printf '| %-40s | %14s | %14.3f | %12s | %12s | %12s |\n' "(b) weir run, block ($(printf %.3f "$mp_b") Mpps all)" "$(mpps "$m_b")" "$g_b" "${r_b}x" "${r_b_rf}x" "${r_b_wm}x"
+printf '| %-40s | %14s | %14.3f | %12s | %12s | %12s |\n' "(c) weir run, stream ($(printf %.3f "$mp_c") Mpps all)" "$(mpps "$m_c")" "$g_c" "${r_c}x" "${r_c_rf}x" "${r_c_wm}x"
+echo "(b): block_matches: $BLOCK_MATCHES; the target is (b) >= 1.0x (a) raw, pcapscan's every-match scan"
 echo "(c) gave $sg_c Gbit/s to stream scans (TCP bytes in order, each once: the replay repeats sequence numbers)"
 if [ "${#COMPILE_ROWS[@]}" -gt 0 ]; then
 	echo

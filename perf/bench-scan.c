@@ -9,9 +9,14 @@
  *   raw         one Hyperscan block database of every pattern of the file,
  *               compiled with hs_compile_multi from the ID:/regex/flags lines
  *               as pcapscan parses them; hs_scan with a callback that counts.
+ *   raw_first   the same with HS_FLAG_SINGLEMATCH added to every pattern that
+ *               is not som_leftmost (L): what weir's default block_matches:
+ *               first compiles; its matches per pass are matched packets
+ *               per pattern, summed.
  *   weir_match  the file loaded and compiled by lib/match (scope-grouped
  *               databases, per-rule dedup), weir_match_scan per payload with
- *               the packet's scope (protocol, ports; no flow state).
+ *               the packet's scope (protocol, ports; no flow state);
+ *               --block-matches first (the default, as weir run's) or every.
  *
  * Payload definitions (--def):
  *   weir    (default) what weir's pipeline scans (lib/io/weir_inspect.c),
@@ -29,8 +34,10 @@
  *          pps=X gbps=X matches_per_pass=N
  * pps: payload packets scanned per second; gbps: payload bits per second / 1e9.
  *
- * usage: bench-scan [--engine raw|weir_match|both] [--def weir|compat]
+ * usage: bench-scan [--engine LIST] [--def weir|compat] [--block-matches first|every]
  *                   [--seconds S] [--passes N] [--cpu N] PCAP PATTERNS
+ *   --engine LIST  comma-separated engines, or both (raw,weir_match, the
+ *                default) or all (raw,raw_first,weir_match)
  *   --seconds S  scan passes until S seconds have elapsed (default 5), after
  *                one untimed warm-up pass; --passes N: exactly N timed passes
  *   --cpu N      pin the process to CPU N first (default: not pinned)
@@ -71,6 +78,7 @@ struct capture {
 
 struct opts {
 	const char *engine;
+	bool wm_first;               /* weir_match compiled with block_first_match */
 	enum def def;
 	double seconds;
 	unsigned long passes;
@@ -216,7 +224,7 @@ static int raw_flags(const char *s, unsigned *flags)
 
 /* "ID:/regex/flags" lines, '#' comments and blank lines skipped, as pcapscan does:
  * the regex runs from the first '/' after the colon to the last '/'. */
-static int raw_compile(const char *path, struct raw_db *r)
+static int raw_compile(const char *path, bool first, struct raw_db *r)
 {
 	FILE *f = fopen(path, "r");
 	char line[65536];
@@ -257,6 +265,8 @@ static int raw_compile(const char *path, struct raw_db *r)
 			fclose(f);
 			return -1;
 		}
+		if (first && !(r->flags[r->n] & HS_FLAG_SOM_LEFTMOST))
+			r->flags[r->n] |= HS_FLAG_SINGLEMATCH;
 		r->n++;
 	}
 	fclose(f);
@@ -314,11 +324,11 @@ struct wm {
 	struct weir_match_result *res;
 };
 
-static int wm_compile(const char *path, struct wm *x)
+static int wm_compile(const char *path, bool first, struct wm *x)
 {
 	char err[512];
 	struct weir_rules_opts ro = {.diag = stderr};
-	struct weir_match_opts mo = {.diag = stderr};
+	struct weir_match_opts mo = {.diag = stderr, .block_first_match = first};
 
 	memset(x, 0, sizeof(*x));
 	x->rs = weir_ruleset_new(&ro);
@@ -397,17 +407,32 @@ static int timed(const char *name, pass_fn fn, void *engine, const struct captur
 	return 0;
 }
 
+/* Is `name` one of the comma-separated engines of `list`? */
+static bool has_engine(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && !strncmp(p, name, n))
+			return true;
+		p += k + (p[k] == ',');
+	}
+	return false;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bench-scan [--engine raw|weir_match|both] [--def weir|compat]\n"
-		   "                  [--seconds S | --passes N] [--cpu N] PCAP PATTERNS\n");
+	fprintf(f, "usage: bench-scan [--engine raw,raw_first,weir_match|both|all] [--def weir|compat]\n"
+		   "                  [--block-matches first|every] [--seconds S | --passes N]\n"
+		   "                  [--cpu N] PCAP PATTERNS\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.engine = "both", .def = DEF_WEIR, .seconds = 5, .cpu = -1};
+	struct opts o = {.engine = "both", .wm_first = true, .def = DEF_WEIR, .seconds = 5, .cpu = -1};
 	static const struct option lo[] = {
 		{"engine", required_argument, NULL, 'e'}, {"def", required_argument, NULL, 'd'},
+		{"block-matches", required_argument, NULL, 'b'},
 		{"seconds", required_argument, NULL, 's'}, {"passes", required_argument, NULL, 'n'},
 		{"cpu", required_argument, NULL, 'c'},     {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -426,6 +451,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'b':
+			if (strcmp(optarg, "first") && strcmp(optarg, "every")) {
+				usage(stderr);
+				return 2;
+			}
+			o.wm_first = !strcmp(optarg, "first");
+			break;
 		case 's': o.seconds = atof(optarg); break;
 		case 'n': o.passes = strtoul(optarg, NULL, 10); break;
 		case 'c': o.cpu = atoi(optarg); break;
@@ -433,9 +465,11 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	bool raw = !strcmp(o.engine, "raw") || !strcmp(o.engine, "both");
-	bool wmx = !strcmp(o.engine, "weir_match") || !strcmp(o.engine, "both");
-	if (argc - optind != 2 || (!raw && !wmx) || (!o.passes && !(o.seconds > 0))) {
+	const char *list = !strcmp(o.engine, "both") ? "raw,weir_match"
+			   : !strcmp(o.engine, "all")  ? "raw,raw_first,weir_match" : o.engine;
+	bool raw = has_engine(list, "raw"), raw_first = has_engine(list, "raw_first");
+	bool wmx = has_engine(list, "weir_match");
+	if (argc - optind != 2 || (!raw && !raw_first && !wmx) || (!o.passes && !(o.seconds > 0))) {
 		usage(stderr);
 		return 2;
 	}
@@ -462,15 +496,18 @@ int main(int argc, char **argv)
 	}
 
 	int rc = 0;
-	if (raw) {
+	for (int first = 0; first < 2; first++) {
+		if (rc || !(first ? raw_first : raw))
+			continue;
 		struct raw_db r;
-		if (raw_compile(o.patterns, &r) < 0 || timed("raw", raw_pass_v, &r, &c, &o) < 0)
+		if (raw_compile(o.patterns, first, &r) < 0 ||
+		    timed(first ? "raw_first" : "raw", raw_pass_v, &r, &c, &o) < 0)
 			rc = 1;
 		raw_free(&r);
 	}
 	if (wmx && rc == 0) {
 		struct wm x;
-		if (wm_compile(o.patterns, &x) < 0 || timed("weir_match", wm_pass_v, &x, &c, &o) < 0)
+		if (wm_compile(o.patterns, o.wm_first, &x) < 0 || timed("weir_match", wm_pass_v, &x, &c, &o) < 0)
 			rc = 1;
 		wm_free(&x);
 	}

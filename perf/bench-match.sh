@@ -94,8 +94,8 @@ start_cleanup   # TMP, CHILD; the child is stopped by its PID however we end
 # ---- the replay: records cut to 2,048 bytes (infinite_rx refuses bigger ones) --------
 cut_capture 0   # CUT, RECORDS (0 when capinfos cannot count them)
 
-totals_config "$TMP/weir.yaml" "$TMP/hs-cache"
-echo "block_matches: $BLOCK_MATCHES" >> "$TMP/weir.yaml"
+# The pipeline the issue names (replay, parse, flows, matching, alerts): no query.
+printf 'queries: []\nrules_cache: %s\nblock_matches: %s\n' "$TMP/hs-cache" "$BLOCK_MATCHES" > "$TMP/weir.yaml"
 
 # C's rules: every line of the pattern file as a native rule with mode: stream (a
 # pattern, with its flags; see rules/README.md), by perf/lib.sh's

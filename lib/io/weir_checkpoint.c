@@ -517,11 +517,11 @@ void weir_checkpoints_json(struct pipeline *pl, json_t *r)
 
 void weir_checkpoints_stats(struct pipeline *pl, struct weir_json *j)
 {
+	if (!pl->ck)
+		return;
 	json_t *o = json_object();
 	char *s;
 
-	if (!pl->ck)
-		return;
 	weir_checkpoints_json(pl, o);
 	s = json_dumps(o, JSON_COMPACT);
 	if (s)

@@ -800,47 +800,34 @@ Test(loaders, empty_binary_and_missing_files)
 
 TestSuite(scan, .init = setup, .fini = teardown);
 
-Test(scan, dedup_counts_every_match)
+/* Hits per rule, deduplicated; matches counted each (every) or once per rule (first). */
+Test(scan, dedup_counts_every_or_first_match)
 {
-	struct fx f;
-	fx_init(&f, false, WEIR_MODE_PACKET);
-	cr_assert_eq(fx_load(&f, "d.txt", "1:/ab/\n2:/b/\n3:/zz/\n"), 3);
-	fx_compile(&f, NULL, 0);
-	struct weir_match_pkt p = tcp_pkt(1, 2, 0);
-	struct weir_match_result res;
-	cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"ab ab ab b", 10, &res), 2);
-	cr_assert_eq(res.matches, 7);
-	cr_assert_eq(res.hit[0].id, 1);
-	cr_assert_eq(res.hit[0].matches, 3);
-	cr_assert_eq(res.hit[1].id, 2);
-	cr_assert_eq(res.hit[1].matches, 4);
-	/* the next scan starts afresh */
-	cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"zz", 2, &res), 1);
-	cr_assert_eq(res.hit[0].id, 3);
-	cr_assert_eq(res.hit[0].matches, 1);
-	cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"", 0, &res), 0);
-	fx_free(&f);
-}
-
-Test(scan, first_match_reports_each_rule_once)
-{
-	struct fx f;
-	fx_init(&f, false, WEIR_MODE_PACKET);
-	cr_assert_eq(fx_load(&f, "d.txt", "1:/ab/\n2:/b/\n3:/zz/\n"), 3);
-	struct weir_match_opts o = { .block_first_match = true };
-	fx_compile(&f, &o, 0);
-	struct weir_match_pkt p = tcp_pkt(1, 2, 0);
-	struct weir_match_result res;
-	cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"ab ab ab b", 10, &res), 2);
-	cr_assert_eq(res.matches, 2);
-	cr_assert_eq(res.hit[0].id, 1);
-	cr_assert_eq(res.hit[0].matches, 1);
-	cr_assert_eq(res.hit[1].id, 2);
-	cr_assert_eq(res.hit[1].matches, 1);
-	/* the next scan reports again */
-	cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"b zz ab", 7, &res), 3);
-	cr_assert_eq(res.matches, 3);
-	fx_free(&f);
+	static const struct { bool first; uint32_t m1, m2, total, next; } c[] = {
+		{ false, 3, 4, 7, 1 }, /* the next scan: "zz" */
+		{ true, 1, 1, 2, 1 },
+	};
+	for (int k = 0; k < 2; k++) {
+		struct fx f;
+		fx_init(&f, false, WEIR_MODE_PACKET);
+		cr_assert_eq(fx_load(&f, "d.txt", "1:/ab/\n2:/b/\n3:/zz/\n"), 3);
+		struct weir_match_opts o = { .block_first_match = c[k].first };
+		fx_compile(&f, &o, 0);
+		struct weir_match_pkt p = tcp_pkt(1, 2, 0);
+		struct weir_match_result res;
+		cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"ab ab ab b", 10, &res), 2);
+		cr_assert_eq(res.matches, c[k].total, "first=%d", c[k].first);
+		cr_assert_eq(res.hit[0].id, 1);
+		cr_assert_eq(res.hit[0].matches, c[k].m1, "first=%d", c[k].first);
+		cr_assert_eq(res.hit[1].id, 2);
+		cr_assert_eq(res.hit[1].matches, c[k].m2, "first=%d", c[k].first);
+		/* the next scan starts afresh */
+		cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"zz", 2, &res), 1);
+		cr_assert_eq(res.hit[0].id, 3);
+		cr_assert_eq(res.hit[0].matches, c[k].next);
+		cr_assert_eq(weir_match_scan(f.w, &p, (const uint8_t *)"", 0, &res), 0);
+		fx_free(&f);
+	}
 }
 
 /*

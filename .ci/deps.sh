@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages weir builds, tests and benchmarks with, if any are missing.
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build python3 dpdk dpdk-dev libdpdk-dev
-      libhyperscan-dev libjemalloc-dev liburcu-dev libcriterion-dev libpcap-dev libyaml-dev libjansson-dev
+      libhyperscan-dev libpcre2-dev libjemalloc-dev liburcu-dev libcriterion-dev libpcap-dev libyaml-dev libjansson-dev
       libmicrohttpd-dev curl tshark tcpreplay iproute2 valgrind gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -291,6 +291,7 @@ static void collect(struct weir_inspect *in, unsigned db, const struct weir_matc
 		    bool stream, struct weir_burst_rules *out, unsigned first)
 {
 	in->cnt[WEIR_INSPECT_HITS_DROPPED] += res->hits_dropped;
+	in->cnt[WEIR_INSPECT_CONFIRM_ERRORS] += res->confirm_errors;
 	for (unsigned h = 0; h < res->n_hits; h++) {
 		const struct weir_match_hit *hit = &res->hit[h];
 		uint32_t slot = in->g->slot[db][hit->rule];

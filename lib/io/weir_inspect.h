@@ -69,7 +69,8 @@ struct weir_rule_counters {
 	X(ALERTS_LOST,    "alerts_lost")    /* record ring full */                 \
 	X(FLOWS_LOST,     "flow_records_lost")                                      \
 	X(HITS_DROPPED,   "hits_dropped")   /* rules beyond the per-packet bound */ \
-	X(SCAN_ERRORS,    "scan_errors")
+	X(SCAN_ERRORS,    "scan_errors")                                            \
+	X(CONFIRM_ERRORS, "confirm_errors") /* PCRE2 gave up (match limit): no hit */
 
 enum weir_inspect_counter {
 #define WEIR_X(e, s) WEIR_INSPECT_##e,

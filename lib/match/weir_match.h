@@ -72,6 +72,11 @@ struct weir_rule_part {
 	unsigned flags;              /* HS_FLAG_* */
 	hs_expr_ext_t ext;           /* offset/length constraints (ext.flags 0 = none) */
 	bool negated;
+	bool confirm;                /* set by the loaders: Hyperscan cannot run it exactly
+				      * (back-references, lookaround), so it is compiled with
+				      * HS_FLAG_PREFILTER (a superset of its matches) and each
+				      * report is confirmed by PCRE2 on the payload; packet
+				      * mode only */
 };
 
 struct weir_rule {
@@ -180,6 +185,7 @@ struct weir_match_info {
 	double compile_s;            /* wall time of weir_match_compile */
 	unsigned n_rules;            /* rules in the databases */
 	unsigned n_failed;           /* rules Hyperscan rejected at compile (reported on diag) */
+	unsigned n_confirm;          /* parts Hyperscan prefilters and PCRE2 confirms */
 	unsigned n_db_block, n_db_stream;
 	unsigned cache_hits, cache_misses, cache_bad; /* bad: corrupt or stale files ignored */
 	size_t db_bytes_block, db_bytes_stream;       /* hs_database_size, all groups */
@@ -239,6 +245,8 @@ struct weir_match_result {
 	uint32_t n_hits;
 	uint32_t hits_dropped;       /* distinct rules beyond WEIR_MATCH_MAX_HITS */
 	uint64_t matches;            /* every report, dropped rules included */
+	uint32_t confirm_errors;     /* PCRE2 confirmations that ended in an error (match
+				      * limit, invalid UTF-8 under a utf8 rule): not a match */
 	struct weir_match_hit hit[WEIR_MATCH_MAX_HITS];
 };
 
@@ -293,6 +301,7 @@ int weir_match_stream_close(struct weir_match_worker *w, struct weir_match_strea
 
 struct weir_match_worker_stats {
 	uint64_t scans, stream_scans, hs_errors;
+	uint64_t confirms;           /* PCRE2 runs (one per confirmed part and scan) */
 	uint64_t streams_open, streams_opened, pool_exhausted;
 };
 const struct weir_match_worker_stats *weir_match_worker_stats(const struct weir_match_worker *w);

@@ -23,6 +23,9 @@
  * (AND of QUIET sub-expressions); negated parts report on their own ids and
  * the scanner drops rules whose negated part matched anywhere in the payload
  * (Hyperscan's own NOT means "not yet", which is not Suricata's meaning).
+ * A part the loaders marked `confirm` is compiled with HS_FLAG_PREFILTER and
+ * its reports name the PCRE2 pattern that confirms them on the payload (a
+ * combination's report: each positive confirm part of its rule).
  *
  * Cache: one file per database, named by a 128-bit hash of everything the
  * compile reads (mode, expressions, flags, ids, extended parameters) plus
@@ -34,6 +37,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "weir_match_int.h"
 
@@ -200,7 +206,7 @@ static int exprs_grow(struct exprs *e)
 }
 
 static int exprs_add(struct exprs *e, const char *expr, unsigned flags, const hs_expr_ext_t *ext,
-		     uint32_t rule, unsigned part, uint32_t neg)
+		     uint32_t rule, unsigned part, uint32_t neg, uint32_t confirm)
 {
 	if (e->n == e->cap && exprs_grow(e) < 0)
 		return -1;
@@ -211,46 +217,76 @@ static int exprs_add(struct exprs *e, const char *expr, unsigned flags, const hs
 	e->ext[i] = ext && ext->flags ? ext : NULL;
 	e->rule_of[i] = rule;
 	e->part_of[i] = part;
-	e->reports[i] = (struct weir_report){ .rule = rule, .neg = neg };
+	e->reports[i] = (struct weir_report){ .rule = rule, .neg = neg, .confirm = confirm };
 	e->som |= (flags & HS_FLAG_SOM_LEFTMOST) != 0;
 	return 0;
 }
 
 /*
- * Every part of rule i; a logical AND over several positive parts. `single`
- * (HS_FLAG_SINGLEMATCH or 0) goes on what reports: a lone positive part, a
- * negated part, the combination. Never on a combination's operands (they are
- * quiet, and Hyperscan then mis-evaluates the combination) nor on som_leftmost
- * parts (refused).
+ * Does positive part k trigger rule r in Hyperscan? The parts PCRE2 confirms
+ * do not, unless every positive part is one (then the first does, prefiltered):
+ * Hyperscan refuses prefiltered operands in a combination, and a confirmation
+ * reads the whole payload anyway, whatever Hyperscan reported.
+ */
+static bool triggers(const struct weir_rule *r, unsigned k)
+{
+	const struct weir_rule_part *p = &r->parts[k];
+	if (p->negated)
+		return false;
+	if (!p->confirm)
+		return true;
+	for (unsigned j = 0; j < r->n_parts; j++)
+		if (!r->parts[j].negated && (!r->parts[j].confirm || j < k))
+			return false;
+	return true;
+}
+
+/*
+ * Every part of rule i Hyperscan scans for: the triggers (a logical AND when
+ * several), each negated part on its own. `single` (HS_FLAG_SINGLEMATCH or 0)
+ * goes on what reports: a lone trigger, a negated part, the combination.
+ * Never on a combination's operands (they are quiet, and Hyperscan then
+ * mis-evaluates the combination) nor on som_leftmost parts (refused). A
+ * report of a rule with positive confirm parts confirms them all
+ * (WEIR_CONFIRM_RULE); a negated confirm part's report confirms itself.
  */
 static int add_rule_exprs(struct exprs *e, const struct weir_match *m, uint32_t i, unsigned single)
 {
 	const struct weir_rule *r = m->rt[i].rule;
-	unsigned n_pos = 0, neg = 0;
-	for (unsigned k = 0; k < r->n_parts; k++)
-		n_pos += !r->parts[k].negated;
+	unsigned n_trig = 0, neg = 0, conf = 0;
+	bool pos_confirm = false;
+	for (unsigned k = 0; k < r->n_parts; k++) {
+		n_trig += triggers(r, k);
+		pos_confirm |= !r->parts[k].negated && r->parts[k].confirm;
+	}
+	uint32_t rule_confirm = pos_confirm ? WEIR_CONFIRM_RULE : WEIR_NO_CONFIRM;
 	struct weir_sbuf comb = { 0 };
 	for (unsigned k = 0; k < r->n_parts; k++) {
 		const struct weir_rule_part *p = &r->parts[k];
-		unsigned flags = p->flags;
-		uint32_t negi = WEIR_NO_NEG;
-		if (p->negated)
+		unsigned flags = p->flags | (p->confirm ? HS_FLAG_PREFILTER : 0);
+		uint32_t negi = WEIR_NO_NEG, confirm = rule_confirm;
+		uint32_t own = p->confirm ? m->rt[i].confirm_first + conf++ : WEIR_NO_CONFIRM;
+		if (p->negated) {
 			negi = m->rt[i].neg_first + neg++;
-		if (!p->negated && n_pos > 1) {
+			confirm = own;
+		} else if (!triggers(r, k)) {
+			continue;
+		}
+		if (!p->negated && n_trig > 1) {
 			flags |= HS_FLAG_QUIET;
 			weir_sbuf_printf(&comb, "%s%u", comb.len ? " & " : "", e->n);
 		} else if (!(flags & HS_FLAG_SOM_LEFTMOST)) {
 			flags |= single;
 		}
-		if (exprs_add(e, p->expr, flags, &p->ext, i, k, negi) < 0) {
+		if (exprs_add(e, p->expr, flags, &p->ext, i, k, negi, confirm) < 0) {
 			free(comb.s);
 			return -1;
 		}
 	}
-	if (n_pos <= 1)
+	if (n_trig <= 1)
 		return 0;
 	char *c = weir_sbuf_take(&comb);
-	if (!c || exprs_add(e, c, HS_FLAG_COMBINATION | single, NULL, i, 0, WEIR_NO_NEG) < 0) {
+	if (!c || exprs_add(e, c, HS_FLAG_COMBINATION | single, NULL, i, 0, WEIR_NO_NEG, rule_confirm) < 0) {
 		free(c);
 		return -1;
 	}
@@ -531,8 +567,30 @@ static int build_all(struct build *b)
 	return 0;
 }
 
+/* The PCRE2 patterns of the rules' confirm parts, in rule and part order. */
+static int setup_confirm(struct weir_match *m, unsigned n)
+{
+	m->confirm = calloc(n ? n : 1, sizeof(*m->confirm));
+	if (!m->confirm)
+		return -1;
+	for (unsigned i = 0; i < m->n_rules; i++) {
+		const struct weir_rule *r = m->rt[i].rule;
+		for (unsigned k = 0; k < r->n_parts; k++) {
+			if (!r->parts[k].confirm)
+				continue;
+			struct weir_confirm *c = &m->confirm[m->n_confirm++];
+			c->negated = r->parts[k].negated;
+			/* the loaders compiled it already: only memory can fail here */
+			if (!(c->re = weir_part_pcre2(&r->parts[k])))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int setup_rules(struct weir_match *m, const struct weir_ruleset *rs)
 {
+	unsigned n_confirm = 0;
 	m->n_rules = weir_ruleset_count(rs);
 	m->rt = calloc(m->n_rules ? m->n_rules : 1, sizeof(*m->rt));
 	if (!m->rt)
@@ -543,9 +601,13 @@ static int setup_rules(struct weir_match *m, const struct weir_ruleset *rs)
 		t->rule = r;
 		t->id = r->id;
 		t->neg_first = m->n_neg;
-		for (unsigned k = 0; k < r->n_parts; k++)
+		t->confirm_first = n_confirm;
+		for (unsigned k = 0; k < r->n_parts; k++) {
 			t->n_neg += r->parts[k].negated;
+			t->n_confirm += r->parts[k].confirm;
+		}
 		m->n_neg += t->n_neg;
+		n_confirm += t->n_confirm;
 		t->l4_proto = r->scope.l4_proto;
 		t->dir = r->scope.dir;
 		t->est = r->scope.est;
@@ -553,7 +615,7 @@ static int setup_rules(struct weir_match *m, const struct weir_ruleset *rs)
 		t->ports_any = r->scope.sport.any && r->scope.dport.any;
 		t->scope_any = !t->l4_proto && t->dir == WEIR_DIR_ANY && t->est == WEIR_EST_ANY && t->ports_any;
 	}
-	return 0;
+	return setup_confirm(m, n_confirm);
 }
 
 static int finish(struct weir_match *m, char *err, size_t errlen)
@@ -580,6 +642,7 @@ static int finish(struct weir_match *m, char *err, size_t errlen)
 	if (m->scratch)
 		hs_scratch_size(m->scratch, &in->scratch_bytes);
 	in->n_rules = m->n_rules - in->n_failed;
+	in->n_confirm = m->n_confirm;
 	for (int c = 0; c < 2; c++)
 		in->port_groups[c] = m->cls[c].n_groups;
 	/* a flow direction opens one stream per database its scope selects:
@@ -642,6 +705,9 @@ void weir_match_free(struct weir_match *m)
 	free_dbs(m);
 	free(m->dbs);
 	free(m->rt);
+	for (unsigned i = 0; i < m->n_confirm; i++)
+		pcre2_code_free(m->confirm[i].re);
+	free(m->confirm);
 	hs_free_scratch(m->scratch);
 	free(m);
 }

@@ -49,11 +49,18 @@ void weir_rules_report(struct weir_ruleset *rs, const struct weir_origin *o,
 
 /*
  * Check each part compiles with Hyperscan in the rule's mode (hs_expression_
- * ext_info). On failure fills msg ("<hs message>: <expr>") and reason (the
- * hs message without its position) and returns -1.
+ * ext_info). A packet-mode part Hyperscan can only prefilter (back-references,
+ * lookaround) and PCRE2 compiles gets confirm = true. On failure fills msg
+ * ("<hs message>: <expr>") and reason (the hs message without its position)
+ * and returns -1.
  */
-int weir_rule_validate(const struct weir_rule *r, char *msg, size_t msglen,
+int weir_rule_validate(struct weir_rule *r, char *msg, size_t msglen,
 		       char *reason, size_t reasonlen);
+
+/* The PCRE2 pattern of a part, with its Hyperscan flags' meaning, JIT-compiled
+ * when PCRE2 can; NULL when PCRE2 refuses it. */
+struct pcre2_real_code_8;
+struct pcre2_real_code_8 *weir_part_pcre2(const struct weir_rule_part *p);
 
 /* Take ownership of *r and add it; a duplicate id is reported and freed.
  * 0 added, -1 not. */
@@ -102,10 +109,22 @@ enum weir_class { WEIR_CLASS_TCP, WEIR_CLASS_UDP, WEIR_CLASS_OTHER, WEIR_CLASS__
 #define WEIR_NO_DB UINT16_MAX
 #define WEIR_MAX_GROUPS 255
 
+#define WEIR_NO_CONFIRM UINT32_MAX
+#define WEIR_CONFIRM_RULE (UINT32_MAX - 1)
+
 /* What a Hyperscan id of one database stands for. */
 struct weir_report {
 	uint32_t rule;               /* dense rule index */
 	uint32_t neg;                /* negated part index, or WEIR_NO_NEG: the rule matched */
+	uint32_t confirm;            /* PCRE2 confirmation: an index into weir_match.confirm,
+				      * WEIR_CONFIRM_RULE (a combination: every positive
+				      * confirm part of the rule) or WEIR_NO_CONFIRM */
+};
+
+/* A part Hyperscan prefilters, confirmed by PCRE2. */
+struct weir_confirm {
+	struct pcre2_real_code_8 *re;
+	bool negated;
 };
 
 struct weir_db {
@@ -121,6 +140,8 @@ struct weir_rt_rule {
 	uint32_t id;
 	uint32_t neg_first;          /* first of n_neg entries of the negated-part table */
 	uint16_t n_neg;
+	uint16_t n_confirm;          /* parts confirmed by PCRE2, from confirm_first */
+	uint32_t confirm_first;
 	uint8_t l4_proto, dir, est;
 	bool scope_any;              /* nothing to check */
 	bool ports_any, bidir;
@@ -139,6 +160,8 @@ struct weir_match {
 	unsigned n_rules;            /* rules in the databases (dense indices) */
 	struct weir_rt_rule *rt;
 	unsigned n_neg;
+	struct weir_confirm *confirm;
+	unsigned n_confirm;
 	struct weir_db *dbs;
 	unsigned n_dbs;
 	struct weir_class_groups cls[WEIR_CLASS__COUNT];

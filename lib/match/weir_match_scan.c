@@ -14,14 +14,26 @@
  * database, rounded up to 64 bytes. A pool is single-threaded by design
  * (a worker's streams are opened, scanned and closed on that worker), hence
  * lock-free.
+ *
+ * PCRE2 confirmations (parts Hyperscan only prefilters) run on the payload
+ * with a per-worker match data, match context and JIT stack made in
+ * weir_match_worker_new, each part at most once per scan (the result is
+ * stamped with the scan's epoch), bounded by a match limit.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "weir_match_int.h"
 
 #define NO_SLOT UINT32_MAX
+/* PCRE2's backtracking budget per confirmation (its default is 10M): a
+ * pathological pattern costs a bounded time and counts a confirm error. */
+#define CONFIRM_MATCH_LIMIT 1000000
+#define CONFIRM_JIT_STACK (512u << 10)
 
 struct stream_pool {
 	uint8_t *slab;
@@ -37,6 +49,11 @@ struct weir_match_worker {
 	uint32_t *rule_epoch;        /* per rule: epoch (+ phase) it was last hit */
 	uint32_t *rule_slot;         /* per rule: its index in the result, or NO_SLOT */
 	uint32_t *neg_epoch;         /* per negated part: epoch it last matched */
+	uint32_t *confirm_epoch;     /* per confirm part: epoch of its cached result */
+	uint8_t *confirm_ok;         /* that result */
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
 	struct stream_pool pool;
 	struct weir_match_worker_stats st;
 };
@@ -48,6 +65,8 @@ struct scan_ctx {
 	const struct weir_report *reports;
 	const struct weir_match_pkt *pkt;
 	struct weir_match_result *res;
+	const uint8_t *data;         /* the payload of a block scan (NULL in stream mode) */
+	uint32_t len;
 	uint32_t epoch, phase;
 };
 
@@ -134,6 +153,35 @@ static void add_hit(struct scan_ctx *c, uint32_t rule)
 	res->hit[res->n_hits++] = (struct weir_match_hit){ .rule = rule, .id = c->rt[rule].id };
 }
 
+/* Does PCRE2 confirm part k of the confirm table on this scan's payload? */
+static bool confirm_part(struct scan_ctx *c, uint32_t k)
+{
+	struct weir_match_worker *w = c->w;
+	if (w->confirm_epoch[k] == c->epoch)
+		return w->confirm_ok[k];
+	int rc = -1;
+	if (c->data) {
+		w->st.confirms++;
+		rc = pcre2_match(w->m->confirm[k].re, c->data, c->len, 0, 0, w->md, w->mctx);
+		if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+			c->res->confirm_errors++;
+	}
+	w->confirm_epoch[k] = c->epoch;
+	w->confirm_ok[k] = rc >= 0;
+	return rc >= 0;
+}
+
+/* A report of a prefiltered part, or of a combination with such parts. */
+static bool confirmed(struct scan_ctx *c, const struct weir_report *rep, const struct weir_rt_rule *r)
+{
+	if (rep->confirm != WEIR_CONFIRM_RULE)
+		return confirm_part(c, rep->confirm);
+	for (uint32_t k = r->confirm_first; k < r->confirm_first + r->n_confirm; k++)
+		if (!c->w->m->confirm[k].negated && !confirm_part(c, k))
+			return false;
+	return true;
+}
+
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
 		    void *arg)
 {
@@ -145,6 +193,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 	(void)to;
 	(void)flags;
 	if (!r->scope_any && !scope_ok(r, c->pkt))
+		return 0;
+	if (rep->confirm != WEIR_NO_CONFIRM && !confirmed(c, rep, r))
 		return 0;
 	if (rep->neg != WEIR_NO_NEG) {
 		w->neg_epoch[rep->neg] = c->epoch;
@@ -190,6 +240,7 @@ static void begin_scan(struct scan_ctx *c, struct weir_match_worker *w, const st
 	if (w->epoch >= UINT32_MAX - 4) {
 		memset(w->rule_epoch, 0, (w->m->n_rules ? w->m->n_rules : 1) * sizeof(uint32_t));
 		memset(w->neg_epoch, 0, (w->m->n_neg ? w->m->n_neg : 1) * sizeof(uint32_t));
+		memset(w->confirm_epoch, 0, (w->m->n_confirm ? w->m->n_confirm : 1) * sizeof(uint32_t));
 		w->epoch = 0;
 	}
 	w->epoch += 2;
@@ -197,6 +248,7 @@ static void begin_scan(struct scan_ctx *c, struct weir_match_worker *w, const st
 	res->n_hits = 0;
 	res->hits_dropped = 0;
 	res->matches = 0;
+	res->confirm_errors = 0;
 }
 
 static void end_scan(struct scan_ctx *c)
@@ -211,6 +263,8 @@ int weir_match_scan(struct weir_match_worker *w, const struct weir_match_pkt *pk
 	struct scan_ctx c;
 	uint16_t dbs[2];
 	begin_scan(&c, w, pkt, res);
+	c.data = data;
+	c.len = len;
 	w->st.scans++;
 	unsigned n = select_dbs(w->m, WEIR_MODE_PACKET, pkt, dbs);
 	for (unsigned i = 0; i < n; i++) {
@@ -366,8 +420,20 @@ struct weir_match_worker *weir_match_worker_new(const struct weir_match *m, unsi
 	w->rule_epoch = calloc(m->n_rules ? m->n_rules : 1, sizeof(uint32_t));
 	w->rule_slot = calloc(m->n_rules ? m->n_rules : 1, sizeof(uint32_t));
 	w->neg_epoch = calloc(m->n_neg ? m->n_neg : 1, sizeof(uint32_t));
-	if (!w->rule_epoch || !w->rule_slot || !w->neg_epoch)
+	w->confirm_epoch = calloc(m->n_confirm ? m->n_confirm : 1, sizeof(uint32_t));
+	w->confirm_ok = calloc(m->n_confirm ? m->n_confirm : 1, 1);
+	if (!w->rule_epoch || !w->rule_slot || !w->neg_epoch || !w->confirm_epoch || !w->confirm_ok)
 		goto oom;
+	if (m->n_confirm) {
+		/* one ovector pair: a confirmation asks "is there a match", not where */
+		w->md = pcre2_match_data_create(1, NULL);
+		w->mctx = pcre2_match_context_create(NULL);
+		w->jit = pcre2_jit_stack_create(32u << 10, CONFIRM_JIT_STACK, NULL);
+		if (!w->md || !w->mctx || !w->jit)
+			goto oom;
+		pcre2_jit_stack_assign(w->mctx, NULL, w->jit);
+		pcre2_set_match_limit(w->mctx, CONFIRM_MATCH_LIMIT);
+	}
 	if (pool_init(&w->pool, m->info.stream_state_bytes, max_streams) < 0)
 		goto oom;
 	if (m->scratch && hs_clone_scratch(m->scratch, &w->scratch) != HS_SUCCESS) {
@@ -390,6 +456,11 @@ void weir_match_worker_free(struct weir_match_worker *w)
 	free(w->rule_epoch);
 	free(w->rule_slot);
 	free(w->neg_epoch);
+	free(w->confirm_epoch);
+	free(w->confirm_ok);
+	pcre2_match_data_free(w->md);
+	pcre2_match_context_free(w->mctx);
+	pcre2_jit_stack_free(w->jit);
 	free(w->pool.slab);
 	free(w->pool.free_idx);
 	free(w);

@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "weir_match_int.h"
 
 /* Variables a Suricata rule set expects, as Suricata's default suricata.yaml
@@ -422,8 +425,9 @@ int weir_ruleset_copy_rule(struct weir_ruleset *rs, const struct weir_rule *r)
 	c.msg = strdup(r->msg ? r->msg : "");
 	bool ok = c.msg && c.file;
 	for (unsigned i = 0; ok && i < r->n_parts; i++)
-		ok = weir_rule_add_part(&c, r->parts[i].expr, r->parts[i].flags, &r->parts[i].ext,
-					r->parts[i].negated) == 0;
+		if ((ok = weir_rule_add_part(&c, r->parts[i].expr, r->parts[i].flags, &r->parts[i].ext,
+					     r->parts[i].negated) == 0))
+			c.parts[i].confirm = r->parts[i].confirm;
 	for (unsigned i = 0; ok && i < r->n_tags; i++)
 		ok = weir_rule_add_tag(&c, r->tags[i]) == 0;
 	if (!ok) {
@@ -445,15 +449,61 @@ static void hs_reason(const char *msg, char *reason, size_t len)
 	snprintf(reason, len, "hyperscan: %.*s", (int)n, msg);
 }
 
-int weir_rule_validate(const struct weir_rule *r, char *msg, size_t msglen,
+pcre2_code *weir_part_pcre2(const struct weir_rule_part *p)
+{
+	static const struct { unsigned hs; uint32_t pcre; } map[] = {
+		{ HS_FLAG_CASELESS, PCRE2_CASELESS }, { HS_FLAG_DOTALL, PCRE2_DOTALL },
+		{ HS_FLAG_MULTILINE, PCRE2_MULTILINE },
+		/* invalid UTF-8 in a payload is then no match, never undefined */
+		{ HS_FLAG_UTF8, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF }, { HS_FLAG_UCP, PCRE2_UCP },
+	};
+	uint32_t opts = 0;
+	int code;
+	PCRE2_SIZE off;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (p->flags & map[i].hs)
+			opts |= map[i].pcre;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->expr, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
+	if (re)
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* else the interpreter runs it */
+	return re;
+}
+
+/* Hyperscan runs a superset of the part (HS_FLAG_PREFILTER) and PCRE2 the
+ * part itself: it can be confirmed. Not in stream mode (the stream's earlier
+ * bytes are gone when Hyperscan reports) nor with offset parameters or
+ * som_leftmost, which prefiltering does not keep. */
+static bool confirmable(const struct weir_rule *r, const struct weir_rule_part *p)
+{
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *ce = NULL;
+	if (r->mode == WEIR_MODE_STREAM || p->ext.flags || (p->flags & HS_FLAG_SOM_LEFTMOST))
+		return false;
+	if (hs_expression_info(p->expr, p->flags | HS_FLAG_PREFILTER, &info, &ce) != HS_SUCCESS) {
+		hs_free_compile_error(ce);
+		return false;
+	}
+	free(info);
+	pcre2_code *re = weir_part_pcre2(p);
+	pcre2_code_free(re);
+	return re != NULL;
+}
+
+int weir_rule_validate(struct weir_rule *r, char *msg, size_t msglen,
 		       char *reason, size_t reasonlen)
 {
 	for (unsigned i = 0; i < r->n_parts; i++) {
-		const struct weir_rule_part *p = &r->parts[i];
+		struct weir_rule_part *p = &r->parts[i];
 		hs_expr_info_t *info = NULL;
 		hs_compile_error_t *ce = NULL;
+		p->confirm = false;
 		if (hs_expression_ext_info(p->expr, p->flags, &p->ext, &info, &ce) == HS_SUCCESS) {
 			free(info);
+			continue;
+		}
+		if (confirmable(r, p)) {
+			hs_free_compile_error(ce);
+			p->confirm = true;
 			continue;
 		}
 		snprintf(msg, msglen, "%s: %s", ce ? ce->message : "rejected", p->expr);

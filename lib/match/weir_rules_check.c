@@ -53,6 +53,9 @@ static void print_stats(FILE *f, const struct weir_rules_stats *st0)
 static void print_info(FILE *f, const struct weir_match_info *in)
 {
 	fprintf(f, "compiled: %u rules (%u rejected by hyperscan)\n", in->n_rules, in->n_failed);
+	if (in->n_confirm)
+		fprintf(f, "confirmed by PCRE2: %u parts (back-references, lookaround: Hyperscan prefilters)\n",
+			in->n_confirm);
 	fprintf(f, "compile time: %.3f s (cache: %u hits, %u misses, %u bad)\n", in->compile_s,
 		in->cache_hits, in->cache_misses, in->cache_bad);
 	fprintf(f, "databases: %u block (%zu bytes), %u stream (%zu bytes); port groups: tcp %u, udp %u\n",

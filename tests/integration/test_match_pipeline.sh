@@ -10,6 +10,7 @@
 #  3. stream mode: a marker split across two TCP segments (also delivered out of order and
 #     retransmitted) alerts once in stream mode and never in packet mode.
 #  4. weir rules check.
+#  5. pcres Hyperscan only prefilters (back-references, lookbehind) against equivalents.
 . "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 
@@ -98,6 +99,37 @@ for line in open(sys.argv[2]):
 sys.exit(1 if bad else 0)
 PY
 done
+# 5. PCRE2 confirmation: a back-reference, a lookbehind and a negated back-reference (Hyperscan
+#    prefilters, PCRE2 confirms) alert on exactly the packets of equivalent pcres Hyperscan runs
+#    itself, on ndpi-mix: an independent formulation as the oracle.
+cat > "$TMP/eq.rules" <<'R'
+alert tcp any any -> any any (msg:"backref"; pcre:"/(\d)\.\1/"; sid:801;)
+alert tcp any any -> any any (msg:"alternation"; pcre:"/0\.0|1\.1|2\.2|3\.3|4\.4|5\.5|6\.6|7\.7|8\.8|9\.9/"; sid:802;)
+alert tcp any any -> any any (msg:"lookbehind"; pcre:"/(?<=HTTP\/)1\.[01]/"; sid:803;)
+alert tcp any any -> any any (msg:"plain"; pcre:"/HTTP\/1\.[01]/"; sid:804;)
+alert ip any any -> any any (msg:"neg backref"; content:"GET"; pcre:!"/(\d)\.\1/"; sid:805;)
+alert ip any any -> any any (msg:"neg alternation"; content:"GET"; pcre:!"/0\.0|1\.1|2\.2|3\.3|4\.4|5\.5|6\.6|7\.7|8\.8|9\.9/"; sid:806;)
+R
+"$WEIR_BIN" rules check "$TMP/eq.rules" > "$TMP/eq.check" 2>&1
+grep -q "^confirmed by PCRE2: 3 parts" "$TMP/eq.check" && ok "rules check counts the 3 parts PCRE2 confirms" \
+  || fail "rules check: $(cat "$TMP/eq.check")"
+"$WEIR_BIN" run --config "$TMP/q.yaml" --pcap "$DATA/pcaps/ndpi-mix.pcap" --rules "$TMP/eq.rules" \
+  --out "$TMP/eq.jsonl" --no-summary 2> "$TMP/err" || fail "pcre2 confirmation run: $(tail -3 "$TMP/err")"
+python3 - "$TMP/eq.jsonl" <<'PY' && ok "PCRE2-confirmed rules alert on the same packets as their Hyperscan equivalents" || fail "PCRE2 confirmation: see above"
+import collections, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+st = [r for r in recs if r["type"] == "stats"][0]
+seen = collections.defaultdict(set)
+for r in recs:
+    if r["type"] == "alert":
+        seen[r["rule"]].add((r["ts"], r["flow_id"], r["src_ip"], r["src_port"]))
+bad = st["inspect"]["confirm_errors"] != 0
+for a, b in ((801, 802), (803, 804), (805, 806)):
+    print(f"rules {a}/{b}: {len(seen[a])}/{len(seen[b])} alerts")
+    bad |= not seen[a] or seen[a] != seen[b]
+sys.exit(1 if bad else 0)
+PY
+
 # 2. one alert per rule and flow
 printf 'alert_limit: 1\n' > "$TMP/lim.yaml"
 "$WEIR_BIN" run --config "$TMP/lim.yaml" --pcap "$DATA/pcaps/ndpi-mix.pcap" \

@@ -10,6 +10,16 @@
 #include "weir_gen.h"
 #include "weir_qctl.h"
 
+/*
+ * A change starts at the first window boundary at least this much event time
+ * after the newest event time a worker reached. Workers adopt a published
+ * generation at their next burst; a worker that is descheduled meanwhile (two
+ * CPUs shared by workers, main and others) would count packets past a boundary
+ * that close under the old definition. In processing time this is 250 ms of
+ * wall time; a fast event-time replay can still outrun it.
+ */
+#define SWAP_LEAD_NS (250ull * 1000000ull)
+
 enum slot_state { Q_FREE, Q_LIVE, Q_ENDING, Q_ENDED };
 static const char *const state_names[] = {"free", "live", "ending", "ended"};
 
@@ -157,7 +167,7 @@ int weir_qctl_add(struct weir_qctl *q, const char *file, json_t *resp, char *err
 	struct weir_window_view view = g->view;
 	struct weir_query_filters qf = g->qf;
 	unsigned slots[WEIR_MAX_QUERIES], n = 0, replaced[WEIR_MAX_QUERIES], n_replaced = 0;
-	uint64_t t = q->env.event_time(q->env.ctx);
+	uint64_t t = q->env.event_time(q->env.ctx) + SWAP_LEAD_NS;
 	json_t *added = json_array();
 
 	if (load_queries(q, file, &nc, err, errlen) < 0)
@@ -221,7 +231,7 @@ int weir_qctl_remove(struct weir_qctl *q, const char *name, json_t *resp, char *
 		return -1;
 	}
 	uint64_t until = weir_window_next_boundary(weir_window_set_query(q->env.win, (unsigned)qi),
-						   q->env.event_time(q->env.ctx));
+						   q->env.event_time(q->env.ctx) + SWAP_LEAD_NS);
 	view.until[qi] = until;
 	if (weir_gens_publish_queries(q->gs, &view, &g->qf, err, errlen) < 0)
 		return -1;

@@ -18,7 +18,9 @@
  * PCRE2 confirmations (parts Hyperscan only prefilters) run on the payload
  * with a per-worker match data, match context and JIT stack made in
  * weir_match_worker_new, each part at most once per scan (the result is
- * stamped with the scan's epoch), bounded by a match limit.
+ * stamped with the scan's epoch), bounded by a match limit. A pattern PCRE2
+ * could not JIT-compile runs in its interpreter, whose backtracking frames
+ * may come from the heap beyond its first 20 KiB: bounded by a heap limit.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,6 +36,7 @@
  * pathological pattern costs a bounded time and counts a confirm error. */
 #define CONFIRM_MATCH_LIMIT 1000000
 #define CONFIRM_JIT_STACK (512u << 10)
+#define CONFIRM_HEAP_LIMIT_KIB 8192
 
 struct stream_pool {
 	uint8_t *slab;
@@ -433,6 +436,7 @@ struct weir_match_worker *weir_match_worker_new(const struct weir_match *m, unsi
 			goto oom;
 		pcre2_jit_stack_assign(w->mctx, NULL, w->jit);
 		pcre2_set_match_limit(w->mctx, CONFIRM_MATCH_LIMIT);
+		pcre2_set_heap_limit(w->mctx, CONFIRM_HEAP_LIMIT_KIB);
 	}
 	if (pool_init(&w->pool, m->info.stream_state_bytes, max_streams) < 0)
 		goto oom;

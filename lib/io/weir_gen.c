@@ -472,11 +472,6 @@ static long vm_data_bytes(void)
 	return kb * 1024;
 }
 
-/*
- * The child: bounded in memory (RLIMIT_DATA over what it inherits) and in
- * time (SIGALRM's default action ends it), at low priority so the main
- * lcore's core stays the main lcore's. Compiles strictly into the cache.
- */
 /* How the config compiles rules; every compile of a run (start, reloads, the
  * cache probe) uses these, so their databases share cache keys. */
 static struct weir_match_opts match_opts(const struct weir_gens *gs, const char *cache, FILE *diag,
@@ -488,6 +483,11 @@ static struct weir_match_opts match_opts(const struct weir_gens *gs, const char 
 	};
 }
 
+/*
+ * The child: bounded in memory (RLIMIT_DATA over what it inherits) and in
+ * time (SIGALRM's default action ends it), at low priority so the main
+ * lcore's core stays the main lcore's. Compiles strictly into the cache.
+ */
 static void __attribute__((noreturn)) compile_child(struct weir_gens *gs, struct weir_ruleset *rs,
 						    FILE *diag, FILE *report)
 {

@@ -583,6 +583,7 @@ static int setup_confirm(struct weir_match *m, unsigned n)
 			/* the loaders compiled it already: only memory can fail here */
 			if (!(c->re = weir_part_pcre2(&r->parts[k])))
 				return -1;
+			(void)pcre2_jit_compile(c->re, PCRE2_JIT_COMPLETE); /* else the interpreter runs it */
 		}
 	}
 	return 0;

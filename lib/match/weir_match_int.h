@@ -57,8 +57,8 @@ void weir_rules_report(struct weir_ruleset *rs, const struct weir_origin *o,
 int weir_rule_validate(struct weir_rule *r, char *msg, size_t msglen,
 		       char *reason, size_t reasonlen);
 
-/* The PCRE2 pattern of a part, with its Hyperscan flags' meaning, JIT-compiled
- * when PCRE2 can; NULL when PCRE2 refuses it. */
+/* The PCRE2 pattern of a part, with its Hyperscan flags' meaning; NULL when
+ * PCRE2 refuses it. */
 struct pcre2_real_code_8;
 struct pcre2_real_code_8 *weir_part_pcre2(const struct weir_rule_part *p);
 

@@ -463,10 +463,7 @@ pcre2_code *weir_part_pcre2(const struct weir_rule_part *p)
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (p->flags & map[i].hs)
 			opts |= map[i].pcre;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->expr, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
-	if (re)
-		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* else the interpreter runs it */
-	return re;
+	return pcre2_compile((PCRE2_SPTR)p->expr, PCRE2_ZERO_TERMINATED, opts, &code, &off, NULL);
 }
 
 /* Hyperscan runs a superset of the part (HS_FLAG_PREFILTER) and PCRE2 the

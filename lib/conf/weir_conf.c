@@ -1680,6 +1680,18 @@ static const struct weir_yname block_matches_kinds[] = {
  *   queries          list of queries (see query_knobs); replaces
  *                    the built-in hostpairs/protocols/totals;
  *                    [] = none (parse, flows, rules still run)     built-in
+ *   combine_flows    flows whose packets each worker sums before
+ *                    adding them to the queries, 0 = off, 0..16M.
+ *                    Queries keyed on flow fields (addresses,
+ *                    ports, protocols, VLAN, ip_version) whose
+ *                    aggregates are sums, first/last time, or take
+ *                    a flow field (distinct, topk, sum/min/max/avg)
+ *                    then cost one upsert per flow and pane, not
+ *                    per packet; results are the same (topk within
+ *                    its bound). Memory: about 200 bytes an entry
+ *                    per worker. A full table is handed over early  32768
+ *   combine_min_queries  combine only when at least this many
+ *                    queries can use it, 1..32                     2
  *   rules            list of rule files (Suricata .rules, native
  *                    .yaml, Hyperscan ID:/regex/flags); --rules
  *                    adds more                                     none
@@ -1738,6 +1750,8 @@ static const struct knob config_knobs[] = {
 	KNOB(K_UINT, "summary_top", CF, summary_top, 0, 1000),
 	KNOB_FN("ports", read_ports),
 	KNOB_FN("queries", read_queries),
+	KNOB(K_SIZE, "combine_flows", CF, combine_flows, 0, 16u << 20),
+	KNOB(K_UINT, "combine_min_queries", CF, combine_min_queries, 1, WEIR_MAX_QUERIES),
 	KNOB_FN("rules", read_rules),
 	KNOB(K_BOOL, "rules_strict", CF, rules_strict, 0, 0),
 	KNOB(K_STR, "rules_cache", CF, rules_cache, 0, 0),
@@ -1795,6 +1809,8 @@ void weir_config_defaults(struct weir_config *c)
 	c->layer = WEIR_PKT_OUTER;
 	c->watermark_delay_ns = 2 * NS_PER_S;
 	c->idle_watermark_ns = 1 * NS_PER_S;
+	c->combine_flows = 32768;
+	c->combine_min_queries = 2;
 	c->burst = 64;
 	c->ring_size = 4096;
 	c->summary = true;

@@ -228,6 +228,8 @@ struct weir_config {
 	unsigned summary_top;         /* rows per query per window in the summary; default 5 */
 	unsigned n_queries;
 	struct weir_query_conf queries[WEIR_MAX_QUERIES];
+	uint32_t combine_flows;       /* flow combiner entries per worker (0 = off); default 32768 */
+	unsigned combine_min_queries; /* queries it must serve to run; default 2 */
 	unsigned n_ports;
 	struct weir_port_conf ports[WEIR_MAX_PORTS];
 	/* payload matching */

@@ -1321,6 +1321,19 @@ static void json_queries(struct pipeline *pl, struct weir_json *j)
 	weir_json_end(j);
 }
 
+static void json_combiner(struct pipeline *pl, struct weir_json *j)
+{
+	struct weir_combine_stats st;
+
+	weir_window_set_combine_stats(pl->win, &st);
+	weir_json_begin(j, "combiner");
+	weir_json_u64(j, "packets", st.packets);
+	weir_json_u64(j, "flows", st.flows);
+	weir_json_u64(j, "flushes", st.flushes);
+	weir_json_u64(j, "full", st.full);
+	weir_json_end(j);
+}
+
 /* Sum of a per-worker counter over the workers that inspect. */
 #define SUM_WORKERS(pl, expr)                                            \
 	({                                                                 \
@@ -1449,6 +1462,13 @@ static void stats_summary(struct pipeline *pl, const struct counters *t, FILE *f
 			fprintf(f, " %s=%" PRIu64, weir_qdrop_name(r), weir_window_set_qdrop(pl->win, qi, r));
 		fputc('\n', f);
 	}
+	struct weir_combine_stats cs;
+	weir_window_set_combine_stats(pl->win, &cs);
+	if (cs.packets)
+		fprintf(f, "  flow combiner: %" PRIu64 " packets summed into %" PRIu64
+			   " flow sums (%.1f packets each), %" PRIu64 " flushes (%" PRIu64 " when full)\n",
+			cs.packets, cs.flows, cs.flows ? (double)cs.packets / (double)cs.flows : 0.0,
+			cs.flushes, cs.full);
 }
 
 /*
@@ -1498,6 +1518,7 @@ static void stats_json(struct pipeline *pl, struct weir_json *j, struct counters
 	}
 	json_ports(pl, j);
 	json_queries(pl, j);
+	json_combiner(pl, j);
 	json_inspect(pl, j);
 	weir_checkpoints_stats(pl, j);
 	*t = total;

@@ -29,22 +29,23 @@ static inline bool field_is_ip(enum weir_field f)
 /*
  * The aggregates that take a field, given the field as a number v (0 for an
  * address, as weir_field_get gives it) and as its 16-byte item's two words
- * (lo, hi). Always inlined with a constant kind: a number's item has hi = 0,
+ * (lo, hi), for n packets that share it (quantiles: n is 1, see
+ * weir_agg_update_slot). Always inlined with a constant kind: a number's item has hi = 0,
  * a constant, and the hash's round over it folds away.
  */
 static __rte_always_inline void apply_field(enum weir_agg kind, const struct weir_agg_slot *sl,
 					    uint64_t *w, uint8_t *blob, uint64_t v, uint64_t lo,
-					    uint64_t hi)
+					    uint64_t hi, uint64_t n)
 {
 	switch (kind) {
-	case WEIR_AGG_SUM: w[0] += v; break;
+	case WEIR_AGG_SUM: w[0] += v * n; break;
 	case WEIR_AGG_MIN: w[0] = max64(w[0], ~v); break;
 	case WEIR_AGG_MAX: w[0] = max64(w[0], v + 1); break;
-	case WEIR_AGG_AVG: w[0] += v; w[1]++; break;
+	case WEIR_AGG_AVG: w[0] += v * n; w[1] += n; break;
 	case WEIR_AGG_DISTINCT:
 		weir_hll_add_inline(blob + sl->blob_off, sl->param, weir_hash64_item(lo, hi));
 		break;
-	case WEIR_AGG_TOPK: weir_topk_add_words(blob + sl->blob_off, sl->param, lo, hi, 1); break;
+	case WEIR_AGG_TOPK: weir_topk_add_words(blob + sl->blob_off, sl->param, lo, hi, n); break;
 	case WEIR_AGG_QUANTILES:
 		weir_quant_add(blob + sl->blob_off, v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
 		break;
@@ -55,7 +56,7 @@ static __rte_always_inline void apply_field(enum weir_agg kind, const struct wei
 /* An address field: its item as weir_field_get makes it (IPv4 as ::ffff:a.b.c.d). */
 static __rte_noinline void update_ip_field(enum weir_agg kind, const struct weir_agg_slot *sl,
 					   uint64_t *w, uint8_t *blob, const struct weir_pkt *p,
-					   const struct weir_burst_meta *m, unsigned i)
+					   const struct weir_burst_meta *m, unsigned i, uint64_t n)
 {
 	uint8_t item[16];
 	uint64_t v, lo, hi;
@@ -65,7 +66,7 @@ static __rte_noinline void update_ip_field(enum weir_agg kind, const struct weir
 	memcpy(&lo, item, 8);
 	memcpy(&hi, item + 8, 8);
 	switch (kind) {
-#define CASE(k) case k: apply_field(k, sl, w, blob, v, lo, hi); break;
+#define CASE(k) case k: apply_field(k, sl, w, blob, v, lo, hi, n); break;
 	CASE(WEIR_AGG_SUM) CASE(WEIR_AGG_MIN) CASE(WEIR_AGG_MAX) CASE(WEIR_AGG_AVG)
 	CASE(WEIR_AGG_DISTINCT) CASE(WEIR_AGG_TOPK) CASE(WEIR_AGG_QUANTILES)
 #undef CASE
@@ -80,15 +81,15 @@ static __rte_noinline void update_ip_field(enum weir_agg kind, const struct weir
  */
 static __rte_always_inline void update_field(enum weir_agg kind, const struct weir_agg_slot *sl,
 					     uint64_t *w, uint8_t *blob, const struct weir_pkt *p,
-					     const struct weir_burst_meta *m, unsigned i)
+					     const struct weir_burst_meta *m, unsigned i, uint64_t n)
 {
 	enum weir_field f = (enum weir_field)sl->field;
 	uint64_t v;
 
 	if (unlikely(field_is_ip(f)))
-		update_ip_field(kind, sl, w, blob, p, m, i);
+		update_ip_field(kind, sl, w, blob, p, m, i, n);
 	else if (weir_field_num(f, p, m, i, &v))
-		apply_field(kind, sl, w, blob, v, v, 0);
+		apply_field(kind, sl, w, blob, v, v, 0, n);
 }
 
 /* Out of line: its vector code would make every caller realign its stack. */
@@ -102,7 +103,8 @@ static __rte_noinline void update_flag_counts(uint64_t *w, const struct weir_pkt
 /* One switch: the data path calls this per packet for each sketch (the
  * counters it adds itself), so each kind goes straight to its code. */
 void weir_agg_update_slot(const struct weir_query *q, unsigned s, uint64_t *words, uint8_t *blob,
-			  const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
+			  const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i,
+			  uint64_t n)
 {
 	const struct weir_agg_slot *sl = &q->slot[s];
 	uint64_t *w = words + sl->word;
@@ -115,7 +117,7 @@ void weir_agg_update_slot(const struct weir_query *q, unsigned s, uint64_t *word
 	case WEIR_AGG_FIRST_TS: w[0] = max64(w[0], ~m->ts[i]); return;
 	case WEIR_AGG_LAST_TS: w[0] = max64(w[0], m->ts[i]); return;
 	case WEIR_AGG_FLAG_COUNTS: update_flag_counts(w, p); return;
-#define CASE(k) case k: update_field(k, sl, w, blob, p, m, i); return;
+#define CASE(k) case k: update_field(k, sl, w, blob, p, m, i, n); return;
 	CASE(WEIR_AGG_SUM) CASE(WEIR_AGG_MIN) CASE(WEIR_AGG_MAX) CASE(WEIR_AGG_AVG)
 	CASE(WEIR_AGG_DISTINCT) CASE(WEIR_AGG_TOPK) CASE(WEIR_AGG_QUANTILES)
 #undef CASE
@@ -127,7 +129,7 @@ void weir_agg_update(const struct weir_query *q, uint64_t *words, uint8_t *blob,
 		     const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i)
 {
 	for (unsigned s = 0; s < q->n_slots; s++)
-		weir_agg_update_slot(q, s, words, blob, p, m, i);
+		weir_agg_update_slot(q, s, words, blob, p, m, i, 1);
 }
 
 void weir_agg_merge(const struct weir_query *q, uint64_t *dw, uint8_t *db, const uint64_t *sw,

@@ -25,15 +25,6 @@ static bool field_is_ip(enum weir_field f)
 	return f == WEIR_FIELD_SRC_IP || f == WEIR_FIELD_DST_IP;
 }
 
-static uint64_t gcd64(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
 
 /* Inline words an aggregate takes (0: it lives in the blob). */
 static unsigned agg_words(enum weir_agg k)
@@ -171,13 +162,48 @@ static void compile_panes(struct weir_query *q, const struct weir_query_conf *c)
 		q->pane_ns = q->slide_ns = c->size_ns;
 		break;
 	case WEIR_WINDOW_SLIDING:
-		q->pane_ns = gcd64(c->size_ns, c->slide_ns);
+		q->pane_ns = weir_gcd64(c->size_ns, c->slide_ns);
 		q->slide_ns = c->slide_ns;
 		break;
 	case WEIR_WINDOW_SESSION:
 		q->pane_ns = q->slide_ns = c->gap_ns;
 		break;
 	}
+}
+
+/* The fields every packet of a unidirectional flow shares: the flow combiner's key. */
+#define FLOW_FIELD_MASK                                                                        \
+	((1u << WEIR_FIELD_SRC_IP) | (1u << WEIR_FIELD_DST_IP) | (1u << WEIR_FIELD_SRC_PORT) |   \
+	 (1u << WEIR_FIELD_DST_PORT) | (1u << WEIR_FIELD_PROTO) | (1u << WEIR_FIELD_L4_PROTO) |  \
+	 (1u << WEIR_FIELD_VLAN) | (1u << WEIR_FIELD_IP_VERSION))
+
+/*
+ * Can the flow combiner (weir_window.c) count this query from per-flow sums?
+ * Its keys must come from flow fields, and each aggregate must be a sum
+ * (packets, bytes, ip_bytes, payload_bytes), first/last time, or take a
+ * flow field (sum/min/max/avg, distinct, topk). Partial results (emit
+ * every) and rule keys stay packet by packet.
+ */
+static bool compile_combinable(const struct weir_query *q, const struct weir_query_conf *c)
+{
+	if (c->emit_every_ns || q->rule_off >= 0 || (q->need & ~FLOW_FIELD_MASK))
+		return false;
+	for (unsigned s = 0; s < q->n_slots; s++) {
+		const struct weir_agg_slot *sl = &q->slot[s];
+		switch ((enum weir_agg)sl->kind) {
+		case WEIR_AGG_PACKETS: case WEIR_AGG_BYTES: case WEIR_AGG_IP_BYTES:
+		case WEIR_AGG_PAYLOAD_BYTES: case WEIR_AGG_FIRST_TS: case WEIR_AGG_LAST_TS:
+			break;
+		case WEIR_AGG_SUM: case WEIR_AGG_MIN: case WEIR_AGG_MAX: case WEIR_AGG_AVG:
+		case WEIR_AGG_DISTINCT: case WEIR_AGG_TOPK:
+			if (!((FLOW_FIELD_MASK >> sl->field) & 1))
+				return false;
+			break;
+		default: /* quantiles, flag counts: per packet values */
+			return false;
+		}
+	}
+	return true;
 }
 
 int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, uint32_t id,
@@ -220,6 +246,7 @@ int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, ui
 	compile_aggs(q, c);
 	compile_plan(q, c);
 	compile_panes(q, c);
+	q->combinable = compile_combinable(q, c);
 	return 0;
 }
 

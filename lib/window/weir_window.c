@@ -22,6 +22,11 @@
 
 #define BURST_MAX WEIR_BURST_MAX
 
+#define NO_PANE UINT64_MAX /* the flow combiner sums no pane */
+/* A counter the control thread reads while its worker writes it. */
+#define STORE(var, val) __atomic_store_n(&(var), (val), __ATOMIC_RELAXED)
+#define FLOW_KEY_WORDS 6        /* its key: see flow_key */
+
 const char *weir_qdrop_name(enum weir_qdrop r)
 {
 	static const char *const names[] = {
@@ -354,10 +359,24 @@ struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, un
 		snprintf(err, errlen, "cannot allocate window workers");
 		goto fail;
 	}
+	s->combine_flows = cfg->combine_flows;
+	s->combine_min_queries = cfg->combine_min_queries;
 	for (unsigned w = 0; w < n_workers; w++) {
+		struct combiner *cb = &s->workers[w].cb;
 		s->workers[w].set = s;
 		s->workers[w].id = w;
 		s->workers[w].view = &s->base;
+		cb->start = NO_PANE;
+		if (!s->combine_flows)
+			continue;
+		cb->layout.key_words = FLOW_KEY_WORDS;
+		cb->layout.agg_words = 6; /* packets, bytes, ip_bytes, payload, ~first, last */
+		cb->t = weir_table_new(&cb->layout, s->combine_flows);
+		if (!cb->t) {
+			snprintf(err, errlen, "cannot allocate the flow combiner (combine_flows: %u)",
+				 s->combine_flows);
+			goto fail;
+		}
 	}
 	if (create_sealed_ring(s, err, errlen) < 0)
 		goto fail;
@@ -408,6 +427,8 @@ void weir_window_set_free(struct weir_window_set *s)
 	for (unsigned qi = 0; qi < s->n_queries; qi++)
 		free_slot_state(s, qi);
 	rte_ring_free(s->sealed);
+	for (unsigned w = 0; s->workers && w < s->n_workers; w++)
+		free(s->workers[w].cb.t);
 	rte_free(s->workers);
 	free(s->marks);
 	free(s->marked);
@@ -454,9 +475,15 @@ void weir_window_set_release(struct weir_window_set *s, unsigned qi)
 	weir_window_view_drop(&s->base, s, qi);
 }
 
+/* The flow combiner, below with the data path's updates. */
+static void combiner_flush(struct weir_window_worker *w);
+static inline void combiner_check_view(struct weir_window_worker *w,
+				       const struct weir_window_view *v);
+
 void weir_window_worker_set_view(struct weir_window_worker *w, const struct weir_window_view *v)
 {
 	w->view = v ? v : &w->set->base;
+	combiner_check_view(w, w->view);
 }
 
 uint64_t weir_window_next_boundary(const struct weir_query *q, uint64_t t)
@@ -482,6 +509,7 @@ struct weir_window_worker *weir_window_worker_get(struct weir_window_set *s, uns
 }
 
 /* ---- worker side (data path) ----------------------------------------------- */
+
 
 static void seal(struct weir_window_worker *w, struct weir_table *t)
 {
@@ -527,6 +555,11 @@ void weir_window_advance(struct weir_window_worker *w, uint64_t wm)
 
 	if (!moved && !w->n_late && active == w->seen_active)
 		return;
+	/* the flows' sums go in before their panes can be sealed */
+	if (moved && w->cb.start != NO_PANE && wm >= w->cb.start + w->cb.pane_ns) {
+		combiner_flush(w);
+		w->cb.start = NO_PANE;
+	}
 	w->seen_active = active;
 	if (moved)
 		w->wm = wm;
@@ -558,6 +591,7 @@ void weir_window_barrier(struct weir_window_worker *w, uint64_t epoch)
 	struct weir_window_set *s = w->set;
 	struct weir_window_mark *mk = &s->marks[w->id];
 
+	combiner_flush(w);
 	for (uint32_t todo = w->view->active | w->seen_active; todo; todo &= todo - 1) {
 		struct query_shards *qs = &w->q[__builtin_ctz(todo)];
 		for (unsigned i = 0; i < qs->n_open; i++)
@@ -644,30 +678,51 @@ static struct weir_table *open_new_shard(struct weir_window_worker *w, unsigned 
 	return t;
 }
 
+/*
+ * What a packet adds to an entry: packets, bytes, ip_bytes, payload bytes
+ * (v, indexed by enum weir_word_src), and its time as first and last. The
+ * flow combiner's flush adds a flow's sums the same way: then v[0] packets
+ * share the packet's fields.
+ */
+struct pkt_sums {
+	uint64_t v[4];
+	uint64_t first, last;
+};
+
+_Static_assert(WEIR_WSRC_ONE == 0 && WEIR_WSRC_LEN == 1 && WEIR_WSRC_IP_BYTES == 2 &&
+	       WEIR_WSRC_PAYLOAD == 3, "struct pkt_sums indexes v by these");
+
+/* The sums of packet i: its own, or (fs) the flow sums it stands for. */
+static __rte_always_inline struct pkt_sums sums_of(const struct weir_pkt *p, uint64_t ts,
+						   const struct flow_sums *fs, unsigned i)
+{
+	if (fs)
+		return (struct pkt_sums){{fs->packets[i], fs->bytes[i], fs->ip_bytes[i],
+					  fs->payload[i]}, fs->first[i], fs->last[i]};
+	return (struct pkt_sums){{1, p->pkt_len, p->ip_bytes, p->payload_len}, ts, ts};
+}
+
 /* The value an inline-word op adds or compares. false: the packet lacks its field. */
-static inline bool word_src(const struct weir_word_op *op, const struct weir_pkt *p,
-			    const struct weir_burst_fields *bf, uint64_t ts, unsigned i, uint64_t *v)
+static inline bool word_src(const struct weir_word_op *op, const struct pkt_sums *ps,
+			    const struct weir_burst_fields *bf, unsigned i, uint64_t *v)
 {
 	switch ((enum weir_word_src)op->src) {
-	case WEIR_WSRC_ONE: *v = 1; return true;
-	case WEIR_WSRC_LEN: *v = p->pkt_len; return true;
-	case WEIR_WSRC_IP_BYTES: *v = p->ip_bytes; return true;
-	case WEIR_WSRC_PAYLOAD: *v = p->payload_len; return true;
-	case WEIR_WSRC_TS: *v = ts; return true;
+	case WEIR_WSRC_ONE: case WEIR_WSRC_LEN: case WEIR_WSRC_IP_BYTES: case WEIR_WSRC_PAYLOAD:
+		*v = ps->v[op->src];
+		return true;
+	case WEIR_WSRC_TS: *v = op->op == WEIR_WOP_MIN ? ps->first : ps->last; return true;
 	case WEIR_WSRC_FIELD: *v = bf->num[op->field][i]; return (bf->have[i] >> op->field) & 1;
 	}
 	return false;
 }
 
-_Static_assert(WEIR_WSRC_ONE == 0 && WEIR_WSRC_LEN == 1 && WEIR_WSRC_IP_BYTES == 2 &&
-	       WEIR_WSRC_PAYLOAD == 3, "apply_word_ops indexes its table by these");
-
 /* The inline-word aggregates: one load, one add or max each, no call. */
-static inline void apply_word_ops(uint64_t *a, const struct weir_query *q, const struct weir_pkt *p,
-				  const struct weir_burst_fields *bf, uint64_t ts, unsigned i)
+static inline void apply_word_ops(uint64_t *a, const struct weir_query *q,
+				  const struct weir_burst_fields *bf, unsigned i,
+				  const struct pkt_sums *ps)
 {
 	if (likely(q->word_adds_only)) { /* packets, bytes, ip_bytes, payload_bytes */
-		const uint64_t v[4] = {1, p->pkt_len, p->ip_bytes, p->payload_len};
+		const uint64_t *v = ps->v;
 		const struct weir_word_op *op = q->word_op;
 		/* unrolled: a query has one to four of these, the loop's control cost as much */
 		switch (q->n_word_ops) {
@@ -682,41 +737,44 @@ static inline void apply_word_ops(uint64_t *a, const struct weir_query *q, const
 			a[op[j].word] += v[op[j].src];
 		return;
 	}
+	uint64_t n = ps->v[0]; /* packets that share the field (1 but in a flush) */
 	for (unsigned j = 0; j < q->n_word_ops; j++) {
 		const struct weir_word_op *op = &q->word_op[j];
 		uint64_t *w = a + op->word, v;
-		if (unlikely(!word_src(op, p, bf, ts, i, &v)))
+		if (unlikely(!word_src(op, ps, bf, i, &v)))
 			continue; /* the packet lacks the field: it does not count here */
+		if (op->src == WEIR_WSRC_FIELD)
+			v *= op->op == WEIR_WOP_ADD || op->op == WEIR_WOP_AVG ? n : 1;
 		switch ((enum weir_word_op_kind)op->op) {
 		case WEIR_WOP_ADD: w[0] += v; break;
 		case WEIR_WOP_MAX: w[0] = RTE_MAX(w[0], v); break;
 		case WEIR_WOP_MIN: w[0] = RTE_MAX(w[0], ~v); break;
 		case WEIR_WOP_MAXP1: w[0] = RTE_MAX(w[0], v + 1); break;
-		case WEIR_WOP_AVG: w[0] += v; w[1]++; break;
+		case WEIR_WOP_AVG: w[0] += v; w[1] += n; break;
 		}
 	}
 }
 
-static inline void add_packet(struct weir_window_worker *w, struct weir_table *t, uint64_t *a,
-			      const struct weir_query *q, const struct weir_pkt *p,
-			      const struct weir_burst_meta *m, unsigned i)
+static inline void add_packet(struct weir_table *t, uint64_t *a, const struct weir_query *q,
+			      const struct weir_pkt *p, const struct weir_burst_fields *bf,
+			      const struct weir_burst_meta *m, unsigned i, const struct pkt_sums *ps)
 {
-	apply_word_ops(a, q, p, &w->bf, m->ts[i], i);
+	apply_word_ops(a, q, bf, i, ps);
 	if (unlikely(q->n_slow)) {
 		uint8_t *blob = weir_table_blob(t, a);
 		for (unsigned j = 0; j < q->n_slow; j++)
-			weir_agg_update_slot(q, q->slow_slot[j], a, blob, p, m, i);
+			weir_agg_update_slot(q, q->slow_slot[j], a, blob, p, m, i, ps->v[0]);
 	}
 }
 
 /* A packet whose key does not fit: into _other, so totals stay exact. */
-static void add_overflow(struct weir_window_worker *w, struct query_shards *qs,
-			 struct weir_table *t, const struct weir_query *q, const struct weir_pkt *p,
-			 const struct weir_burst_meta *m, unsigned i)
+static void add_overflow(struct query_shards *qs, struct weir_table *t, const struct weir_query *q,
+			 const struct weir_pkt *p, const struct weir_burst_fields *bf,
+			 const struct weir_burst_meta *m, unsigned i, const struct pkt_sums *ps)
 {
-	t->overflow++;
-	qs->qdrop[WEIR_QDROP_OVERFLOW]++;
-	add_packet(w, t, weir_table_other(t), q, p, m, i);
+	t->overflow += ps->v[0];
+	qs->qdrop[WEIR_QDROP_OVERFLOW] += ps->v[0];
+	add_packet(t, weir_table_other(t), q, p, bf, m, i, ps);
 }
 
 /* A query's work on one chunk of up to 64 packets of a burst (bit j: packet base + j). */
@@ -793,32 +851,61 @@ static __rte_always_inline void chunk_keys(const struct weir_query *q,
 	}
 }
 
-/* Second half of a query's chunk: upsert the resolved packets (bits of `todo`). */
-static __rte_always_inline void upsert_chunk_kw(struct weir_window_worker *w,
-						struct query_shards *qs,
+/*
+ * Second half of a query's chunk: upsert the resolved packets (bits of
+ * `todo`). fs: the packets stand for flows, with these sums (a flow
+ * combiner's flush); NULL: each is one packet.
+ */
+static __rte_always_inline void upsert_chunk_kw(struct query_shards *qs,
 						const struct weir_query *q, struct burst_state *b,
+						const struct weir_burst_fields *bf,
 						const struct weir_pkt *const *pkts,
 						const struct weir_burst_meta *m, unsigned base,
-						uint64_t todo, unsigned words)
+						uint64_t todo, const struct flow_sums *fs,
+						unsigned words)
 {
 	for (; todo; todo &= todo - 1) {
 		unsigned j = (unsigned)__builtin_ctzll(todo), i = base + j;
 		uint64_t *a = table_upsert(b->tab[j], &b->keys[j], b->hash[j], words);
+		struct pkt_sums ps = sums_of(pkts[i], m->ts[i], fs, i);
 		if (unlikely(!a)) {
-			add_overflow(w, qs, b->tab[j], q, pkts[i], m, i);
+			add_overflow(qs, b->tab[j], q, pkts[i], bf, m, i, &ps);
 			continue;
 		}
-		add_packet(w, b->tab[j], a, q, pkts[i], m, i);
+		add_packet(b->tab[j], a, q, pkts[i], bf, m, i, &ps);
 	}
 }
 
 /* Out of line: one copy per key size, not one per call site in each variant. */
-static __rte_noinline void upsert_chunk(struct weir_window_worker *w, struct query_shards *qs,
-					const struct weir_query *q, struct burst_state *b,
+static __rte_noinline void upsert_chunk(struct query_shards *qs, const struct weir_query *q,
+					struct burst_state *b, const struct weir_burst_fields *bf,
 					const struct weir_pkt *const *pkts,
 					const struct weir_burst_meta *m, unsigned base, uint64_t todo)
 {
-	WITH_KEY_WORDS(q, upsert_chunk_kw, w, qs, q, b, pkts, m, base, todo);
+	WITH_KEY_WORDS(q, upsert_chunk_kw, qs, q, b, bf, pkts, m, base, todo, NULL);
+}
+
+/* The same for a flush's flows: off the per-packet path, the sums read per flow. */
+static __rte_noinline void upsert_flows(struct query_shards *qs, const struct weir_query *q,
+					struct burst_state *b, const struct weir_burst_fields *bf,
+					const struct weir_pkt *const *pkts,
+					const struct weir_burst_meta *m, uint64_t todo,
+					const struct flow_sums *fs)
+{
+	WITH_KEY_WORDS(q, upsert_chunk_kw, qs, q, b, bf, pkts, m, 0, todo, fs);
+}
+
+static __rte_always_inline void upsert_resolved(struct query_shards *qs,
+						const struct weir_query *q, struct burst_state *b,
+						const struct weir_burst_fields *bf,
+						const struct weir_pkt *const *pkts,
+						const struct weir_burst_meta *m, unsigned base,
+						uint64_t todo, const struct flow_sums *fs)
+{
+	if (fs)
+		upsert_flows(qs, q, b, bf, pkts, m, todo, fs);
+	else
+		upsert_chunk(qs, q, b, bf, pkts, m, base, todo);
 }
 
 /* The shard for a packet at ts, opening one if needed; NULL: too late. */
@@ -874,13 +961,27 @@ static inline uint64_t chunk_have_all(const uint32_t *have, uint32_t need, unsig
 	return bits;
 }
 
+/* Packets in the chunk's bits: their count, or (fs) the packets of those flows. */
+static __rte_always_inline uint64_t packets_of(uint64_t bits, const struct flow_sums *fs)
+{
+	uint64_t sum = 0;
+
+	if (!fs)
+		return (uint64_t)__builtin_popcountll(bits);
+	for (; bits; bits &= bits - 1)
+		sum += fs->packets[__builtin_ctzll(bits)];
+	return sum;
+}
+
 /*
  * The chunk's packets that query qi keys: within the query's life, past its
  * filter, with every group-by field. Counts those filtered and those without
  * a key. Each test is a loop of its own over the chunk, without branches.
  */
-static inline uint64_t chunk_keyed(struct weir_window_worker *w, unsigned qi, bool bounded,
-				   const struct weir_burst_meta *m, unsigned base, unsigned n)
+static __rte_always_inline uint64_t chunk_keyed(struct weir_window_worker *w, unsigned qi,
+						bool bounded, const struct weir_burst_fields *bf,
+						const struct weir_burst_meta *m, unsigned base,
+						unsigned n, const struct flow_sums *fs)
 {
 	const struct weir_query *q = &w->set->q[qi];
 	struct query_shards *qs = &w->q[qi];
@@ -896,11 +997,13 @@ static inline uint64_t chunk_keyed(struct weir_window_worker *w, unsigned qi, bo
 		for (unsigned j = 0; j < n; j++)
 			ok |= (uint64_t)((m->query_pass[base + j] >> qi) & 1) << j;
 		pass &= ok;
-		qs->qdrop[WEIR_QDROP_FILTERED] += (uint64_t)__builtin_popcountll(live & ~pass);
+		if (!fs) /* a flush's flows were counted as their packets were summed */
+			qs->qdrop[WEIR_QDROP_FILTERED] += packets_of(live & ~pass, fs);
 	}
-	keyed = chunk_have_all(&w->bf.have[base], q->need, n);
+	keyed = chunk_have_all(&bf->have[base], q->need, n);
 	keyed &= pass;
-	qs->qdrop[WEIR_QDROP_NO_KEY] += (uint64_t)__builtin_popcountll(pass & ~keyed);
+	if (!fs)
+		qs->qdrop[WEIR_QDROP_NO_KEY] += packets_of(pass & ~keyed, fs);
 	return keyed;
 }
 
@@ -928,10 +1031,12 @@ static __rte_always_inline void resolve(struct burst_state *b, unsigned j, struc
  * so packets already resolved are upserted before that happens.
  */
 static __rte_always_inline void update_chunk_kw(struct weir_window_worker *w, unsigned qi,
-						 bool bounded, const struct weir_pkt *const *pkts,
+						 bool bounded, const struct weir_burst_fields *bf,
+						 const struct weir_pkt *const *pkts,
 						 unsigned base, unsigned n,
 						 const struct weir_burst_meta *m, uint64_t lo,
-						 uint64_t hi, unsigned words)
+						 uint64_t hi, const struct flow_sums *fs,
+						 unsigned words)
 {
 	const struct weir_query *q = &w->set->q[qi];
 	struct query_shards *qs = &w->q[qi];
@@ -939,22 +1044,22 @@ static __rte_always_inline void update_chunk_kw(struct weir_window_worker *w, un
 	const uint64_t *ts = m->ts;
 	struct burst_state b;
 	struct weir_table *cur = NULL; /* shard of the previous packet's pane */
-	uint64_t todo = chunk_keyed(w, qi, bounded, m, base, n), resolved = 0;
+	uint64_t todo = chunk_keyed(w, qi, bounded, bf, m, base, n, fs), resolved = 0;
 
 	if (!todo)
 		return;
-	chunk_keys(q, &w->bf, pkts, base, n, b.keys, words);
+	chunk_keys(q, bf, pkts, base, n, b.keys, words);
 	if (likely(hi - start < pane)) {
 		/* nothing is resolved yet: opening a shard may seal others */
 		bool opened;
 		cur = shard_for(w, qi, lo, &opened);
 		if (unlikely(!cur)) {
-			qs->qdrop[WEIR_QDROP_LATE] += (uint64_t)__builtin_popcountll(todo);
+			qs->qdrop[WEIR_QDROP_LATE] += packets_of(todo, fs);
 			return;
 		}
 		for (uint64_t t = todo; t; t &= t - 1)
 			resolve(&b, (unsigned)__builtin_ctzll(t), cur, words);
-		upsert_chunk(w, qs, q, &b, pkts, m, base, todo);
+		upsert_resolved(qs, q, &b, bf, pkts, m, base, todo, fs);
 		return;
 	}
 	for (; todo; todo &= todo - 1) {
@@ -966,15 +1071,15 @@ static __rte_always_inline void update_chunk_kw(struct weir_window_worker *w, un
 			cur = open_shard(qs, pstart);
 			if (!cur) {
 				if (pane_state(w, q, pstart) == PANE_TOO_LATE) {
-					qs->qdrop[WEIR_QDROP_LATE]++;
+					qs->qdrop[WEIR_QDROP_LATE] += packets_of(1ull << j, fs);
 					continue;
 				}
-				upsert_chunk(w, qs, q, &b, pkts, m, base, resolved);
+				upsert_resolved(qs, q, &b, bf, pkts, m, base, resolved, fs);
 				resolved = 0;
 				/* may seal shards: nothing resolved before i refers to them now */
 				cur = open_new_shard(w, qi, pstart);
 				if (!cur) {
-					qs->qdrop[WEIR_QDROP_LATE]++;
+					qs->qdrop[WEIR_QDROP_LATE] += packets_of(1ull << j, fs);
 					continue;
 				}
 			}
@@ -982,14 +1087,25 @@ static __rte_always_inline void update_chunk_kw(struct weir_window_worker *w, un
 		resolve(&b, j, cur, words);
 		resolved |= 1ull << j;
 	}
-	upsert_chunk(w, qs, q, &b, pkts, m, base, resolved);
+	upsert_resolved(qs, q, &b, bf, pkts, m, base, resolved, fs);
 }
 
 static void update_chunk(struct weir_window_worker *w, unsigned qi, bool bounded,
 			 const struct weir_pkt *const *pkts, unsigned base, unsigned n,
 			 const struct weir_burst_meta *m, uint64_t lo, uint64_t hi)
 {
-	WITH_KEY_WORDS(&w->set->q[qi], update_chunk_kw, w, qi, bounded, pkts, base, n, m, lo, hi);
+	WITH_KEY_WORDS(&w->set->q[qi], update_chunk_kw, w, qi, bounded, &w->bf, pkts, base, n, m,
+		       lo, hi, NULL);
+}
+
+/* A flush's flows (at most a chunk) into query qi: its sums per flow. */
+static void update_flows(struct weir_window_worker *w, unsigned qi,
+			 const struct weir_burst_fields *bf, const struct weir_pkt *const *pkts,
+			 unsigned n, const struct weir_burst_meta *m, uint64_t lo, uint64_t hi,
+			 const struct flow_sums *fs)
+{
+	WITH_KEY_WORDS(&w->set->q[qi], update_chunk_kw, w, qi, false, bf, pkts, 0, n, m, lo, hi,
+		       fs);
 }
 
 /*
@@ -1028,12 +1144,228 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi, bool b
 		for (unsigned r = lo; r < hi; r++) {
 			memcpy((uint8_t *)k.w + q->rule_off, &rules->ids[r], 4);
 			uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, q->key_words));
+			struct pkt_sums ps = sums_of(pkts[i], m->ts[i], NULL, i);
 			if (unlikely(!a))
-				add_overflow(w, qs, t, q, pkts[i], m, i);
+				add_overflow(qs, t, q, pkts[i], &w->bf, m, i, &ps);
 			else
-				add_packet(w, t, a, q, pkts[i], m, i);
+				add_packet(t, a, q, pkts[i], &w->bf, m, i, &ps);
 		}
 	}
+}
+
+/* ---- the flow combiner (data path) ------------------------------------------ */
+
+/*
+ * With many queries a packet costs one table upsert per query, and tables of
+ * thousands of keys answer from L3 or memory. Most queries key on, and
+ * count, what every packet of a unidirectional flow shares (addresses,
+ * ports, protocol, VLAN): for those (weir_query.combinable) the worker first
+ * sums each flow's packets over a pane in one table of its own (packets,
+ * bytes, ip_bytes, payload bytes, first and last time), then adds each
+ * flow's sums into every such query once: a flush. This is the flow cache
+ * of IPFIX exporters and pmacct, or Flink's local-global aggregation.
+ *
+ * The results are those of counting packet by packet: sums add, first/last
+ * and min/max keep, distinct sees the same items; topk's Space-Saving gets
+ * each flow as one weighted add, in another order (the same error bound).
+ * A filtered query's pass bit is part of the flow's key, so a flow's
+ * packets that pass and those that do not are summed apart.
+ *
+ * A flush happens before any state the flows belong in leaves the worker:
+ * when the watermark passes the pane, at a checkpoint barrier, when the
+ * query set changes, and when a chunk opens a later pane; and when the
+ * table is full. Packets of an earlier pane (out of order) and chunks that
+ * span two panes go to the queries directly; both ways add into the same
+ * shards. The combiner runs when at least combine_min_queries queries can
+ * use it (one query would pay the flow table on top of its own).
+ */
+_Static_assert(CHUNK == WEIR_COMBINE_CHUNK, "a flush hands over a chunk of flows at a time");
+
+/* The flow key: addresses, ports, protocols, version, VLAN, the fields' presence, pass bits. */
+static __rte_always_inline void flow_key(struct weir_key *k, const struct weir_pkt *p, uint32_t pass)
+{
+	memcpy(&k->w[0], p->src_ip, 16);
+	memcpy(&k->w[2], p->dst_ip, 16);
+	k->w[4] = p->src_port | (uint64_t)p->dst_port << 16 | (uint64_t)p->proto << 32 |
+		  (uint64_t)p->l4_proto << 40 | (uint64_t)p->ip_version << 48 |
+		  (uint64_t)((p->flags & WEIR_PKT_F_L4) != 0) << 56 | (uint64_t)(p->n_vlan != 0) << 57;
+	k->w[5] = p->vlan | (uint64_t)pass << 32;
+}
+
+/* A packet with a flow key's fields: what the queries' keys and field aggregates read. */
+static void flow_pkt(struct weir_pkt *p, const uint64_t *k)
+{
+	memset(p, 0, sizeof(*p));
+	memcpy(p->src_ip, &k[0], 16);
+	memcpy(p->dst_ip, &k[2], 16);
+	p->src_port = (uint16_t)k[4];
+	p->dst_port = (uint16_t)(k[4] >> 16);
+	p->proto = (uint8_t)(k[4] >> 32);
+	p->l4_proto = (uint8_t)(k[4] >> 40);
+	p->ip_version = (uint8_t)(k[4] >> 48);
+	p->flags = (k[4] >> 56) & 1 ? WEIR_PKT_F_L4 : 0;
+	p->n_vlan = (k[4] >> 57) & 1;
+	p->vlan = (uint16_t)k[5];
+}
+
+/* Hand every flow's sums to the queries, a chunk of flows at a time; empty the table. */
+static void combiner_flush(struct weir_window_worker *w)
+{
+	struct combiner *cb = &w->cb;
+	struct weir_table *t = cb->t;
+	uint32_t fields = 0;
+
+	if (!t || !t->n_used || cb->flushing)
+		return;
+	cb->flushing = true; /* opening a shard may advance the worker: no flush within */
+	for (uint32_t left = cb->qset; left; left &= left - 1)
+		fields |= w->set->q[__builtin_ctz(left)].fields_used;
+	for (uint32_t base = 0; base < t->n_used; base += CHUNK) {
+		unsigned n = RTE_MIN(t->n_used - base, (uint32_t)CHUNK);
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (unsigned j = 0; j < n; j++) {
+			const uint64_t *k = &t->entries[(size_t)t->used[base + j] * t->stride];
+			const uint64_t *a = k + FLOW_KEY_WORDS;
+			flow_pkt(&cb->pkt[j], k);
+			cb->pktp[j] = &cb->pkt[j];
+			cb->pass[j] = (uint32_t)(k[5] >> 32) | ~cb->filtered;
+			cb->sums.packets[j] = a[0];
+			cb->sums.bytes[j] = a[1];
+			cb->sums.ip_bytes[j] = a[2];
+			cb->sums.payload[j] = a[3];
+			cb->sums.first[j] = cb->ts[j] = ~a[4];
+			cb->sums.last[j] = a[5];
+			lo = RTE_MIN(lo, cb->ts[j]);
+			hi = RTE_MAX(hi, cb->ts[j]);
+		}
+		struct weir_burst_meta m = {.ts = cb->ts, .query_pass = cb->pass};
+		weir_burst_fields_fill(&cb->bf, fields, cb->pktp, &m, n);
+		for (uint32_t left = cb->qset; left; left &= left - 1)
+			update_flows(w, (unsigned)__builtin_ctz(left), &cb->bf, cb->pktp, n, &m, lo, hi,
+				     &cb->sums);
+	}
+	STORE(cb->st.flows, cb->st.flows + t->n_used);
+	STORE(cb->st.flushes, cb->st.flushes + 1);
+	weir_table_reset(t);
+	cb->flushing = false;
+}
+
+/* The queries of view v the combiner can serve, and their panes' gcd; after a flush. */
+static void combiner_view(struct weir_window_worker *w, const struct weir_window_view *v)
+{
+	struct combiner *cb = &w->cb;
+	uint32_t cand = 0;
+	uint64_t pane = 0;
+
+	combiner_flush(w);
+	cb->seen = *v;
+	cb->start = NO_PANE;
+	cb->qset = 0;
+	for (uint32_t left = cb->t ? v->active : 0; left; left &= left - 1) {
+		unsigned qi = (unsigned)__builtin_ctz(left);
+		if (w->set->q[qi].combinable) {
+			cand |= 1u << qi;
+			pane = weir_gcd64(pane, w->set->q[qi].pane_ns);
+		}
+	}
+	cb->cand = (unsigned)__builtin_popcount(cand) >= w->set->combine_min_queries ? cand : 0;
+	cb->pane_ns = pane;
+}
+
+/* Views are compared by content: a freed generation's address may come back. */
+static inline void combiner_check_view(struct weir_window_worker *w, const struct weir_window_view *v)
+{
+	if (unlikely(memcmp(v, &w->cb.seen, sizeof(*v)) != 0))
+		combiner_view(w, v);
+}
+
+/* Start summing the pane at `start`: for the queries live over all of it, if still open. */
+static void combiner_begin(struct weir_window_worker *w, uint64_t start)
+{
+	struct combiner *cb = &w->cb;
+	const struct weir_window_view *v = w->view;
+	uint32_t qset = 0;
+
+	cb->start = start;
+	cb->filtered = 0;
+	if (start + cb->pane_ns > w->wm) /* else its panes are sealed: late packets go direct */
+		for (uint32_t left = cb->cand; left; left &= left - 1) {
+			unsigned qi = (unsigned)__builtin_ctz(left);
+			if (v->from[qi] <= start && v->until[qi] >= start + cb->pane_ns)
+				qset |= 1u << qi;
+		}
+	if ((unsigned)__builtin_popcount(qset) < w->set->combine_min_queries)
+		qset = 0;
+	for (uint32_t left = qset; left; left &= left - 1)
+		if (w->set->q[__builtin_ctz(left)].conf.filter[0])
+			cb->filtered |= 1u << __builtin_ctz(left);
+	cb->qset = qset;
+}
+
+/* A chunk's packets into their flows' sums (keys and prefetches first, then the adds). */
+static __rte_noinline void combine_packets(struct weir_window_worker *w,
+					   const struct weir_pkt *const *pkts, unsigned base,
+					   unsigned n, const struct weir_burst_meta *m)
+{
+	struct combiner *cb = &w->cb;
+	struct weir_table *t = cb->t;
+	struct weir_key keys[CHUNK];
+	uint32_t hash[CHUNK];
+
+	for (unsigned j = 0; j < n; j++) {
+		uint32_t pass = m->query_pass ? m->query_pass[base + j] & cb->filtered : cb->filtered;
+		flow_key(&keys[j], pkts[base + j], pass);
+		hash[j] = weir_key_hash(&keys[j], FLOW_KEY_WORDS);
+		size_t e = (size_t)(hash[j] & t->mask) * t->stride;
+		rte_prefetch0(&t->hashes[hash[j] & t->mask]);
+		rte_prefetch0(&t->entries[e]);
+		rte_prefetch0(&t->entries[e + t->stride - 1]);
+	}
+	for (unsigned j = 0; j < n; j++) {
+		const struct weir_pkt *p = pkts[base + j];
+		uint64_t ts = m->ts[base + j];
+		uint64_t *a = table_upsert(t, &keys[j], hash[j], FLOW_KEY_WORDS);
+		if (unlikely(!a)) { /* full: hand the sums over, start afresh */
+			STORE(cb->st.full, cb->st.full + 1);
+			combiner_flush(w);
+			a = table_upsert(t, &keys[j], hash[j], FLOW_KEY_WORDS);
+		}
+		a[0]++;
+		a[1] += p->pkt_len;
+		a[2] += p->ip_bytes;
+		a[3] += p->payload_len;
+		a[4] = RTE_MAX(a[4], ~ts);
+		a[5] = RTE_MAX(a[5], ts);
+	}
+	STORE(cb->st.packets, cb->st.packets + n);
+}
+
+/*
+ * Sum a chunk (packets at lo..hi) into its flows when it lies in the pane
+ * being summed, or opens a later one. false: the queries take it directly.
+ */
+static bool combine_chunk(struct weir_window_worker *w, const struct weir_pkt *const *pkts,
+			  unsigned base, unsigned n, const struct weir_burst_meta *m, uint64_t lo,
+			  uint64_t hi)
+{
+	struct combiner *cb = &w->cb;
+	uint64_t start = lo - lo % cb->pane_ns;
+
+	if (hi - start >= cb->pane_ns)
+		return false; /* spans two panes: once a pane, not worth splitting */
+	if (start != cb->start) {
+		if (cb->start != NO_PANE && start < cb->start)
+			return false; /* behind the pane being summed */
+		combiner_flush(w);
+		combiner_begin(w, start);
+	}
+	if (!cb->qset)
+		return false;
+	/* what the queries do not count, counted now: their counters stay live */
+	for (uint32_t left = cb->qset; left; left &= left - 1)
+		chunk_keyed(w, (unsigned)__builtin_ctz(left), false, &w->bf, m, base, n, NULL);
+	combine_packets(w, pkts, base, n, m);
+	return true;
 }
 
 /* Does a burst or chunk with packets at lo..hi cross query qi's start or end? */
@@ -1063,6 +1395,7 @@ void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pk
 	}
 	if (hi > w->max_ts)
 		w->max_ts = hi;
+	combiner_check_view(w, v);
 	weir_burst_fields_fill(&w->bf, v->fields_used, pkts, meta, n);
 	for (uint32_t act = v->active; act; act &= act - 1) {
 		unsigned qi = (unsigned)__builtin_ctz(act);
@@ -1072,12 +1405,17 @@ void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pk
 		else
 			chunked |= 1u << qi;
 	}
-	for (unsigned c = 0; c * CHUNK < n; c++)
-		for (uint32_t act = chunked; act; act &= act - 1) {
+	for (unsigned c = 0; c * CHUNK < n; c++) {
+		unsigned cn = RTE_MIN(n - c * CHUNK, (unsigned)CHUNK);
+		uint32_t direct = chunked;
+		if (w->cb.cand && combine_chunk(w, pkts, c * CHUNK, cn, meta, clo[c], chi[c]))
+			direct &= ~w->cb.qset;
+		for (uint32_t act = direct; act; act &= act - 1) {
 			unsigned qi = (unsigned)__builtin_ctz(act);
-			update_chunk(w, qi, crosses_life(v, qi, clo[c], chi[c]), pkts, c * CHUNK,
-				     RTE_MIN(n - c * CHUNK, (unsigned)CHUNK), meta, clo[c], chi[c]);
+			update_chunk(w, qi, crosses_life(v, qi, clo[c], chi[c]), pkts, c * CHUNK, cn,
+				     meta, clo[c], chi[c]);
 		}
+	}
 }
 
 uint64_t weir_window_max_ts(const struct weir_window_worker *w)
@@ -1606,6 +1944,18 @@ uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, 
 	for (unsigned w = 0; w < s->n_workers; w++)
 		sum += __atomic_load_n(&s->workers[w].q[query].qdrop[r], __ATOMIC_RELAXED);
 	return sum;
+}
+
+void weir_window_set_combine_stats(const struct weir_window_set *s, struct weir_combine_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (unsigned w = 0; w < s->n_workers; w++) {
+		const struct weir_combine_stats *c = &s->workers[w].cb.st;
+		st->packets += __atomic_load_n(&c->packets, __ATOMIC_RELAXED);
+		st->flows += __atomic_load_n(&c->flows, __ATOMIC_RELAXED);
+		st->flushes += __atomic_load_n(&c->flushes, __ATOMIC_RELAXED);
+		st->full += __atomic_load_n(&c->full, __ATOMIC_RELAXED);
+	}
 }
 
 uint64_t weir_window_set_merge_overflow(const struct weir_window_set *s, unsigned query)

@@ -111,6 +111,7 @@ struct weir_query {
 	unsigned n_slow;                       /* the rest (sketches, flag counts): per slot */
 	uint8_t slow_slot[WEIR_MAX_AGGS + 2];
 	uint32_t fields_used;                  /* bit f: numeric field f read by keys or aggregates */
+	bool combinable;                       /* keys and aggregates the flow combiner can sum */
 	uint64_t pane_ns;                      /* workers count in panes of this length */
 	uint64_t slide_ns;                     /* windows start at multiples of it */
 	uint32_t id;                           /* index in the query set */
@@ -150,6 +151,16 @@ static inline uint32_t weir_crc_word(uint64_t w, uint32_t h)
 #endif
 }
 
+static inline uint64_t weir_gcd64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 /* Key hash (CRC32C over the used words). */
 static inline uint32_t weir_key_hash(const struct weir_key *k, unsigned words)
 {
@@ -185,9 +196,15 @@ void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields, const
 /* Add packet i into an entry's aggregates (words, blob). */
 void weir_agg_update(const struct weir_query *q, uint64_t *words, uint8_t *blob,
 		     const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i);
-/* Add packet i into slot s only (weir_agg_update is this for every slot). */
+/*
+ * Add packet i into slot s only (weir_agg_update is this for every slot),
+ * n times: n packets whose field is packet i's (the flow combiner's sums;
+ * sum, avg and topk weigh by n, min, max and distinct need it once). n is 1
+ * for every slot the combiner does not take (see weir_query.combinable).
+ */
 void weir_agg_update_slot(const struct weir_query *q, unsigned s, uint64_t *words, uint8_t *blob,
-			  const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i);
+			  const struct weir_pkt *p, const struct weir_burst_meta *m, unsigned i,
+			  uint64_t n);
 /* Keep the first `bits` bits of an address of len bytes (0: all of it). */
 void weir_ip_mask(uint8_t *ip, unsigned bits, unsigned len);
 /* dst += src, aggregate by aggregate. */
@@ -459,5 +476,14 @@ int weir_window_set_load(struct weir_window_set *s, const void *buf, size_t len,
 uint64_t weir_window_set_qdrop(const struct weir_window_set *s, unsigned query, enum weir_qdrop r);
 /* Keys folded into _other when merging (merger-side overflow). */
 uint64_t weir_window_set_merge_overflow(const struct weir_window_set *s, unsigned query);
+
+/* The flow combiner's work, over the workers (counters read as they stand). */
+struct weir_combine_stats {
+	uint64_t packets;  /* packets summed into flows */
+	uint64_t flows;    /* flow sums handed to the queries */
+	uint64_t flushes;  /* hand-overs: pane ends, barriers, query set changes, full table */
+	uint64_t full;     /* of those, because the table was full (combine_flows too small) */
+};
+void weir_window_set_combine_stats(const struct weir_window_set *s, struct weir_combine_stats *st);
 
 #endif /* WEIR_WINDOW_H */

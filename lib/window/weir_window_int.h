@@ -18,6 +18,35 @@ struct query_shards {
 	uint64_t qdrop[WEIR_QDROP__COUNT];
 };
 
+/* Per-flow sums, a flush's worth (see the flow combiner in weir_window.c). */
+#define WEIR_COMBINE_CHUNK 64
+struct flow_sums {
+	uint64_t packets[WEIR_COMBINE_CHUNK], bytes[WEIR_COMBINE_CHUNK];
+	uint64_t ip_bytes[WEIR_COMBINE_CHUNK], payload[WEIR_COMBINE_CHUNK];
+	uint64_t first[WEIR_COMBINE_CHUNK], last[WEIR_COMBINE_CHUNK];
+};
+
+/* A worker's flow combiner: its flows' sums over one pane, for the queries it serves. */
+struct combiner {
+	struct weir_table *t;                /* NULL: off (combine_flows: 0) */
+	struct weir_query layout;            /* t's: 6 key words, 6 sums */
+	struct weir_window_view seen;        /* the view cand comes from (a copy) */
+	uint32_t cand;                       /* the view's combinable queries */
+	uint64_t pane_ns;                    /* gcd of their panes */
+	uint64_t start;                      /* pane being summed, UINT64_MAX: none */
+	uint32_t qset;                       /* the queries it sums this pane for */
+	uint32_t filtered;                   /* those with a filter: pass bits in the key */
+	bool flushing;
+	struct weir_combine_stats st;        /* written by the worker only */
+	/* a flush: a chunk of flows as packets, with their sums */
+	struct weir_pkt pkt[WEIR_COMBINE_CHUNK];
+	const struct weir_pkt *pktp[WEIR_COMBINE_CHUNK];
+	uint64_t ts[WEIR_COMBINE_CHUNK];
+	uint32_t pass[WEIR_COMBINE_CHUNK];
+	struct flow_sums sums;
+	struct weir_burst_fields bf;
+};
+
 struct weir_window_worker {
 	struct weir_window_set *set;
 	unsigned id;
@@ -28,6 +57,7 @@ struct weir_window_worker {
 	uint32_t seen_active;                /* view->active at the last advance */
 	struct query_shards q[WEIR_MAX_QUERIES];
 	struct weir_burst_fields bf; /* the current burst's fields, for every query */
+	struct combiner cb;
 	/* Read by the merger: written with release after the shards are enqueued. */
 	uint64_t sealed_wm __rte_cache_aligned;
 } __rte_cache_aligned;
@@ -78,6 +108,8 @@ struct weir_window_set {
 	unsigned instance;                           /* names its rings */
 	struct weir_query q[WEIR_MAX_QUERIES];
 	struct weir_window_view base;                /* every live slot, unbounded: the default view */
+	uint32_t combine_flows;                      /* flow combiner entries per worker (0: off) */
+	unsigned combine_min_queries;                /* queries it must serve to run */
 	struct rte_ring *sealed;                     /* workers -> merger */
 	struct weir_window_worker *workers;
 	/* control thread only */

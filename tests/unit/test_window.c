@@ -961,7 +961,251 @@ Test(window, burst_path_equals_reference, .init = eal_up, .fini = eal_down)
 	}
 }
 
+/* ---- the flow combiner: the results of counting packet by packet ------------------- */
+
+/* Every result, its table copied (the merger reuses its own). */
+struct kept {
+	unsigned n;
+	struct kept_result {
+		uint32_t query;
+		uint64_t start, end;
+		bool final, late;
+		struct weir_table *t;
+	} r[1024];
+};
+
+static void keep_all(void *ctx, const struct weir_window_result *r)
+{
+	struct kept *k = ctx;
+	size_t sz = weir_table_size(r->q, r->t->max_keys);
+	struct weir_table *t = weir_table_init(calloc(1, sz), r->q, r->t->max_keys);
+
+	cr_assert_lt(k->n, 1024);
+	weir_table_merge(r->q, t, r->t);
+	k->r[k->n++] = (struct kept_result){r->q->id, r->start, r->end, r->final, r->late, t};
+}
+
+/*
+ * Six queries over flow fields, one of each shape the combiner takes:
+ * prefix keys and every field aggregate, sliding, sessions, a filtered
+ * one, the global group; and one it does not take (quantiles). Combiner
+ * pane: 5 s.
+ */
+static struct weir_config *combine_config(uint32_t flows)
+{
+	static struct weir_config cfg;
+	static const char *const aggs0[] = {"packets", "bytes", "ip_bytes", "payload_bytes",
+					    "sum(dst_port)", "avg(src_port)", "min(src_port)",
+					    "max(dst_port)", "distinct(dst_ip)", "first_ts", "last_ts"};
+	enum weir_field hp[] = {WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_PORT, WEIR_FIELD_PROTO};
+	enum weir_field dst[] = {WEIR_FIELD_DST_IP}, vl[] = {WEIR_FIELD_VLAN, WEIR_FIELD_IP_VERSION};
+	enum weir_field pr[] = {WEIR_FIELD_PROTO};
+	char err[256];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.combine_flows = flows;
+	cfg.combine_min_queries = 1;
+	cfg.n_queries = 6;
+	cfg.queries[0] = qconf("hp", hp, 3, 10 * SEC, 256);
+	cfg.queries[0].prefix4[0] = 24;
+	cfg.queries[0].n_aggs = sizeof(aggs0) / sizeof(aggs0[0]);
+	for (unsigned i = 0; i < cfg.queries[0].n_aggs; i++)
+		cr_assert_eq(weir_agg_conf_parse(aggs0[i], &cfg.queries[0].aggs[i], err, sizeof(err)), 0);
+	cfg.queries[0].lateness_ns = 3 * SEC;
+	cfg.queries[1] = qconf("slide", dst, 1, 10 * SEC, 256);
+	cfg.queries[1].window = WEIR_WINDOW_SLIDING;
+	cfg.queries[1].slide_ns = 5 * SEC;
+	cfg.queries[2] = session_conf(5 * SEC, 0);
+	cfg.queries[3] = qconf("filt", vl, 2, 10 * SEC, 64);
+	snprintf(cfg.queries[3].filter, sizeof(cfg.queries[3].filter), "tcp");
+	cr_assert_eq(weir_agg_conf_parse("distinct(src_ip)", &cfg.queries[3].aggs[2], err, sizeof(err)), 0);
+	cfg.queries[4] = qconf("global", NULL, 0, 10 * SEC, 16);
+	cfg.queries[5] = qconf("quant", pr, 1, 10 * SEC, 64);
+	cr_assert_eq(weir_agg_conf_parse("quantiles(length)", &cfg.queries[5].aggs[2], err, sizeof(err)), 0);
+	return &cfg;
+}
+
+/*
+ * 48 bursts of 64 packets, 0.4 s apart (chunks that span two panes among
+ * them), from a few hundred flows: IPv4 and IPv6, some not IP, some with a
+ * VLAN; every 7th burst has 8 packets 6 s old (late for some panes,
+ * within hp's lateness for others); the filtered query passes TCP. Halfway, a view where "slide" ends inside a pane. The merger is
+ * polled after each burst.
+ */
+static void combine_feed(struct weir_window_set *s, struct kept *k)
+{
+	static struct weir_window_view half;
+	struct weir_window_worker *w = weir_window_worker_get(s, 0);
+	struct weir_pkt pk[64];
+	const struct weir_pkt *pp[64];
+	uint64_t ts[64];
+	uint32_t pass[64], seed = 7;
+
+	half = *weir_window_set_base_view(s);
+	weir_window_view_set(&half, s, 1, 0, 100 * SEC + 11 * SEC + 300000000ull);
+	for (unsigned b = 0; b < 48; b++) {
+		uint64_t base = 100 * SEC + b * 400000000ull;
+		for (unsigned i = 0; i < 64; i++) {
+			char src[48], dst[48];
+			seed = seed * 1103515245u + 12345u;
+			snprintf(src, sizeof(src), "10.0.%u.%u", (seed >> 12) % 3, (seed >> 16) % 2);
+			snprintf(dst, sizeof(dst), "9.9.9.%u", (seed >> 20) % 3);
+			pk[i] = v4(src, dst, seed % 3 ? 6 : 17, (uint16_t)((seed >> 4) % 2),
+				   (uint16_t)(80 + (seed >> 24) % 2), 60 + (seed >> 10) % 1400);
+			if (seed % 13 == 0) {
+				pk[i].ip_version = 6;
+				pk[i].src_ip[0] = 0x20;
+			}
+			if (seed % 17 == 0)
+				pk[i].ip_version = 0; /* not IP */
+			pk[i].n_vlan = seed % 5 == 0;
+			pk[i].vlan = pk[i].n_vlan ? (uint16_t)(seed >> 28) % 2 : 0;
+			pp[i] = &pk[i];
+			ts[i] = b % 7 == 6 && i < 8 ? base - 6 * SEC : base + i * 6000000ull;
+			pass[i] = pk[i].proto == 6 ? ~0u : ~(1u << 3); /* "filt": tcp */
+		}
+		struct weir_burst_meta m = {.ts = ts, .query_pass = pass};
+		if (b == 24)
+			weir_window_worker_set_view(w, &half);
+		weir_window_update_burst(w, pp, 64, &m);
+		weir_window_advance(w, base - SEC);
+		weir_window_merge_poll(s, keep_all, k);
+	}
+	weir_window_advance(w, UINT64_MAX);
+	weir_window_merge_poll(s, keep_all, k);
+}
+
+/* Result i of a and b: the same window, keys and aggregate words and sketches, bit for bit. */
+static void same_result(const struct weir_window_set *s, const struct kept_result *a,
+			const struct kept_result *b, unsigned i)
+{
+	const struct weir_query *q = weir_window_set_query(s, a->query);
+	const struct weir_table *x = a->t;
+
+	cr_assert_eq(a->query, b->query, "result %u", i);
+	cr_assert(a->start == b->start && a->end == b->end && a->final == b->final && a->late == b->late,
+		  "result %u (%s)", i, q->conf.name);
+	cr_assert_eq(x->n_used, b->t->n_used, "result %u (%s): keys", i, q->conf.name);
+	for (uint32_t e = 0; e < x->n_used; e++) {
+		struct weir_key key;
+		memcpy(&key, weir_table_key(x, e), sizeof(key));
+		const uint64_t *want = weir_table_aggs(x, e);
+		uint32_t before = b->t->n_used;
+		const uint64_t *got = weir_table_upsert(b->t, &key, weir_key_hash(&key, q->key_words));
+		cr_assert_eq(b->t->n_used, before, "result %u (%s): key %u found", i, q->conf.name, e);
+		cr_assert_eq(memcmp(got, want, q->agg_words * 8), 0, "result %u (%s): key %u", i,
+			     q->conf.name, e);
+		cr_assert_eq(memcmp(weir_table_blob(b->t, got), weir_table_blob(x, want), q->blob_bytes), 0,
+			     "result %u (%s): sketches of key %u", i, q->conf.name, e);
+	}
+}
+
+/* A session row: its key and words (which hold its bounds), for sorting. */
+struct session_row {
+	uint64_t w[WEIR_KEY_WORDS + 16];
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct session_row));
+}
+
+/* The rows of k's session results, sorted: how rows fall into batches depends on shard timing. */
+static unsigned session_rows(const struct weir_window_set *s, const struct kept *k,
+			     struct session_row *rows, unsigned cap)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < k->n; i++) {
+		const struct weir_query *q = weir_window_set_query(s, k->r[i].query);
+		if (q->conf.window != WEIR_WINDOW_SESSION)
+			continue;
+		cr_assert_leq(q->agg_words, 16);
+		for (uint32_t e = 0; e < k->r[i].t->n_used; e++) {
+			cr_assert_lt(n, cap);
+			memset(&rows[n], 0, sizeof(rows[n]));
+			memcpy(rows[n].w, weir_table_key(k->r[i].t, e), WEIR_KEY_WORDS * 8);
+			memcpy(rows[n].w + WEIR_KEY_WORDS, weir_table_aggs(k->r[i].t, e), q->agg_words * 8);
+			n++;
+		}
+	}
+	qsort(rows, n, sizeof(rows[0]), row_cmp);
+	return n;
+}
+
+/* The results of a and b: each window's the same; session rows the same, batched either way. */
+static void same_results(const struct weir_window_set *s, const struct kept *a, const struct kept *b)
+{
+	static struct session_row ra[2048], rb[2048];
+	unsigned i = 0, j = 0, na, nb;
+
+	for (;; i++, j++) {
+		while (i < a->n && weir_window_set_query(s, a->r[i].query)->conf.window == WEIR_WINDOW_SESSION)
+			i++;
+		while (j < b->n && weir_window_set_query(s, b->r[j].query)->conf.window == WEIR_WINDOW_SESSION)
+			j++;
+		if (i == a->n || j == b->n)
+			break;
+		same_result(s, &a->r[i], &b->r[j], i);
+	}
+	cr_assert(i == a->n && j == b->n, "as many windows");
+	na = session_rows(s, a, ra, 2048);
+	nb = session_rows(s, b, rb, 2048);
+	cr_assert_eq(na, nb, "session rows");
+	cr_assert_gt(na, 10, "%u session rows", na);
+	cr_assert_eq(memcmp(ra, rb, na * sizeof(ra[0])), 0, "the same sessions");
+}
+
+Test(window, flow_combiner_equals_packet_by_packet, .init = eal_up, .fini = eal_down)
+{
+	static struct kept direct, combined, small;
+	char err[256];
+	struct weir_window_set *d = weir_window_set_create(combine_config(0), 1, err, sizeof(err));
+	struct weir_window_set *c = weir_window_set_create(combine_config(4096), 1, err, sizeof(err));
+	struct weir_window_set *f = weir_window_set_create(combine_config(8), 1, err, sizeof(err));
+	struct weir_combine_stats sc, sf;
+
+	cr_assert(d && c && f, "%s", err);
+	for (unsigned qi = 0; qi < 6; qi++)
+		cr_assert_eq(weir_window_set_query(c, qi)->combinable, qi < 5, "query %u", qi);
+	combine_feed(d, &direct);
+	combine_feed(c, &combined);
+	combine_feed(f, &small);
+	cr_assert_gt(direct.n, 12, "%u results", direct.n);
+	same_results(d, &direct, &combined);
+	same_results(d, &direct, &small);
+	for (unsigned qi = 0; qi < 6; qi++)
+		for (unsigned r = 0; r < WEIR_QDROP__COUNT; r++) {
+			uint64_t want = weir_window_set_qdrop(d, qi, (enum weir_qdrop)r);
+			cr_assert_eq(weir_window_set_qdrop(c, qi, (enum weir_qdrop)r), want, "query %u %s", qi,
+				     weir_qdrop_name((enum weir_qdrop)r));
+			cr_assert_eq(weir_window_set_qdrop(f, qi, (enum weir_qdrop)r), want, "query %u %s", qi,
+				     weir_qdrop_name((enum weir_qdrop)r));
+		}
+	/* the stream has what the test is about */
+	cr_assert_gt(weir_window_set_qdrop(d, 0, WEIR_QDROP_NO_KEY), 0);
+	cr_assert_gt(weir_window_set_qdrop(d, 3, WEIR_QDROP_FILTERED), 0);
+	cr_assert_gt(weir_window_set_qdrop(d, 1, WEIR_QDROP_LATE), 0);
+	weir_window_set_combine_stats(c, &sc);
+	weir_window_set_combine_stats(f, &sf);
+	cr_assert_gt(sc.packets, 48 * 64 / 2, "most packets summed into flows");
+	cr_assert_lt(sc.flows * 2, sc.packets, "flows summed 2 packets each or more: %lu packets, %lu flows, %lu flushes", sc.packets, sc.flows, sc.flushes);
+	cr_assert_eq(sc.full, 0);
+	cr_assert_gt(sf.full, 10, "an 8-flow table fills and hands over early");
+	for (unsigned i = 0; i < direct.n; i++) {
+		free(direct.r[i].t);
+		free(combined.r[i].t);
+		free(small.r[i].t);
+	}
+	weir_window_set_free(d);
+	weir_window_set_free(c);
+	weir_window_set_free(f);
+}
+
 /* ---- checkpoints: barrier, aligned save, load into a fresh set ----------------------- */
+
+/* The checkpoint tests run without and with the flow combiner (flows per worker). */
+static uint32_t ckpt_combine_flows;
 
 /* Three queries: tumbling, sliding, session; `workers` workers; query i's conf. */
 static struct weir_config *ckpt_config(void)
@@ -970,6 +1214,8 @@ static struct weir_config *ckpt_config(void)
 	enum weir_field f[] = {WEIR_FIELD_SRC_IP};
 
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.combine_flows = ckpt_combine_flows;
+	cfg.combine_min_queries = 1;
 	cfg.n_queries = 3;
 	cfg.queries[0] = qconf("tum", f, 1, 10 * SEC, 64);
 	cfg.queries[1] = qconf("sli", f, 1, 30 * SEC, 64);
@@ -1045,7 +1291,7 @@ static void same_emitted(const struct emitted *a, const struct emitted *b)
  * equals what an uninterrupted run emits after it, for tumbling, sliding and
  * session windows, with the shards the workers shipped early at their barriers.
  */
-Test(window, checkpoint_restore_resumes_identically, .init = eal_up, .fini = eal_down)
+static void checkpoint_restore_resumes_identically(void)
 {
 	static struct emitted whole, before, after;
 	char err[256];
@@ -1078,6 +1324,35 @@ Test(window, checkpoint_restore_resumes_identically, .init = eal_up, .fini = eal
 	weir_window_set_free(a);
 	weir_window_set_free(u);
 	weir_window_set_free(r);
+}
+
+Test(window, checkpoint_restore_resumes_identically, .init = eal_up, .fini = eal_down)
+{
+	ckpt_combine_flows = 0;
+	checkpoint_restore_resumes_identically();
+}
+
+/* The same with the flow combiner: a barrier hands its flows over first. */
+Test(window, checkpoint_restore_with_flow_combiner, .init = eal_up, .fini = eal_down)
+{
+	static struct emitted direct, combined;
+	char err[256];
+
+	ckpt_combine_flows = 64;
+	checkpoint_restore_resumes_identically();
+	struct weir_window_set *c = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+	ckpt_combine_flows = 0;
+	struct weir_window_set *d = weir_window_set_create(ckpt_config(), 2, err, sizeof(err));
+	ckpt_feed(c, 0, 400, &combined);
+	ckpt_finish(c, &combined);
+	ckpt_feed(d, 0, 400, &direct);
+	ckpt_finish(d, &direct);
+	same_emitted(&direct, &combined);
+	struct weir_combine_stats st;
+	weir_window_set_combine_stats(c, &st);
+	cr_assert_eq(st.packets, 400, "every packet went through the combiner");
+	weir_window_set_free(c);
+	weir_window_set_free(d);
 }
 
 /* Every truncation of a saved state, and a trailing byte, are refused with a reason. */

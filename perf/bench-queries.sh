@@ -6,10 +6,11 @@
 #   Q1  = the same with 1 query (hostpairs, bench-rx's query)
 #   Q5  = 5 varied queries
 #   Q10 = 10 varied queries
+#   Q10, combine_flows: 0 = Q10 without the flow combiner: each query counts packet by packet
 #
 # all on net_pcap infinite_rx=1 of ndpi-mix.pcap with records cut to 2,048 bytes (the
-# replay of bench-rx.sh, through perf/lib.sh). Runs P Q1 Q5 Q10 once as warm-up
-# (ignored), then P Q1 Q5 Q10 P Q1 Q5 Q10 ... for --rounds rounds, and reports the
+# replay of bench-rx.sh, through perf/lib.sh). Runs P Q1 Q5 Q10 Q10-direct once as warm-up
+# (ignored), then P Q1 Q5 Q10 Q10-direct P ... for --rounds rounds, and reports the
 # median Mpps and ns/packet of each and the ratio of each one's time per packet to P's
 # (the issue's target: Q10 <= 2x P). --per-kind then measures every query of Q10 alone
 # against P, to say which kinds cost what. Writes perf/results/bench-queries-<time>.csv
@@ -44,7 +45,7 @@ usage: perf/bench-queries.sh [--quick] [--rounds N] [--duration S] [--pcap FILE]
                              [--per-kind] [--kind-rounds N] [--kind-duration S] [--kind-copies N]
   --quick          a short run: --rounds 2 --duration 2 --budget 45, warm-up runs of 1 s,
                    with --per-kind 1 round of 2 s (about 45 s; 110 s with --per-kind)
-  --rounds N       measured rounds of P Q1 Q5 Q10 after the warm-up round (default $ROUNDS);
+  --rounds N       measured rounds of P Q1 Q5 Q10 Q10-direct after the warm-up round (default $ROUNDS);
                    a round where other processes took more than --max-others CPUs during
                    any of its runs is not counted and another is run, while fewer than
                    3 x N were run and the script has run less than --budget seconds
@@ -207,6 +208,9 @@ write_config parse-only
 write_config q1 hostpairs
 write_config q5 "${KINDS[@]:0:5}"
 write_config q10 "${KINDS[@]}"
+# Q10 again without the flow combiner (combine_flows: 0): every query counts packet by packet
+write_config q10-direct "${KINDS[@]}"
+echo "combine_flows: 0" >> "$TMP/q10-direct.yaml"
 for k in "${KINDS[@]}"; do
 	copies=()
 	for ((i = 0; i < KIND_COPIES; i++)); do copies+=("$k"); done
@@ -219,7 +223,8 @@ done
 # processed / elapsed_s from the stats record (lcore launch to the last lcore done, the
 # final flush of every window included). ns/packet = 1e9 x elapsed_s / processed: the
 # worker lcore's time per packet (rx, parse, the queries, free), as one worker does all.
-# Leaves "mpps ns_per_pkt processed elapsed_s" in RES, warnings in WARN.
+# Leaves "mpps ns_per_pkt processed elapsed_s packets_per_flow_sum" in RES (the last: what
+# the flow combiner summed per flow it handed over, 0 when it did not run), warnings in WARN.
 RES="" WARN=""
 run_weir() { # config seconds out log
 	local cfg=$1 secs=$2 out=$3 log=$4 r
@@ -246,7 +251,9 @@ for name, q in st.get("queries", {}).items():
     for k in ("overflow", "late", "merge_overflow"):
         if q.get(k, 0):
             warn.append("query %s: %s=%d" % (name, k, q[k]))
-print("%.4f %.2f %d %.4f|%s" % (p / el / 1e6, el * 1e9 / p, p, el, "; ".join(warn)))
+cb = st.get("combiner", {})
+ppf = cb["packets"] / cb["flows"] if cb.get("flows") else 0
+print("%.4f %.2f %d %.4f %.1f|%s" % (p / el / 1e6, el * 1e9 / p, p, el, ppf, "; ".join(warn)))
 PY
 	) || return 1
 	RES=${r%%|*}
@@ -260,10 +267,10 @@ PY
 # counts (and the output says so). Leaves the medians in MED_MPPS[cfg], MED_NS[cfg],
 # "median min max" of the per-round ratios of time per packet to the first config's in
 # ROUND_X[cfg], and what was counted in COUNTED[phase].
-declare -A MED_MPPS MED_NS COUNTED ROUND ROUND_X
+declare -A MED_MPPS MED_NS COUNTED ROUND ROUND_X PPF
 WARNINGS=()
 measure() { # phase rounds seconds configs...
-	local phase=$1 rounds=$2 secs=$3 r=0 clean=0 attempts=0 cfg s label round_max all=() mp ns pk el
+	local phase=$1 rounds=$2 secs=$3 r=0 clean=0 attempts=0 cfg s label round_max all=() mp ns pk el ppf
 	shift 3
 	local cfgs=("$@")
 	while :; do
@@ -276,7 +283,8 @@ measure() { # phase rounds seconds configs...
 				die "weir $cfg round $label failed (log above)"
 			}
 			awk -v a="$OTHERS" -v b="$round_max" 'BEGIN {exit !(a > b)}' && round_max=$OTHERS
-			read -r mp ns pk el <<< "$RES"
+			read -r mp ns pk el ppf <<< "$RES"
+			PPF[$cfg]=$ppf
 			[ -z "$WARN" ] || WARNINGS+=("$phase round $label, $cfg: $WARN")
 			echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$phase,$label,$cfg,${NQ[$cfg]},$mp,$ns,$pk,$el,$OTHERS" >> "$CSV"
 			printf '  %-5s round %-6s %-14s %8.3f Mpps %8.1f ns/pkt  [others %s CPU]%s\n' \
@@ -326,8 +334,8 @@ describe_run lib app pmd-config   # STAMP, CSV, MACHINE, COMMIT
 echo "date,machine,commit,weir,phase,round,config,queries,mpps,ns_per_pkt,processed,elapsed_s,others_cpu" > "$CSV"
 
 echo "$BENCH: $(basename "$PCAP") cut to $SNAPLEN B ($RECORDS records), weir=$WEIR, --workers 1"
-echo "$BENCH: warm-up + $ROUNDS rounds of ${DURATION}s of P Q1 Q5 Q10; load average $(load_average)"
-MAIN=(parse-only q1 q5 q10)
+echo "$BENCH: warm-up + $ROUNDS rounds of ${DURATION}s of P Q1 Q5 Q10 Q10-direct; load average $(load_average)"
+MAIN=(parse-only q1 q5 q10 q10-direct)
 measure main "$ROUNDS" "$DURATION" "${MAIN[@]}"
 
 if [ "$PER_KIND" = 1 ]; then
@@ -362,6 +370,7 @@ for cfg in "${MAIN[@]}"; do
 	q1) d="Q1 1 query (hostpairs)" ;;
 	q5) d="Q5 5 queries" ;;
 	q10) d="Q10 10 queries" ;;
+	q10-direct) d="Q10, combine_flows: 0" ;;
 	esac
 	printf '| %-32s | %8.3f | %8.1f | %11sx | %24s | %12s |\n' "$d" "${MED_MPPS[$cfg]}" "${MED_NS[$cfg]}" \
 		"$(xp "${MED_NS[$cfg]}" "$P_NS")" "$(rx "$cfg")" "$(plus "${MED_NS[$cfg]}" "$P_NS")"
@@ -369,6 +378,7 @@ done
 Q10_X=$(xp "${MED_NS[q10]}" "$P_NS")
 echo "target: Q10 <= 2x parse-only time per packet: $(awk -v x="$Q10_X" 'BEGIN {print (x <= 2 ? "met" : "NOT met")}') (${Q10_X}x)"
 echo "Q5 = ${KINDS[*]:0:5}; Q10 adds ${KINDS[*]:5}"
+echo "flow combiner: Q10's last run summed ${PPF[q10]} packets per flow it handed over (the replay repeats every flow each pass; see perf/README.md); Q10 without it: $(xp "${MED_NS[q10-direct]}" "$P_NS")x"
 echo "main: medians of ${COUNTED[main]} of ${DURATION}s (max others $MAX_OTHERS CPU)"
 
 if [ "$PER_KIND" = 1 ]; then

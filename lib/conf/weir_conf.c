@@ -1688,8 +1688,9 @@ static const struct weir_yname block_matches_kinds[] = {
  *                    a flow field (distinct, topk, sum/min/max/avg)
  *                    then cost one upsert per flow and pane, not
  *                    per packet; results are the same (topk within
- *                    its bound). Memory: about 200 bytes an entry
- *                    per worker. A full table is handed over early  32768
+ *                    its bound). Memory: two tables (one sums, one
+ *                    drains), about 400 bytes an entry per worker.
+ *                    A full table drains early                     32768
  *   combine_min_queries  combine only when at least this many
  *                    queries can use it, 1..32                     2
  *   rules            list of rule files (Suricata .rules, native

@@ -366,13 +366,14 @@ struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, un
 		s->workers[w].set = s;
 		s->workers[w].id = w;
 		s->workers[w].view = &s->base;
-		cb->start = NO_PANE;
+		cb->cur.start = cb->drain.start = NO_PANE;
 		if (!s->combine_flows)
 			continue;
 		cb->layout.key_words = FLOW_KEY_WORDS;
 		cb->layout.agg_words = 6; /* packets, bytes, ip_bytes, payload, ~first, last */
-		cb->t = weir_table_new(&cb->layout, s->combine_flows);
-		if (!cb->t) {
+		cb->cur.t = weir_table_new(&cb->layout, s->combine_flows);
+		cb->spare = weir_table_new(&cb->layout, s->combine_flows);
+		if (!cb->cur.t || !cb->spare) {
 			snprintf(err, errlen, "cannot allocate the flow combiner (combine_flows: %u)",
 				 s->combine_flows);
 			goto fail;
@@ -428,7 +429,11 @@ void weir_window_set_free(struct weir_window_set *s)
 		free_slot_state(s, qi);
 	rte_ring_free(s->sealed);
 	for (unsigned w = 0; s->workers && w < s->n_workers; w++)
-		free(s->workers[w].cb.t);
+	{
+		free(s->workers[w].cb.cur.t);
+		free(s->workers[w].cb.drain.t);
+		free(s->workers[w].cb.spare);
+	}
 	rte_free(s->workers);
 	free(s->marks);
 	free(s->marked);
@@ -477,6 +482,7 @@ void weir_window_set_release(struct weir_window_set *s, unsigned qi)
 
 /* The flow combiner, below with the data path's updates. */
 static void combiner_flush(struct weir_window_worker *w);
+static void combiner_finish_drain(struct weir_window_worker *w);
 static inline void combiner_check_view(struct weir_window_worker *w,
 				       const struct weir_window_view *v);
 
@@ -556,9 +562,11 @@ void weir_window_advance(struct weir_window_worker *w, uint64_t wm)
 	if (!moved && !w->n_late && active == w->seen_active)
 		return;
 	/* the flows' sums go in before their panes can be sealed */
-	if (moved && w->cb.start != NO_PANE && wm >= w->cb.start + w->cb.pane_ns) {
+	if (moved && w->cb.drain.t && wm >= w->cb.drain.start + w->cb.pane_ns)
+		combiner_finish_drain(w);
+	if (moved && w->cb.cur.start != NO_PANE && wm >= w->cb.cur.start + w->cb.pane_ns) {
 		combiner_flush(w);
-		w->cb.start = NO_PANE;
+		w->cb.cur.start = NO_PANE;
 	}
 	w->seen_active = active;
 	if (moved)
@@ -1171,10 +1179,11 @@ static void update_query_rules(struct weir_window_worker *w, unsigned qi, bool b
  * A filtered query's pass bit is part of the flow's key, so a flow's
  * packets that pass and those that do not are summed apart.
  *
- * A flush happens before any state the flows belong in leaves the worker:
- * when the watermark passes the pane, at a checkpoint barrier, when the
- * query set changes, and when a chunk opens a later pane; and when the
- * table is full. Packets of an earlier pane (out of order) and chunks that
+ * The sums go in before any state they belong in leaves the worker: when a
+ * chunk opens a later pane, the table drains a step per burst while a
+ * second one sums the new pane; the rest goes at once when the watermark
+ * reaches the pane's end, at a checkpoint barrier, when the query set
+ * changes, and when the table is full. Packets of an earlier pane (out of order) and chunks that
  * span two panes go to the queries directly; both ways add into the same
  * shards. The combiner runs when at least combine_min_queries queries can
  * use it (one query would pay the flow table on top of its own).
@@ -1208,27 +1217,26 @@ static void flow_pkt(struct weir_pkt *p, const uint64_t *k)
 	p->vlan = (uint16_t)k[5];
 }
 
-/* Hand every flow's sums to the queries, a chunk of flows at a time; empty the table. */
-static void combiner_flush(struct weir_window_worker *w)
+/* Flows from..to-1 of ct (in insertion order) into ct's queries, a chunk of flows at a time. */
+static void hand_over(struct weir_window_worker *w, const struct combiner_table *ct, uint32_t from,
+		      uint32_t to)
 {
 	struct combiner *cb = &w->cb;
-	struct weir_table *t = cb->t;
+	const struct weir_table *t = ct->t;
 	uint32_t fields = 0;
 
-	if (!t || !t->n_used || cb->flushing)
-		return;
-	cb->flushing = true; /* opening a shard may advance the worker: no flush within */
-	for (uint32_t left = cb->qset; left; left &= left - 1)
+	cb->flushing = true; /* opening a shard may advance the worker: no hand-over within */
+	for (uint32_t left = ct->qset; left; left &= left - 1)
 		fields |= w->set->q[__builtin_ctz(left)].fields_used;
-	for (uint32_t base = 0; base < t->n_used; base += CHUNK) {
-		unsigned n = RTE_MIN(t->n_used - base, (uint32_t)CHUNK);
+	for (uint32_t base = from; base < to; base += CHUNK) {
+		unsigned n = RTE_MIN(to - base, (uint32_t)CHUNK);
 		uint64_t lo = UINT64_MAX, hi = 0;
 		for (unsigned j = 0; j < n; j++) {
 			const uint64_t *k = &t->entries[(size_t)t->used[base + j] * t->stride];
 			const uint64_t *a = k + FLOW_KEY_WORDS;
 			flow_pkt(&cb->pkt[j], k);
 			cb->pktp[j] = &cb->pkt[j];
-			cb->pass[j] = (uint32_t)(k[5] >> 32) | ~cb->filtered;
+			cb->pass[j] = (uint32_t)(k[5] >> 32) | ~ct->filtered;
 			cb->sums.packets[j] = a[0];
 			cb->sums.bytes[j] = a[1];
 			cb->sums.ip_bytes[j] = a[2];
@@ -1240,14 +1248,84 @@ static void combiner_flush(struct weir_window_worker *w)
 		}
 		struct weir_burst_meta m = {.ts = cb->ts, .query_pass = cb->pass};
 		weir_burst_fields_fill(&cb->bf, fields, cb->pktp, &m, n);
-		for (uint32_t left = cb->qset; left; left &= left - 1)
+		for (uint32_t left = ct->qset; left; left &= left - 1)
 			update_flows(w, (unsigned)__builtin_ctz(left), &cb->bf, cb->pktp, n, &m, lo, hi,
 				     &cb->sums);
 	}
+	cb->flushing = false;
+}
+
+/* A table handed over whole: counted, emptied. */
+static void handed_over(struct combiner *cb, struct weir_table *t)
+{
 	STORE(cb->st.flows, cb->st.flows + t->n_used);
 	STORE(cb->st.flushes, cb->st.flushes + 1);
 	weir_table_reset(t);
-	cb->flushing = false;
+}
+
+/*
+ * The previous pane's flows go to the queries a step (DRAIN_STEP flows)
+ * per burst, so that no burst waits for thousands of hand-overs at a pane
+ * boundary (a NIC's rx ring would overflow meanwhile); the rest at once
+ * when the watermark reaches that pane's end, or the current table must go.
+ */
+#define DRAIN_STEP 32
+static void combiner_drain_step(struct weir_window_worker *w)
+{
+	struct combiner *cb = &w->cb;
+	struct weir_table *t = cb->drain.t;
+	uint32_t to = RTE_MIN(cb->drained + DRAIN_STEP, t->n_used);
+
+	hand_over(w, &cb->drain, cb->drained, to);
+	cb->drained = to;
+	if (to < t->n_used)
+		return;
+	handed_over(cb, t);
+	cb->spare = t;
+	cb->drain.t = NULL;
+}
+
+static void combiner_finish_drain(struct weir_window_worker *w)
+{
+	struct combiner *cb = &w->cb;
+
+	if (!cb->drain.t || cb->flushing)
+		return;
+	hand_over(w, &cb->drain, cb->drained, cb->drain.t->n_used);
+	handed_over(cb, cb->drain.t);
+	cb->spare = cb->drain.t;
+	cb->drain.t = NULL;
+}
+
+/* Everything to the queries now: the draining pane, then the current one (its pane stays). */
+static void combiner_flush(struct weir_window_worker *w)
+{
+	struct combiner *cb = &w->cb;
+
+	if (cb->flushing)
+		return;
+	combiner_finish_drain(w);
+	if (!cb->cur.t || !cb->cur.t->n_used)
+		return;
+	hand_over(w, &cb->cur, 0, cb->cur.t->n_used);
+	handed_over(cb, cb->cur.t);
+}
+
+/*
+ * The current table starts draining (what drained before goes at once), the
+ * spare one takes over the pane: a later pane begins, or the table is full.
+ */
+static void combiner_rotate(struct weir_window_worker *w)
+{
+	struct combiner *cb = &w->cb;
+
+	combiner_finish_drain(w);
+	if (!cb->cur.t->n_used)
+		return;
+	cb->drain = cb->cur;
+	cb->drained = 0;
+	cb->cur.t = cb->spare;
+	cb->spare = NULL;
 }
 
 /* The queries of view v the combiner can serve, and their panes' gcd; after a flush. */
@@ -1259,9 +1337,9 @@ static void combiner_view(struct weir_window_worker *w, const struct weir_window
 
 	combiner_flush(w);
 	cb->seen = *v;
-	cb->start = NO_PANE;
-	cb->qset = 0;
-	for (uint32_t left = cb->t ? v->active : 0; left; left &= left - 1) {
+	cb->cur.start = NO_PANE;
+	cb->cur.qset = 0;
+	for (uint32_t left = cb->cur.t ? v->active : 0; left; left &= left - 1) {
 		unsigned qi = (unsigned)__builtin_ctz(left);
 		if (w->set->q[qi].combinable) {
 			cand |= 1u << qi;
@@ -1286,8 +1364,8 @@ static void combiner_begin(struct weir_window_worker *w, uint64_t start)
 	const struct weir_window_view *v = w->view;
 	uint32_t qset = 0;
 
-	cb->start = start;
-	cb->filtered = 0;
+	cb->cur.start = start;
+	cb->cur.filtered = 0;
 	if (start + cb->pane_ns > w->wm) /* else its panes are sealed: late packets go direct */
 		for (uint32_t left = cb->cand; left; left &= left - 1) {
 			unsigned qi = (unsigned)__builtin_ctz(left);
@@ -1298,8 +1376,8 @@ static void combiner_begin(struct weir_window_worker *w, uint64_t start)
 		qset = 0;
 	for (uint32_t left = qset; left; left &= left - 1)
 		if (w->set->q[__builtin_ctz(left)].conf.filter[0])
-			cb->filtered |= 1u << __builtin_ctz(left);
-	cb->qset = qset;
+			cb->cur.filtered |= 1u << __builtin_ctz(left);
+	cb->cur.qset = qset;
 }
 
 /* A chunk's packets into their flows' sums (keys and prefetches first, then the adds). */
@@ -1308,12 +1386,13 @@ static __rte_noinline void combine_packets(struct weir_window_worker *w,
 					   unsigned n, const struct weir_burst_meta *m)
 {
 	struct combiner *cb = &w->cb;
-	struct weir_table *t = cb->t;
+	struct weir_table *t = cb->cur.t;
 	struct weir_key keys[CHUNK];
 	uint32_t hash[CHUNK];
 
 	for (unsigned j = 0; j < n; j++) {
-		uint32_t pass = m->query_pass ? m->query_pass[base + j] & cb->filtered : cb->filtered;
+		uint32_t filtered = cb->cur.filtered;
+		uint32_t pass = m->query_pass ? m->query_pass[base + j] & filtered : filtered;
 		flow_key(&keys[j], pkts[base + j], pass);
 		hash[j] = weir_key_hash(&keys[j], FLOW_KEY_WORDS);
 		size_t e = (size_t)(hash[j] & t->mask) * t->stride;
@@ -1325,9 +1404,10 @@ static __rte_noinline void combine_packets(struct weir_window_worker *w,
 		const struct weir_pkt *p = pkts[base + j];
 		uint64_t ts = m->ts[base + j];
 		uint64_t *a = table_upsert(t, &keys[j], hash[j], FLOW_KEY_WORDS);
-		if (unlikely(!a)) { /* full: hand the sums over, start afresh */
+		if (unlikely(!a)) { /* full: it drains, the other table goes on with the pane */
 			STORE(cb->st.full, cb->st.full + 1);
-			combiner_flush(w);
+			combiner_rotate(w);
+			t = cb->cur.t;
 			a = table_upsert(t, &keys[j], hash[j], FLOW_KEY_WORDS);
 		}
 		a[0]++;
@@ -1353,16 +1433,16 @@ static bool combine_chunk(struct weir_window_worker *w, const struct weir_pkt *c
 
 	if (hi - start >= cb->pane_ns)
 		return false; /* spans two panes: once a pane, not worth splitting */
-	if (start != cb->start) {
-		if (cb->start != NO_PANE && start < cb->start)
+	if (start != cb->cur.start) {
+		if (cb->cur.start != NO_PANE && start < cb->cur.start)
 			return false; /* behind the pane being summed */
-		combiner_flush(w);
+		combiner_rotate(w);
 		combiner_begin(w, start);
 	}
-	if (!cb->qset)
+	if (!cb->cur.qset)
 		return false;
 	/* what the queries do not count, counted now: their counters stay live */
-	for (uint32_t left = cb->qset; left; left &= left - 1)
+	for (uint32_t left = cb->cur.qset; left; left &= left - 1)
 		chunk_keyed(w, (unsigned)__builtin_ctz(left), false, &w->bf, m, base, n, NULL);
 	combine_packets(w, pkts, base, n, m);
 	return true;
@@ -1409,13 +1489,15 @@ void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pk
 		unsigned cn = RTE_MIN(n - c * CHUNK, (unsigned)CHUNK);
 		uint32_t direct = chunked;
 		if (w->cb.cand && combine_chunk(w, pkts, c * CHUNK, cn, meta, clo[c], chi[c]))
-			direct &= ~w->cb.qset;
+			direct &= ~w->cb.cur.qset;
 		for (uint32_t act = direct; act; act &= act - 1) {
 			unsigned qi = (unsigned)__builtin_ctz(act);
 			update_chunk(w, qi, crosses_life(v, qi, clo[c], chi[c]), pkts, c * CHUNK, cn,
 				     meta, clo[c], chi[c]);
 		}
 	}
+	if (unlikely(w->cb.drain.t != NULL))
+		combiner_drain_step(w);
 }
 
 uint64_t weir_window_max_ts(const struct weir_window_worker *w)

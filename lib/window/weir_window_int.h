@@ -26,19 +26,27 @@ struct flow_sums {
 	uint64_t first[WEIR_COMBINE_CHUNK], last[WEIR_COMBINE_CHUNK];
 };
 
-/* A worker's flow combiner: its flows' sums over one pane, for the queries it serves. */
+/* One of a flow combiner's tables: the flows of a pane, for a set of queries. */
+struct combiner_table {
+	struct weir_table *t;
+	uint64_t start;                      /* its pane, UINT64_MAX: none */
+	uint32_t qset;                       /* the queries its sums go to */
+	uint32_t filtered;                   /* those with a filter: pass bits in the key */
+};
+
+/* A worker's flow combiner: its flows' sums over a pane, for the queries it serves. */
 struct combiner {
-	struct weir_table *t;                /* NULL: off (combine_flows: 0) */
-	struct weir_query layout;            /* t's: 6 key words, 6 sums */
+	struct combiner_table cur;           /* the pane being summed (cur.t NULL: off) */
+	struct combiner_table drain;         /* the previous pane's, handed over step by step */
+	uint32_t drained;                    /* drain's flows handed over so far */
+	struct weir_table *spare;            /* the other table, while nothing drains */
+	struct weir_query layout;            /* the tables': 6 key words, 6 sums */
 	struct weir_window_view seen;        /* the view cand comes from (a copy) */
 	uint32_t cand;                       /* the view's combinable queries */
 	uint64_t pane_ns;                    /* gcd of their panes */
-	uint64_t start;                      /* pane being summed, UINT64_MAX: none */
-	uint32_t qset;                       /* the queries it sums this pane for */
-	uint32_t filtered;                   /* those with a filter: pass bits in the key */
 	bool flushing;
 	struct weir_combine_stats st;        /* written by the worker only */
-	/* a flush: a chunk of flows as packets, with their sums */
+	/* a hand-over: a chunk of flows as packets, with their sums */
 	struct weir_pkt pkt[WEIR_COMBINE_CHUNK];
 	const struct weir_pkt *pktp[WEIR_COMBINE_CHUNK];
 	uint64_t ts[WEIR_COMBINE_CHUNK];

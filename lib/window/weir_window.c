@@ -342,6 +342,14 @@ int weir_window_set_add(struct weir_window_set *s, const struct weir_query_conf 
 	return 0;
 }
 
+/* A flow combiner table, from DPDK memory as shards are: hugepages, no page faults later. */
+static struct weir_table *combiner_table_new(const struct combiner *cb, uint32_t flows)
+{
+	void *mem = rte_zmalloc("weir_combiner", weir_table_size(&cb->layout, flows), RTE_CACHE_LINE_SIZE);
+
+	return mem ? weir_table_init(mem, &cb->layout, flows) : NULL;
+}
+
 struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, unsigned n_workers,
 					       char *err, size_t errlen)
 {
@@ -371,8 +379,8 @@ struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, un
 			continue;
 		cb->layout.key_words = FLOW_KEY_WORDS;
 		cb->layout.agg_words = 6; /* packets, bytes, ip_bytes, payload, ~first, last */
-		cb->cur.t = weir_table_new(&cb->layout, s->combine_flows);
-		cb->spare = weir_table_new(&cb->layout, s->combine_flows);
+		cb->cur.t = combiner_table_new(cb, s->combine_flows);
+		cb->spare = combiner_table_new(cb, s->combine_flows);
 		if (!cb->cur.t || !cb->spare) {
 			snprintf(err, errlen, "cannot allocate the flow combiner (combine_flows: %u)",
 				 s->combine_flows);
@@ -430,9 +438,9 @@ void weir_window_set_free(struct weir_window_set *s)
 	rte_ring_free(s->sealed);
 	for (unsigned w = 0; s->workers && w < s->n_workers; w++)
 	{
-		free(s->workers[w].cb.cur.t);
-		free(s->workers[w].cb.drain.t);
-		free(s->workers[w].cb.spare);
+		rte_free(s->workers[w].cb.cur.t);
+		rte_free(s->workers[w].cb.drain.t);
+		rte_free(s->workers[w].cb.spare);
 	}
 	rte_free(s->workers);
 	free(s->marks);

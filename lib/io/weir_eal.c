@@ -86,7 +86,7 @@ static uint64_t hugepages_free_bytes(void)
 }
 
 /*
- * Hugepage memory a run needs: mempools, window shards, flow tables and
+ * Hugepage memory a run needs: mempools, window shards and flow combiners, flow tables and
  * stream states (an upper bound; allocation happens once at start).
  */
 static uint64_t memory_estimate(const struct weir_config *cfg)
@@ -100,6 +100,7 @@ static uint64_t memory_estimate(const struct weir_config *cfg)
 			sum += (uint64_t)weir_table_size(&q, cfg->queries[i].max_keys) *
 			       WEIR_WINDOW_SHARDS * cfg->workers;
 	}
+	sum += weir_window_combiner_memory(cfg->combine_flows) * cfg->workers;
 	/* rte_lpm's tbl24 (64 MiB) and rte_lpm6's (a few MiB), when a family is in the file */
 	if (cfg->labels[0])
 		sum += 80ull << 20;

@@ -342,6 +342,24 @@ int weir_window_set_add(struct weir_window_set *s, const struct weir_query_conf 
 	return 0;
 }
 
+/* The flow combiner's table layout: 6 key words; packets, bytes, ip_bytes, payload, ~first, last. */
+static void combiner_layout(struct weir_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->key_words = FLOW_KEY_WORDS;
+	q->agg_words = 6;
+}
+
+size_t weir_window_combiner_memory(uint32_t flows)
+{
+	struct weir_query q;
+
+	if (!flows)
+		return 0;
+	combiner_layout(&q);
+	return 2 * (weir_table_size(&q, flows) + RTE_CACHE_LINE_SIZE);
+}
+
 /* A flow combiner table, from DPDK memory as shards are: hugepages, no page faults later. */
 static struct weir_table *combiner_table_new(const struct combiner *cb, uint32_t flows)
 {
@@ -377,8 +395,7 @@ struct weir_window_set *weir_window_set_create(const struct weir_config *cfg, un
 		cb->cur.start = cb->drain.start = NO_PANE;
 		if (!s->combine_flows)
 			continue;
-		cb->layout.key_words = FLOW_KEY_WORDS;
-		cb->layout.agg_words = 6; /* packets, bytes, ip_bytes, payload, ~first, last */
+		combiner_layout(&cb->layout);
 		cb->cur.t = combiner_table_new(cb, s->combine_flows);
 		cb->spare = combiner_table_new(cb, s->combine_flows);
 		if (!cb->cur.t || !cb->spare) {

@@ -485,5 +485,7 @@ struct weir_combine_stats {
 	uint64_t full;     /* of those, because the table was full (combine_flows too small) */
 };
 void weir_window_set_combine_stats(const struct weir_window_set *s, struct weir_combine_stats *st);
+/* DPDK memory a worker's flow combiner takes for `flows` entries (0: off). */
+size_t weir_window_combiner_memory(uint32_t flows);
 
 #endif /* WEIR_WINDOW_H */

@@ -1095,8 +1095,10 @@ static void same_result(const struct weir_window_set *s, const struct kept_resul
 		cr_assert_eq(b->t->n_used, before, "result %u (%s): key %u found", i, q->conf.name, e);
 		cr_assert_eq(memcmp(got, want, q->agg_words * 8), 0, "result %u (%s): key %u", i,
 			     q->conf.name, e);
-		cr_assert_eq(memcmp(weir_table_blob(b->t, got), weir_table_blob(x, want), q->blob_bytes), 0,
-			     "result %u (%s): sketches of key %u", i, q->conf.name, e);
+		if (q->blob_bytes) /* without sketches there is no blob to compare */
+			cr_assert_eq(memcmp(weir_table_blob(b->t, got), weir_table_blob(x, want),
+					    q->blob_bytes), 0,
+				     "result %u (%s): sketches of key %u", i, q->conf.name, e);
 	}
 }
 

@@ -1375,11 +1375,16 @@ static void combiner_view(struct weir_window_worker *w, const struct weir_window
 	cb->pane_ns = pane;
 }
 
-/* Views are compared by content: a freed generation's address may come back. */
+/*
+ * Views are compared by content: a freed generation's address may come
+ * back. Once per view set (weir_window_worker_set_view, every burst in the
+ * pipeline); a burst whose view was set and checked is not checked again.
+ */
 static inline void combiner_check_view(struct weir_window_worker *w, const struct weir_window_view *v)
 {
 	if (unlikely(memcmp(v, &w->cb.seen, sizeof(*v)) != 0))
 		combiner_view(w, v);
+	w->cb.checked = v;
 }
 
 /* Start summing the pane at `start`: for the queries live over all of it, if still open. */
@@ -1500,7 +1505,8 @@ void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pk
 	}
 	if (hi > w->max_ts)
 		w->max_ts = hi;
-	combiner_check_view(w, v);
+	if (unlikely(w->cb.checked != v)) /* a caller that never sets a view: the base one */
+		combiner_check_view(w, v);
 	weir_burst_fields_fill(&w->bf, v->fields_used, pkts, meta, n);
 	for (uint32_t act = v->active; act; act &= act - 1) {
 		unsigned qi = (unsigned)__builtin_ctz(act);

@@ -42,6 +42,7 @@ struct combiner {
 	struct weir_table *spare;            /* the other table, while nothing drains */
 	struct weir_query layout;            /* the tables': 6 key words, 6 sums */
 	struct weir_window_view seen;        /* the view cand comes from (a copy) */
+	const struct weir_window_view *checked; /* the view last compared with seen */
 	uint32_t cand;                       /* the view's combinable queries */
 	uint64_t pane_ns;                    /* gcd of their panes */
 	bool flushing;

@@ -483,7 +483,7 @@ static void worker_process(struct worker *w, struct rte_mbuf **m, unsigned n, bo
 	if (w->fwd)
 		worker_forward(w, m, n, w->inspect ? w->rules.drop : NULL);
 	else
-		rte_pktmbuf_free_bulk(m, n);
+		weir_mbuf_free_burst(m, n);
 	stage_clock_lap(clk, WEIR_STAGE_TX, n);
 
 	uint64_t mx = weir_window_max_ts(w->win);

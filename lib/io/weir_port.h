@@ -25,6 +25,13 @@ struct weir_port {
 	char name[64];
 };
 
+/*
+ * rte_pktmbuf_free_bulk, faster for the burst a PMD's rx gives: direct
+ * single-segment mbufs of one pool, each held once, go straight back to the
+ * pool's lcore cache. Any other burst is freed by rte_pktmbuf_free_bulk.
+ */
+void weir_mbuf_free_burst(struct rte_mbuf **m, unsigned n);
+
 /* Parsed descriptor of a packet lives in its mbuf's private area. */
 static inline struct weir_pkt *weir_mbuf_pkt(struct rte_mbuf *m)
 {

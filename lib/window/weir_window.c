@@ -1507,6 +1507,11 @@ void weir_window_update_burst(struct weir_window_worker *w, const struct weir_pk
 		w->max_ts = hi;
 	if (unlikely(w->cb.checked != v)) /* a caller that never sets a view: the base one */
 		combiner_check_view(w, v);
+	if (!v->active) { /* parse only: no query reads the fields */
+		if (unlikely(w->cb.drain.t != NULL))
+			combiner_drain_step(w);
+		return;
+	}
 	weir_burst_fields_fill(&w->bf, v->fields_used, pkts, meta, n);
 	for (uint32_t act = v->active; act; act &= act - 1) {
 		unsigned qi = (unsigned)__builtin_ctz(act);

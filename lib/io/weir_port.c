@@ -2,6 +2,7 @@
  *
  * Port set-up from pmd-config profiles.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,14 +69,22 @@ static size_t mbuf_elt_size(const struct weir_port_conf *c)
  * library call, not inlined, also reads the second for m->next, which DPDK
  * keeps NULL in a single-segment mbuf.
  */
+#define REARM_REFCNT_SEGS 0x0000ffffffff0000ull /* refcnt and nb_segs in the rearm word */
+#define REARM_ONCE_ONE_SEG 0x0000000100010000ull /* refcnt 1, nb_segs 1 */
+_Static_assert(offsetof(struct rte_mbuf, refcnt) == offsetof(struct rte_mbuf, rearm_data) + 2 &&
+		       offsetof(struct rte_mbuf, nb_segs) == offsetof(struct rte_mbuf, rearm_data) + 4,
+	       "the rearm word holds refcnt and nb_segs where REARM_* say");
+
 void weir_mbuf_free_burst(struct rte_mbuf **m, unsigned n)
 {
 	struct rte_mempool *mp = n ? m[0]->pool : NULL;
 	uint64_t odd = 0;
 
+	/* refcnt and nb_segs in one load (as PMDs rearm them); little-endian x86 */
 	for (unsigned i = 0; i < n; i++)
-		odd |= ((uintptr_t)m[i]->pool ^ (uintptr_t)mp) | (m[i]->nb_segs ^ 1u) |
-		       (rte_mbuf_refcnt_read(m[i]) ^ 1u) |
+		odd |= ((uintptr_t)m[i]->pool ^ (uintptr_t)mp) |
+		       ((*(const uint64_t *)&m[i]->rearm_data & REARM_REFCNT_SEGS) ^
+			REARM_ONCE_ONE_SEG) |
 		       (m[i]->ol_flags & (RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL));
 	if (likely(!odd) && n)
 		rte_mempool_put_bulk(mp, (void **)m, n);

@@ -123,8 +123,18 @@ static __rte_always_inline bool key_equal(const uint64_t *a, const struct weir_k
 					  unsigned words)
 {
 	uint64_t diff = 0;
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < words; i++)
+#ifdef __AVX2__
+	/* keys of four words and more (host pairs): the first four in one compare */
+	if (words >= 4) {
+		__m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)a),
+					     _mm256_loadu_si256((const __m256i *)k->w));
+		diff = !_mm256_testz_si256(x, x);
+		i = 4;
+	}
+#endif
+	for (; i < words; i++)
 		diff |= a[i] ^ k->w[i];
 	return diff == 0;
 }

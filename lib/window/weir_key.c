@@ -303,18 +303,30 @@ static inline uint32_t meta_bit(const void *arr, bool set, uint32_t bit)
 	return arr && set ? bit : 0;
 }
 
-/* Bit f of `have`: packet i has field f. with_meta false: the burst has no meta arrays. */
+/*
+ * Bit f of `have`: packet i has field f. with_meta false: the burst has no
+ * meta arrays. The bits of ports, VLAN and TCP fields are worked out only
+ * when `fields` (the numeric fields the queries read) holds them: no query
+ * tests them otherwise (a key's numeric fields are among them).
+ */
 static __rte_always_inline void fill_have(struct weir_burst_fields *bf,
 					  const struct weir_pkt *const *pkts,
-					  const struct weir_burst_meta *m, unsigned n, bool with_meta)
+					  const struct weir_burst_meta *m, unsigned n, bool with_meta,
+					  uint32_t fields)
 {
+	bool ports = fields & (BIT(SRC_PORT) | BIT(DST_PORT)), vlan = fields & BIT(VLAN),
+	     tcp = fields & TCP_FIELDS;
+
 	for (unsigned i = 0; i < n; i++) {
 		const struct weir_pkt *p = pkts[i];
 		uint32_t h = BIT(LENGTH) | BIT(RULE);
 		h |= p->ip_version ? IP_FIELDS : 0;
-		h |= weir_pkt_has_ports(p) ? BIT(SRC_PORT) | BIT(DST_PORT) : 0;
-		h |= p->n_vlan ? BIT(VLAN) : 0;
-		h |= (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6 ? TCP_FIELDS : 0;
+		if (ports)
+			h |= weir_pkt_has_ports(p) ? BIT(SRC_PORT) | BIT(DST_PORT) : 0;
+		if (vlan)
+			h |= p->n_vlan ? BIT(VLAN) : 0;
+		if (tcp)
+			h |= (p->flags & WEIR_PKT_F_L4) && p->l4_proto == 6 ? TCP_FIELDS : 0;
 		if (with_meta) {
 			h |= meta_bit(m->flow_id, m->flow_id && m->flow_id[i], BIT(FLOW_ID));
 			h |= meta_bit(m->direction, m->direction && m->direction[i], BIT(DIRECTION));
@@ -341,9 +353,9 @@ void weir_burst_fields_fill(struct weir_burst_fields *bf, uint32_t fields,
 {
 	/* meta arrays are there or not for a whole burst: test them once, not per packet */
 	if (m->flow_id || m->direction || m->src_label || m->dst_label || m->dst_name)
-		fill_have(bf, pkts, m, n, true);
+		fill_have(bf, pkts, m, n, true, fields);
 	else
-		fill_have(bf, pkts, m, n, false);
+		fill_have(bf, pkts, m, n, false, fields);
 	/* field by field: one predictable loop each, its field's case chosen once */
 	for (uint32_t left = fields; left; left &= left - 1) {
 		enum weir_field f = (enum weir_field)__builtin_ctz(left);

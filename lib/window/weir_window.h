@@ -182,7 +182,9 @@ bool weir_field_get(enum weir_field f, const struct weir_pkt *p, const struct we
 /*
  * Per burst, once for all queries: which fields each packet has (bit per
  * enum weir_field) and the numeric ones the queries read, so that each
- * query builds its keys with plain loads and stores.
+ * query builds its keys with plain loads and stores. `fields`: the numeric
+ * fields read (filled); the `have` bits of ports, VLAN and TCP fields are
+ * set only when `fields` holds them.
  */
 struct weir_burst_fields {
 	uint32_t have[WEIR_BURST_MAX];

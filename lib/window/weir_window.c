@@ -1050,20 +1050,27 @@ static __rte_always_inline uint64_t chunk_keyed(struct weir_window_worker *w, un
 	return keyed;
 }
 
-/* Packet j's hash into the chunk's state, and its slot and entry prefetched. */
-static __rte_always_inline void resolve(struct burst_state *b, unsigned j, struct weir_table *t,
-					 unsigned words)
+/* The slot of hash h and its entry into the cache, ahead of the upsert. */
+static __rte_always_inline void prefetch_slot(const struct weir_table *t, uint32_t h)
 {
-	uint32_t h = weir_key_hash(&b->keys[j], words);
 	uint32_t s = h & t->mask;
 
-	b->tab[j] = t;
-	b->hash[j] = h;
 	rte_prefetch0(&t->hashes[s]);
 	rte_prefetch0(&t->entries[(size_t)s * t->stride]);
 	/* an entry over 8 words may straddle two lines: fetch its last word's too */
 	if (t->stride > 8)
 		rte_prefetch0(&t->entries[(size_t)s * t->stride + t->stride - 1]);
+}
+
+/* Packet j's hash into the chunk's state, and its slot and entry prefetched. */
+static __rte_always_inline void resolve(struct burst_state *b, unsigned j, struct weir_table *t,
+					 unsigned words)
+{
+	uint32_t h = weir_key_hash(&b->keys[j], words);
+
+	b->tab[j] = t;
+	b->hash[j] = h;
+	prefetch_slot(t, h);
 }
 
 /*
@@ -1435,10 +1442,7 @@ static __rte_noinline void combine_packets(struct weir_window_worker *w,
 		uint32_t pass = m->query_pass ? m->query_pass[base + j] & filtered : filtered;
 		flow_key(&keys[j], pkts[base + j], pass);
 		hash[j] = weir_key_hash(&keys[j], FLOW_KEY_WORDS);
-		size_t e = (size_t)(hash[j] & t->mask) * t->stride;
-		rte_prefetch0(&t->hashes[hash[j] & t->mask]);
-		rte_prefetch0(&t->entries[e]);
-		rte_prefetch0(&t->entries[e + t->stride - 1]);
+		prefetch_slot(t, hash[j]);
 	}
 	for (unsigned j = 0; j < n; j++) {
 		const struct weir_pkt *p = pkts[base + j];

@@ -64,15 +64,22 @@ jcheck "$TMP/q.json" '[q["name"] for q in r["queries"]] == ["proto", "total"]' &
   fail "query list after refusals: $(cat "$TMP/q.json")"
 
 ctl --json query add "$TMP/add.yaml" > "$TMP/add.json" || fail "query add: exit $?"
+# The list at once: the old proto is "ending" only until the boundary B, less than 1 s away.
+LIST_NS=$(date +%s%N)
+ctl query list > "$TMP/q.txt"
 jcheck "$TMP/add.json" 'r["ok"] is True' 'len(r["added"]) == 2' 'r["added"][0]["name"] == "proto"' \
   'r["added"][0]["replaces"] == 0' 'r["added"][1]["replaces"] is None' \
   'r["added"][0]["from_ns"] % 1000000000 == 0' && ok "query add: proto replaced, tcp_ports added" ||
   fail "query add: $(cat "$TMP/add.json")"
 B=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["added"][0]["from_ns"])' "$TMP/add.json")
 B2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["added"][1]["from_ns"])' "$TMP/add.json")
-ctl query list > "$TMP/q.txt"
-grep -q "^proto \[ending\] " "$TMP/q.txt" && grep -q "^proto  *tumbling 1s  *ip_version" "$TMP/q.txt" &&
-  ok "query list: the old proto ending, the new one live" || fail "query list: $(cat "$TMP/q.txt")"
+if [ "$LIST_NS" -ge "$B" ]; then
+  # processing time is the wall clock: a slow machine got here after B, when it had ended
+  ok "query list: taken $(( (LIST_NS - B) / 1000000 )) ms after the old proto's end, not checked"
+else
+  grep -q "^proto \[ending\] " "$TMP/q.txt" && grep -q "^proto  *tumbling 1s  *ip_version" "$TMP/q.txt" &&
+    ok "query list: the old proto ending, the new one live" || fail "query list: $(cat "$TMP/q.txt")"
+fi
 sleep 3
 ctl --json query remove total > "$TMP/rm.json" || fail "query remove: exit $?"
 U=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["until_ns"])' "$TMP/rm.json")

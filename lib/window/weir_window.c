@@ -907,9 +907,26 @@ static __rte_always_inline void upsert_chunk_kw(struct query_shards *qs,
 						uint64_t todo, const struct flow_sums *fs,
 						unsigned words)
 {
+	/* the plain form's words and sources in registers, not reloaded after each add */
+	const bool plain = !fs && q->plain_adds;
+	const unsigned w0 = q->add_word[0], w1 = q->add_word[1], w2 = q->add_word[2],
+		       w3 = q->add_word[3];
+	const unsigned s0 = q->add_src[0], s1 = q->add_src[1], s2 = q->add_src[2],
+		       s3 = q->add_src[3];
+
 	for (; todo; todo &= todo - 1) {
 		unsigned j = (unsigned)__builtin_ctzll(todo), i = base + j;
 		uint64_t *a = table_upsert(b->tab[j], &b->keys[j], b->hash[j], words);
+		if (plain && likely(a)) {
+			const struct weir_pkt *p = pkts[i];
+			const uint64_t v[] = {1, p->pkt_len, p->ip_bytes, p->payload_len, 0};
+			_Static_assert(WEIR_PLAIN_ZERO == 4, "v[4] is the zero");
+			a[w0] += v[s0];
+			a[w1] += v[s1];
+			a[w2] += v[s2];
+			a[w3] += v[s3];
+			continue;
+		}
 		struct pkt_sums ps = sums_of(pkts[i], m->ts[i], fs, i);
 		if (unlikely(!a)) {
 			add_overflow(qs, b->tab[j], q, pkts[i], bf, m, i, &ps);

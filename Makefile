@@ -59,7 +59,7 @@ ipp: ipp-build
 # in one go, table + CSV + plots in perf/results/report-<time>/. Under 10 minutes on 2 cores.
 # Measures the release build build-perf (made here if absent), or WEIR_BIN.
 report: deps
-	@[ -n "$$WEIR_BIN" ] || [ -f build-perf/build.ninja ] || meson setup build-perf --buildtype=release $(MESON_OPTS)
+	@[ -n "$$WEIR_BIN" ] || [ -f build-perf/build.ninja ] || meson setup build-perf --buildtype=release -Db_lto=true $(MESON_OPTS)
 	@[ -n "$$WEIR_BIN" ] || ninja -C build-perf
 	@.ci/hugepages.sh
 	perf/report

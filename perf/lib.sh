@@ -64,7 +64,7 @@ find_weir() {
 		done
 	fi
 	[ -n "$WEIR" ] && [ -x "$WEIR" ] ||
-		die "no weir binary: build one (cd $ROOT && meson setup build-perf --buildtype=release && ninja -C build-perf) or give --weir"
+		die "no weir binary: build one (cd $ROOT && meson setup build-perf --buildtype=release -Db_lto=true && ninja -C build-perf) or give --weir"
 }
 
 # Only a warning: the EAL may still get hugepages without root, and require_hugepages

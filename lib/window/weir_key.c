@@ -138,6 +138,10 @@ static void compile_plan(struct weir_query *q, const struct weir_query_conf *c)
 		q->n_key_num++;
 		q->fields_used |= 1u << f;
 	}
+	q->ip_pair = -1;
+	if (q->n_key_ip == 2 && !q->key_ip[0].masked && !q->key_ip[1].masked &&
+	    q->key_ip[0].field == WEIR_FIELD_SRC_IP && q->key_ip[1].word == q->key_ip[0].word + 2)
+		q->ip_pair = (int8_t)q->key_ip[0].word;
 	for (unsigned s = 0; s < q->n_slots; s++) {
 		const struct weir_agg_slot *sl = &q->slot[s];
 		bool takes_field = sl->kind >= WEIR_AGG_SUM && sl->kind <= WEIR_AGG_QUANTILES;

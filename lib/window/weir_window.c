@@ -846,51 +846,66 @@ _Static_assert(WEIR_KEY_WORDS == 6, "WITH_KEY_WORDS has a case per key size");
 		}                                                    \
 	} while (0)
 
+_Static_assert(offsetof(struct weir_pkt, dst_ip) == offsetof(struct weir_pkt, src_ip) + 16,
+	       "ip_pair copies both addresses at once");
+
+
 /*
  * The keys of packets base..base+n-1 from the burst's fields, field by field:
  * each loop runs over the packets with the field's key word, shift and mask
- * loaded once. Addresses are copied and masked to their prefix, every other
- * field OR-ed into its key word. Packets the query does not key get keys too
- * (from zeroed fields), never used. The keys are read back in a later pass,
- * once these stores have retired.
+ * loaded once. Addresses are copied and masked to their prefix (a whole
+ * src_ip, dst_ip pair in one copy, with the hidden ip_version byte), every
+ * other field OR-ed into its key word. Packets the query does not key get
+ * keys too (from zeroed fields), never used. The keys are read back in a
+ * later pass, once these stores have retired.
  */
 static __rte_always_inline void chunk_keys(const struct weir_query *q,
 					   const struct weir_burst_fields *bf,
 					   const struct weir_pkt *const *pkts, unsigned base,
 					   unsigned n, struct weir_key *keys, unsigned words)
 {
+	/* the hidden ip_version byte: any query with an address has it */
+	unsigned vw = (unsigned)q->ipver_off / 8, vshift = (unsigned)q->ipver_off % 8 * 8;
+
 	for (unsigned j = 0; j < n; j++)
 		for (unsigned w = 0; w < words; w++) /* only the words compared and stored */
 			keys[j].w[w] = 0;
-	for (unsigned f = 0; f < q->n_key_ip; f++) {
-		bool src = q->key_ip[f].field == WEIR_FIELD_SRC_IP;
-		unsigned kw = q->key_ip[f].word;
-		if (q->key_ip[f].masked) {
-			const uint64_t *m4 = q->key_ip[f].mask4, *m6 = q->key_ip[f].mask6;
-			for (unsigned j = 0; j < n; j++) {
-				const struct weir_pkt *p = pkts[base + j];
-				const uint64_t *mask = p->ip_version == 4 ? m4 : m6;
-				uint64_t ip[2];
-				memcpy(ip, src ? p->src_ip : p->dst_ip, 16);
-				keys[j].w[kw] = ip[0] & mask[0];
-				keys[j].w[kw + 1] = ip[1] & mask[1];
-			}
-		} else {
-			for (unsigned j = 0; j < n; j++)
-				memcpy(&keys[j].w[kw], src ? pkts[base + j]->src_ip
-							      : pkts[base + j]->dst_ip, 16);
+	if (q->ip_pair >= 0) {
+		unsigned kw = (unsigned)q->ip_pair;
+		for (unsigned j = 0; j < n; j++) {
+			const struct weir_pkt *p = pkts[base + j];
+			memcpy(&keys[j].w[kw], p->src_ip, 32);
+			keys[j].w[vw] |= (uint64_t)p->ip_version << vshift;
 		}
+	} else {
+		for (unsigned f = 0; f < q->n_key_ip; f++) {
+			bool src = q->key_ip[f].field == WEIR_FIELD_SRC_IP;
+			unsigned kw = q->key_ip[f].word;
+			if (q->key_ip[f].masked) {
+				const uint64_t *m4 = q->key_ip[f].mask4, *m6 = q->key_ip[f].mask6;
+				for (unsigned j = 0; j < n; j++) {
+					const struct weir_pkt *p = pkts[base + j];
+					const uint64_t *mask = p->ip_version == 4 ? m4 : m6;
+					uint64_t ip[2];
+					memcpy(ip, src ? p->src_ip : p->dst_ip, 16);
+					keys[j].w[kw] = ip[0] & mask[0];
+					keys[j].w[kw + 1] = ip[1] & mask[1];
+				}
+			} else {
+				for (unsigned j = 0; j < n; j++)
+					memcpy(&keys[j].w[kw], src ? pkts[base + j]->src_ip
+								      : pkts[base + j]->dst_ip, 16);
+			}
+		}
+		if (q->ipver_off >= 0)
+			for (unsigned j = 0; j < n; j++)
+				keys[j].w[vw] |= (uint64_t)pkts[base + j]->ip_version << vshift;
 	}
 	for (unsigned f = 0; f < q->n_key_num; f++) {
 		const uint64_t *v = &bf->num[q->key_num[f].field][base];
 		unsigned kw = q->key_num[f].word, shift = q->key_num[f].shift;
 		for (unsigned j = 0; j < n; j++)
 			keys[j].w[kw] |= v[j] << shift;
-	}
-	if (q->ipver_off >= 0) {
-		unsigned kw = (unsigned)q->ipver_off / 8, shift = (unsigned)q->ipver_off % 8 * 8;
-		for (unsigned j = 0; j < n; j++)
-			keys[j].w[kw] |= (uint64_t)pkts[base + j]->ip_version << shift;
 	}
 }
 

@@ -105,6 +105,8 @@ struct weir_query {
 		bool masked;                   /* a prefix: mask4/mask6 are not all ones */
 		uint64_t mask4[2], mask6[2];   /* prefix masks over the two words, per family */
 	} key_ip[2];
+	int8_t ip_pair;                        /* src_ip then dst_ip, whole, from this key word: one
+						  32-byte copy (they are adjacent in weir_pkt); -1 none */
 	unsigned n_key_num;                    /* other fields: OR-ed into their key word */
 	struct { uint8_t field, word, shift; } key_num[WEIR_MAX_GROUP_BY];
 	unsigned n_word_ops;                   /* inline-word aggregates */

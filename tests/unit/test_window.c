@@ -866,14 +866,18 @@ static void burst_path_check(const char *const *aggs, unsigned n_aggs, bool plai
 		{WEIR_FIELD_DST_IP, WEIR_FIELD_TCP_FLAGS, WEIR_FIELD_TTL, WEIR_FIELD_VLAN},
 		{WEIR_FIELD_FLOW_ID, WEIR_FIELD_DIRECTION, WEIR_FIELD_SRC_LABEL, WEIR_FIELD_DST_NAME},
 		{WEIR_FIELD_IP_VERSION, WEIR_FIELD_LENGTH, WEIR_FIELD__COUNT},
+		/* whole addresses: a host pair (one copy), and the pair the other way round */
+		{WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_IP, WEIR_FIELD_PROTO, WEIR_FIELD__COUNT},
+		{WEIR_FIELD_DST_IP, WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_PORT, WEIR_FIELD__COUNT},
 	};
+	static const bool pair[] = {false, false, false, false, true, false};
 	char err[512];
 
-	for (unsigned g = 0; g < 4; g++) {
+	for (unsigned g = 0; g < sizeof(gb) / sizeof(gb[0]); g++) {
 		struct weir_query_conf c = qconf("ref", NULL, 0, 3600 * SEC, 4096);
 		for (unsigned f = 0; f < 4 && gb[g][f] != WEIR_FIELD__COUNT; f++) {
 			c.group_by[c.n_group_by] = gb[g][f];
-			if (gb[g][f] == WEIR_FIELD_SRC_IP) {
+			if (gb[g][f] == WEIR_FIELD_SRC_IP && g < 4) {
 				c.prefix4[c.n_group_by] = 24;
 				c.prefix6[c.n_group_by] = 48;
 			}
@@ -886,6 +890,7 @@ static void burst_path_check(const char *const *aggs, unsigned n_aggs, bool plai
 		struct weir_window_worker *w = weir_window_worker_get(s, 0);
 		const struct weir_query *q = weir_window_set_query(s, 0);
 		cr_assert_eq(q->plain_adds, plain, "%s: the plain form or not", aggs[0]);
+		cr_assert_eq(q->ip_pair >= 0, pair[g], "group %u: one copy for the host pair or not", g);
 		struct weir_table *ref = new_table(q, 4096);
 		struct weir_pkt pk[64];
 		const struct weir_pkt *pp[64];

@@ -157,13 +157,17 @@ static void compile_plan(struct weir_query *q, const struct weir_query_conf *c)
 	for (unsigned j = 0; j < q->n_word_ops; j++)
 		q->word_adds_only &= q->word_op[j].op == WEIR_WOP_ADD &&
 				     q->word_op[j].src <= WEIR_WSRC_PAYLOAD;
-	q->plain_adds = q->word_adds_only && !q->n_slow && q->n_word_ops >= 1 &&
-			q->n_word_ops <= WEIR_PLAIN_ADDS;
-	for (unsigned k = 0; k < WEIR_PLAIN_ADDS; k++) {
-		bool op = k < q->n_word_ops;
-		q->add_word[k] = q->word_op[op ? k : 0].word;
-		q->add_src[k] = op ? q->word_op[k].src : WEIR_PLAIN_ZERO;
+	_Static_assert(WEIR_WSRC_PAYLOAD + 1 == WEIR_PLAIN_SOURCES, "one word per counter source");
+	q->plain_adds = q->word_adds_only && !q->n_slow && q->n_word_ops >= 1;
+	for (unsigned j = 0; j < q->n_word_ops && q->plain_adds; j++) {
+		unsigned src = q->word_op[j].src;
+		q->plain_adds = !q->src_mask[src]; /* a source added twice: the general form */
+		q->src_word[src] = q->word_op[j].word;
+		q->src_mask[src] = ~0ull;
 	}
+	for (unsigned src = 0; src < WEIR_PLAIN_SOURCES; src++)
+		if (!q->src_mask[src])
+			q->src_word[src] = q->word_op[0].word;
 }
 
 static void compile_panes(struct weir_query *q, const struct weir_query_conf *c)

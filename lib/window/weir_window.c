@@ -922,24 +922,22 @@ static __rte_always_inline void upsert_chunk_kw(struct query_shards *qs,
 						uint64_t todo, const struct flow_sums *fs,
 						unsigned words)
 {
-	/* the plain form's words and sources in registers, not reloaded after each add */
+	/* the plain form's words and masks in registers, not reloaded after each add */
 	const bool plain = !fs && q->plain_adds;
-	const unsigned w0 = q->add_word[0], w1 = q->add_word[1], w2 = q->add_word[2],
-		       w3 = q->add_word[3];
-	const unsigned s0 = q->add_src[0], s1 = q->add_src[1], s2 = q->add_src[2],
-		       s3 = q->add_src[3];
+	const unsigned w_one = q->src_word[WEIR_WSRC_ONE], w_len = q->src_word[WEIR_WSRC_LEN],
+		       w_ipb = q->src_word[WEIR_WSRC_IP_BYTES], w_pay = q->src_word[WEIR_WSRC_PAYLOAD];
+	const uint64_t m_one = q->src_mask[WEIR_WSRC_ONE], m_len = q->src_mask[WEIR_WSRC_LEN],
+		       m_ipb = q->src_mask[WEIR_WSRC_IP_BYTES], m_pay = q->src_mask[WEIR_WSRC_PAYLOAD];
 
 	for (; todo; todo &= todo - 1) {
 		unsigned j = (unsigned)__builtin_ctzll(todo), i = base + j;
 		uint64_t *a = table_upsert(b->tab[j], &b->keys[j], b->hash[j], words);
 		if (plain && likely(a)) {
 			const struct weir_pkt *p = pkts[i];
-			const uint64_t v[] = {1, p->pkt_len, p->ip_bytes, p->payload_len, 0};
-			_Static_assert(WEIR_PLAIN_ZERO == 4, "v[4] is the zero");
-			a[w0] += v[s0];
-			a[w1] += v[s1];
-			a[w2] += v[s2];
-			a[w3] += v[s3];
+			a[w_one] += 1 & m_one;
+			a[w_len] += p->pkt_len & m_len;
+			a[w_ipb] += p->ip_bytes & m_ipb;
+			a[w_pay] += p->payload_len & m_pay;
 			continue;
 		}
 		struct pkt_sums ps = sums_of(pkts[i], m->ts[i], fs, i);

@@ -82,7 +82,7 @@ struct weir_word_op {
 	uint8_t field;  /* WEIR_WSRC_FIELD: enum weir_field */
 };
 
-enum { WEIR_PLAIN_ADDS = 4, WEIR_PLAIN_ZERO = 4 };
+enum { WEIR_PLAIN_SOURCES = 4 };
 
 /* A compiled query: key layout, aggregate layout, time panes. */
 struct weir_query {
@@ -113,14 +113,14 @@ struct weir_query {
 	struct weir_word_op word_op[WEIR_MAX_AGGS + 2];
 	bool word_adds_only;                   /* every word op adds ONE/LEN/IP_BYTES/PAYLOAD */
 	/*
-	 * The usual query's shortest form: word_adds_only, no sketches, one to
-	 * WEIR_PLAIN_ADDS ops. The data path then adds, for each k,
-	 * v[add_src[k]] to word add_word[k], v = {1, len, ip_bytes, payload, 0}:
-	 * the ops past n_word_ops add the zero (WEIR_PLAIN_ZERO) to a real word.
+	 * The usual query's shortest form: word_adds_only, no sketches, each of
+	 * the four sources (ONE, LEN, IP_BYTES, PAYLOAD) added at most once. The
+	 * data path then adds, for each source s, its value AND src_mask[s] to
+	 * word src_word[s]: a source the query lacks adds zero to a real word.
 	 */
 	bool plain_adds;
-	uint16_t add_word[WEIR_PLAIN_ADDS];
-	uint8_t add_src[WEIR_PLAIN_ADDS];
+	uint16_t src_word[WEIR_PLAIN_SOURCES];
+	uint64_t src_mask[WEIR_PLAIN_SOURCES];
 	unsigned n_slow;                       /* the rest (sketches, flag counts): per slot */
 	uint8_t slow_slot[WEIR_MAX_AGGS + 2];
 	uint32_t fields_used;                  /* bit f: numeric field f read by keys or aggregates */

@@ -123,6 +123,10 @@ static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static void parse_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned n,
 			struct counters *c)
 {
+	/* read once: the descriptor's byte stores could alias them for the compiler */
+	const enum weir_pkt_layer layer = pl->cfg->layer;
+	const uint16_t *const linktype = pl->linktype;
+
 	for (unsigned i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n) {
 			rte_prefetch0(rte_pktmbuf_mtod(m[i + PREFETCH_AHEAD], void *));
@@ -136,9 +140,8 @@ static void parse_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned
 			len = RTE_MIN(mb->pkt_len, (uint32_t)HDR_MAX);
 			d = rte_pktmbuf_read(mb, 0, len, head);
 		}
-		int mal = weir_pkt_parse(d, len, mb->pkt_len,
-					 (enum weir_linktype)pl->linktype[mb->port], pl->cfg->layer,
-					 weir_mbuf_pkt(mb));
+		int mal = weir_pkt_parse(d, len, mb->pkt_len, (enum weir_linktype)linktype[mb->port],
+					 layer, weir_mbuf_pkt(mb));
 		/* "none" is never reported: no read-modify-write on every packet */
 		if (unlikely(mal))
 			c->malformed[mal]++;
@@ -157,10 +160,11 @@ static uint64_t wall_now(const struct pipeline *pl)
  */
 static void stamp_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned n, uint64_t *ts)
 {
+	const uint64_t ts_flag = weir_ts_flag;
 	uint64_t now = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		if (likely(m[i]->ol_flags & weir_ts_flag)) {
+		if (likely(m[i]->ol_flags & ts_flag)) {
 			ts[i] = *RTE_MBUF_DYNFIELD(m[i], weir_ts_offset, uint64_t *) *
 				pl->ts_mult[m[i]->port];
 		} else {

@@ -849,7 +849,6 @@ _Static_assert(WEIR_KEY_WORDS == 6, "WITH_KEY_WORDS has a case per key size");
 _Static_assert(offsetof(struct weir_pkt, dst_ip) == offsetof(struct weir_pkt, src_ip) + 16,
 	       "ip_pair copies both addresses at once");
 
-
 /*
  * The keys of packets base..base+n-1 from the burst's fields, field by field:
  * each loop runs over the packets with the field's key word, shift and mask

@@ -254,12 +254,19 @@ static void sources_json(const struct pipeline *pl, const struct poller *po, con
 	}
 }
 
+/*
+ * The event time the checkpoint resumes from: the latest packet before the
+ * barrier, as the marks saw it. Not the workers' time now: they went on
+ * past their barriers while the others caught up, and a restore that
+ * started the watermark from a later packet would drop the packets between
+ * the barrier and it as too late.
+ */
 static uint64_t event_time_max(const struct pipeline *pl)
 {
-	uint64_t t = 0;
+	uint64_t t = pl->dist ? pl->dist->mark.max_ts : 0;
 
 	for (unsigned i = 0; i < pl->n_workers; i++)
-		t = RTE_MAX(t, __atomic_load_n(&pl->workers[i].max_ts_pub, __ATOMIC_RELAXED));
+		t = RTE_MAX(t, pl->workers[i].mark.max_ts);
 	return t;
 }
 

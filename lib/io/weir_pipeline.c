@@ -314,6 +314,7 @@ void weir_worker_barrier(struct worker *w, uint64_t epoch)
 	w->mark.epoch = epoch;
 	memcpy(w->mark.got, w->po.got, sizeof(w->mark.got));
 	w->mark.c = w->c;
+	w->mark.max_ts = weir_window_max_ts(w->win);
 	if (w->records) {
 		/* the main lcore drains records up to this mark into the checkpoint's output */
 		struct weir_record r = {.kind = WEIR_REC_BARRIER, .worker = w->id};
@@ -697,6 +698,7 @@ static inline void distributor_barrier(struct pipeline *pl, struct distributor *
 	d->mark.epoch = req;
 	memcpy(d->mark.got, d->po.got, sizeof(d->mark.got));
 	d->mark.c = d->c;
+	d->mark.max_ts = d->ts;
 	for (unsigned wk = 0; wk < pl->n_workers; wk++) {
 		pl->workers[wk].barrier_at = d->enq[wk];
 		__atomic_store_n(&pl->workers[wk].barrier_epoch, req, __ATOMIC_RELEASE);

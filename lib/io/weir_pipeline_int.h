@@ -154,6 +154,7 @@ struct ckpt_mark {
 	uint64_t epoch;
 	uint64_t got[MAX_RXQ];
 	struct counters c;
+	uint64_t max_ts; /* the latest event time (ns) of the packets before the barrier */
 };
 
 struct worker {

@@ -52,6 +52,17 @@ nref=$(grep -c '"type":"window"' "$TMP/ref.jsonl")
 [ "$nref" -gt 1000 ] || fail "reference run gave only $nref rows"
 grep -q '"query":"sessions"' "$TMP/ref.jsonl" && grep -q '"query":"sketches"' "$TMP/ref.jsonl" ||
   fail "reference run lacks session or sketch rows"
+# Each checkpoint resumes event time at its barrier: the latest timestamp of the packets read
+# before it, not the workers' time when it was written (they go on past their barriers).
+ET=$(dirname "$0")/ckpt_event_time.py
+event_times() { # DIR LABEL
+  local files=("$1"/ckpt-*.wckpt)
+  [ -e "${files[0]}" ] || { fail "$2: no checkpoint files"; return; }
+  python3 "$ET" "$CAP" "${files[@]}" > "$1/et.txt" &&
+    ok "$2: ${#files[@]} checkpoints resume event time at their barriers" ||
+    fail "$2: checkpoint event time past the barrier: $(grep BAD "$1/et.txt" | head -2)"
+}
+event_times "$TMP/ref" "reference run"
 
 # One round: runs restarted with --restore latest until one completes; each of the first
 # `budget` runs is killed after a random 0.2-2.5 s. Sets `killed` and `restores`.
@@ -96,6 +107,7 @@ while [ "$total" -lt "$KILLS" ]; do
     fail "round $r: stats rx $(stat "$TMP/r$r/out.jsonl" rx), the capture has 102018 packets"
   n=$(ls "$TMP/r$r" | grep -c '^ckpt-.*\.wckpt$')
   [ "$n" -le 3 ] || fail "round $r: $n checkpoint files left, keep is 3"
+  event_times "$TMP/r$r" "round $r"
 done
 [ "$total" -ge "$KILLS" ] && ok "$total kills in $r rounds"
 

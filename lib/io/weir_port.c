@@ -51,17 +51,14 @@ uint16_t weir_port_queues(const struct weir_port_conf *c, unsigned workers)
  * spanned two, and the driver's copy and the parse touched one line more
  * per packet (on the pcap replay, the copy's source is a memory miss).
  */
-_Static_assert((sizeof(struct rte_mbuf) + RTE_ALIGN(sizeof(struct weir_pkt), RTE_CACHE_LINE_SIZE) +
-		RTE_PKTMBUF_HEADROOM) % RTE_CACHE_LINE_SIZE == 0,
+#define MBUF_PRIV_SIZE RTE_ALIGN(sizeof(struct weir_pkt), RTE_CACHE_LINE_SIZE)
+_Static_assert((sizeof(struct rte_mbuf) + MBUF_PRIV_SIZE + RTE_PKTMBUF_HEADROOM) %
+		       RTE_CACHE_LINE_SIZE == 0,
 	       "received frames start on a cache line");
-static uint16_t mbuf_priv_size(void)
-{
-	return RTE_ALIGN(sizeof(struct weir_pkt), RTE_CACHE_LINE_SIZE);
-}
 
 static size_t mbuf_elt_size(const struct weir_port_conf *c)
 {
-	return sizeof(struct rte_mbuf) + mbuf_priv_size() + c->mbuf_data_room + 128;
+	return sizeof(struct rte_mbuf) + MBUF_PRIV_SIZE + c->mbuf_data_room + 128;
 }
 
 /*
@@ -229,7 +226,7 @@ static int setup_queues(struct weir_port *p, const struct weir_port_conf *c, uns
 	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rxd, &nb_txd);
 	snprintf(pool_name, sizeof(pool_name), "weir_mb%u", index);
 	p->pool = rte_pktmbuf_pool_create(pool_name, c->mbufs, RTE_MIN(cache, RTE_MEMPOOL_CACHE_MAX_SIZE),
-					  mbuf_priv_size(), c->mbuf_data_room, socket);
+					  MBUF_PRIV_SIZE, c->mbuf_data_room, socket);
 	if (!p->pool) {
 		snprintf(err, errlen, "port '%s': cannot create a pool of %u mbufs: %s", p->name,
 			 c->mbufs, rte_strerror(rte_errno));

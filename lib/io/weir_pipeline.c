@@ -970,7 +970,12 @@ static void emit_window(void *ctx, const struct weir_window_result *r)
 	pl->windows_emitted++;
 }
 
-/* Alerts and flow records from the workers, as JSON lines. Returns how many. */
+/*
+ * Alerts and flow records from the workers, as JSON lines. Returns how many.
+ * Only the records already queued when it starts: a worker that alerts as
+ * fast as we write must not keep the main lcore from the control socket and
+ * the window merges. All of those are enough for the generations' reclaim.
+ */
 static unsigned drain_records(struct pipeline *pl)
 {
 	struct weir_record r[32];
@@ -978,11 +983,14 @@ static unsigned drain_records(struct pipeline *pl)
 	unsigned total = 0, n, max = weir_checkpoints_pending(pl) ? 1 : RTE_DIM(r);
 
 	for (unsigned i = 0; i < pl->n_workers; i++) {
-		if (!pl->workers[i].records)
+		struct rte_ring *ring = pl->workers[i].records;
+		if (!ring)
 			continue;
-		while (!weir_checkpoints_records_held(pl, i) &&
-		       (n = rte_ring_sc_dequeue_burst_elem(pl->workers[i].records, r, sizeof(r[0]),
-							   max, NULL)) > 0) {
+		unsigned left = rte_ring_count(ring);
+		while (left && !weir_checkpoints_records_held(pl, i) &&
+		       (n = rte_ring_sc_dequeue_burst_elem(ring, r, sizeof(r[0]), RTE_MIN(max, left),
+							   NULL)) > 0) {
+			left -= n;
 			for (unsigned k = 0; k < n; k++) {
 				if (r[k].kind == WEIR_REC_BARRIER) {
 					weir_checkpoints_record_mark(pl, i);

@@ -43,8 +43,10 @@ Y
 EQ=$(dirname "$0")/rows_equal.py
 
 # The reference: one uninterrupted run (checkpoints on too: they must not change anything).
+# Paced like the rounds: at full speed the distributor has read the whole file before the
+# first checkpoint is cut, and a run ends with none or one (no source left to mark).
 mkdir -p "$TMP/ref"
-if ! "$WEIR_BIN" run --config "$TMP/q.yaml" --pcap "$CAP" --out "$TMP/ref.jsonl" \
+if ! "$WEIR_BIN" run --config "$TMP/paced.yaml" --pcap "$CAP" --out "$TMP/ref.jsonl" \
      --checkpoint-dir "$TMP/ref" 2> "$TMP/ref.err"; then
   fail "reference run: $(tail -3 "$TMP/ref.err")"; finish
 fi

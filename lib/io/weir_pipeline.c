@@ -161,8 +161,17 @@ static uint64_t wall_now(const struct pipeline *pl)
 static void stamp_burst(const struct pipeline *pl, struct rte_mbuf **m, unsigned n, uint64_t *ts)
 {
 	const uint64_t ts_flag = weir_ts_flag;
-	uint64_t now = 0;
+	uint64_t now = 0, stamped = 0;
 
+	/* Most ports stamp no packet (NICs without the offload, replays): one time for all. */
+	for (unsigned i = 0; i < n; i++)
+		stamped |= m[i]->ol_flags;
+	if (!(stamped & ts_flag)) {
+		now = wall_now(pl);
+		for (unsigned i = 0; i < n; i++)
+			ts[i] = now;
+		return;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (likely(m[i]->ol_flags & ts_flag)) {
 			ts[i] = *RTE_MBUF_DYNFIELD(m[i], weir_ts_offset, uint64_t *) *

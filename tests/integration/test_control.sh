@@ -3,8 +3,8 @@
 # and counting): every command through weirctl (tables and --json), the bad inputs (malformed JSON,
 # oversized request, unknown command, a client that never sends, 1,000 clients at once), the socket
 # path checks (regular file, stale socket, socket in use, missing directory), mode 0600, the config
-# key, and `shutdown` ending weir with exit 0 and its final stats record. Every process started here
-# is stopped by its PID.
+# key, `shutdown` ending weir with exit 0 and its final stats record, and a weir whose output
+# reader is slower than its alerts still answering. Every process started here is stopped by its PID.
 . "$(dirname "$0")/lib.sh"
 : "${WEIRCTL_BIN:?WEIRCTL_BIN not set (run through meson test)}"
 RULES=$WEIR_SOURCE_DIR/rules/basic.rules
@@ -318,5 +318,34 @@ if start_weir "$SOCK" "$TMP/out3.jsonl" "$TMP/err3" --config "$TMP/win.yaml" --c
 else
   fail "windows show: weir did not start: $(tail -3 "$TMP/err3")"
 fi
+
+
+# 8. A reader slower than the alerts (a FIFO drained at ~6 MB/s): the main lcore still answers
+# between batches of records (it used to stay in the drain loop: every request timed out), the
+# alerts that find the record ring full are counted as alerts_lost, and shutdown ends it.
+mkfifo "$TMP/slow.fifo"
+python3 -c '
+import sys, time
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "wb") as o:
+    while (b := f.read(65536)):
+        o.write(b)
+        time.sleep(0.01)' "$TMP/slow.fifo" "$TMP/slow.jsonl" & READER=$!; PIDS+=("$READER")
+SOCK=$TMP/slow.sock
+"$WEIR_BIN" run --port "net_pcap0,rx_pcap=$WEIR_SOURCE_DIR/tests/data/sample.pcap,infinite_rx=1" \
+  --rules "$RULES" --out "$TMP/slow.fifo" --no-summary --control "$SOCK" 2> "$TMP/err4" & pid=$!
+PIDS+=("$pid")
+for _ in $(seq 300); do ctl --timeout 2 status > /dev/null 2>&1 && break; sleep 0.1; done
+sleep 2
+late=0
+for _ in $(seq 10); do ctl --timeout 3 status > /dev/null 2>> "$TMP/e4" || late=$((late + 1)); sleep 0.2; done
+[ "$late" -eq 0 ] && ok "slow output reader: 10 of 10 status requests answered within 3 s" ||
+  fail "slow output reader: $late of 10 status requests unanswered: $(tail -1 "$TMP/e4")"
+ctl shutdown > /dev/null
+wait_exit $pid
+wait "$READER" 2>/dev/null
+[ "$rc" -eq 0 ] && lost=$(stat "$TMP/slow.jsonl" inspect.alerts_lost) && [ "$lost" -gt 0 ] &&
+  check_accounting "$TMP/slow.jsonl" > /dev/null &&
+  ok "slow output reader: exit 0, $lost alerts lost to the full record ring and counted" ||
+  fail "slow output reader: exit $rc, alerts_lost '${lost:-}' $(tail -2 "$TMP/err4")"
 
 finish

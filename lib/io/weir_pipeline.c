@@ -983,7 +983,8 @@ static void emit_window(void *ctx, const struct weir_window_result *r)
  * Alerts and flow records from the workers, as JSON lines. Returns how many.
  * Only the records already queued when it starts: a worker that alerts as
  * fast as we write must not keep the main lcore from the control socket and
- * the window merges. All of those are enough for the generations' reclaim.
+ * the window merges. A retired generation's reclaim needs no more: the
+ * records that name it were queued before its grace period ended.
  */
 static unsigned drain_records(struct pipeline *pl)
 {

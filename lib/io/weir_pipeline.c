@@ -587,6 +587,23 @@ static inline unsigned worker_ring_room(struct worker *w)
 	return (unsigned)RTE_MIN((uint64_t)w->pl->cfg->burst, w->barrier_at - w->deq);
 }
 
+/*
+ * The distributor may take a barrier between worker_ring_room and the
+ * dequeue, and hand over more packets at once: then the burst holds the
+ * barrier's position. How many of its n packets come before the barrier (n
+ * when it does not hold it). Missing it left the worker past its barrier for
+ * good, the checkpoint never aligned, and the merger kept the other workers'
+ * later shards until they had none left: every lcore waited.
+ */
+static inline unsigned worker_ring_cut(const struct worker *w, unsigned n)
+{
+	uint64_t be = __atomic_load_n(&w->barrier_epoch, __ATOMIC_ACQUIRE);
+
+	if (likely(be == w->epoch) || w->deq > w->barrier_at || w->deq + n <= w->barrier_at)
+		return n;
+	return (unsigned)(w->barrier_at - w->deq);
+}
+
 static void worker_ring_loop(struct worker *w)
 {
 	struct distributor *d = w->pl->dist;
@@ -600,6 +617,17 @@ static void worker_ring_loop(struct worker *w)
 		unsigned room = worker_ring_room(w);
 		uint64_t t_rx = stage_clock_due(&w->clock);
 		unsigned n = rte_ring_dequeue_burst(w->ring, (void **)m, room, NULL);
+		unsigned k = worker_ring_cut(w, n);
+		if (unlikely(k < n)) {
+			/* the packets before the barrier, the mark, then the rest */
+			w->deq += k;
+			if (k)
+				worker_process(w, m, k, true, t_rx);
+			weir_worker_barrier(w, __atomic_load_n(&w->barrier_epoch, __ATOMIC_ACQUIRE));
+			memmove(m, m + k, (n - k) * sizeof(m[0]));
+			n -= k;
+			t_rx = 0;
+		}
 		w->deq += n;
 		if (n) {
 			worker_process(w, m, n, true, t_rx);

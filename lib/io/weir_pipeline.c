@@ -618,19 +618,20 @@ static void worker_ring_loop(struct worker *w)
 		uint64_t t_rx = stage_clock_due(&w->clock);
 		unsigned n = rte_ring_dequeue_burst(w->ring, (void **)m, room, NULL);
 		unsigned k = worker_ring_cut(w, n);
+		struct rte_mbuf **rest = m;
 		if (unlikely(k < n)) {
 			/* the packets before the barrier, the mark, then the rest */
 			w->deq += k;
 			if (k)
 				worker_process(w, m, k, true, t_rx);
-			weir_worker_barrier(w, __atomic_load_n(&w->barrier_epoch, __ATOMIC_ACQUIRE));
-			memmove(m, m + k, (n - k) * sizeof(m[0]));
+			weir_worker_barrier(w, __atomic_load_n(&w->barrier_epoch, __ATOMIC_RELAXED));
+			rest += k;
 			n -= k;
 			t_rx = 0;
 		}
 		w->deq += n;
 		if (n) {
-			worker_process(w, m, n, true, t_rx);
+			worker_process(w, rest, n, true, t_rx);
 			idle = 0;
 			continue;
 		}

@@ -319,7 +319,6 @@ else
   fail "windows show: weir did not start: $(tail -3 "$TMP/err3")"
 fi
 
-
 # 8. A reader slower than the alerts (a FIFO drained at ~6 MB/s): the main lcore still answers
 # between batches of records (it used to stay in the drain loop: every request timed out), the
 # alerts that find the record ring full are counted as alerts_lost, and shutdown ends it.

@@ -102,22 +102,44 @@ run_weir() { # seconds out log
 	processed=$(sed -n 's/^{"type":"stats","rx":[0-9]*,"processed":\([0-9]*\).*/\1/p' <<< "$line")
 	elapsed=$(sed -n 's/.*"elapsed_s":\([0-9.e+-]*\).*/\1/p' <<< "$line")
 	[ -n "$mpps" ] && [ -n "$processed" ] && [ -n "$elapsed" ] || return 1
-	RES=$(printf '%.4f %s %.3f' "$mpps" "$processed" "$elapsed")
+	RES=$(printf '%.4f %s %.3f %s' "$mpps" "$processed" "$elapsed" "$(stage_figures "$line")")
+}
+
+# Weir's sampled TSC cycles per packet in rx, parse, window, tx and all
+# stages ("stage_cycles" of its stats; - where absent). The machines here
+# change speed from one run to the next, and every stage with it: the share
+# of parse + window in the total holds where Mpps drift, so it is the figure
+# to compare builds by, and (rx + tx) / total is the ratio weir would reach
+# if testpmd's loop cost what weir's rx and free do.
+stage_figures() { # stats line
+	local f out=
+	for f in rx parse window tx total; do
+		local v
+		v=$(sed -n "s/.*\"stage_cycles\":{[^}]*\"per_packet\":{[^}]*\"$f\":\([0-9.e+-]*\).*/\1/p" <<< "$1")
+		out+="${v:--} "
+	done
+	echo "${out% }"
 }
 
 # ---- the rounds -------------------------------------------------------------------
 describe_run lib app pmd-config   # STAMP, CSV, MACHINE, COMMIT
-echo "date,machine,commit,weir,round,tool,mpps,packets,seconds" > "$CSV"
+echo "date,machine,commit,weir,round,tool,mpps,packets,seconds,rx_cycles,parse_cycles,window_cycles,tx_cycles,total_cycles" > "$CSV"
 
 echo "bench-rx: $(basename "$PCAP") cut to $SNAPLEN B ($RECORDS records), weir=$WEIR"
 echo "bench-rx: warm-up + $ROUNDS rounds of ${DURATION}s, A=testpmd B=weir; load average $(load_average)"
 # One measured run: its CSV row and its line on screen; leaves its rate in mpps.
-report_run() { # label tool mpps packets seconds
+report_run() { # label tool mpps packets seconds [rx parse window tx total cycles]
 	mpps=$3
-	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$1,$2,$3,$4,$5" >> "$CSV"
-	printf '  round %-6s %-7s %8.3f Mpps\n' "$1" "$2" "$mpps"
+	local cyc="${6:-} ${7:-} ${8:-} ${9:-} ${10:-}"
+	echo "$STAMP,$MACHINE,$COMMIT,$WEIR,$1,$2,$3,$4,$5,$(tr ' ' ',' <<< "$cyc")" >> "$CSV"
+	if [ -n "${10:-}" ] && [ "${10}" != - ]; then
+		printf '  round %-6s %-7s %8.3f Mpps  cycles/packet: rx %s parse %s window %s total %s\n' \
+			"$1" "$2" "$mpps" "$6" "$7" "$8" "${10}"
+	else
+		printf '  round %-6s %-7s %8.3f Mpps\n' "$1" "$2" "$mpps"
+	fi
 }
-tp_rates=() weir_rates=()
+tp_rates=() weir_rates=() work_shares=() rx_shares=()
 for ((r = 0; r <= ROUNDS; r++)); do
 	secs=$DURATION label=$r
 	[ "$r" -eq 0 ] && { secs=$WARMUP; label=warmup; }
@@ -133,9 +155,13 @@ for ((r = 0; r <= ROUNDS; r++)); do
 		tail -20 "$TMP/weir-$r.log" >&2
 		die "weir round $label failed (log above)"
 	}
-	read -r m p s <<< "$RES"     # mpps processed elapsed_s
-	report_run "$label" weir "$m" "$p" "$s"
+	read -r m p s c_rx c_parse c_window c_tx c_total <<< "$RES"   # mpps processed elapsed_s cycles
+	report_run "$label" weir "$m" "$p" "$s" "$c_rx" "$c_parse" "$c_window" "$c_tx" "$c_total"
 	[ "$r" -gt 0 ] && weir_rates+=("$mpps")
+	if [ "$r" -gt 0 ] && [ "$c_total" != - ] && [ "$c_window" != - ]; then
+		work_shares+=("$(awk -v p="$c_parse" -v w="$c_window" -v t="$c_total" 'BEGIN {printf "%.4f", (p + w) / t}')")
+		rx_shares+=("$(awk -v r="$c_rx" -v x="$c_tx" -v t="$c_total" 'BEGIN {printf "%.4f", (r + x) / t}')")
+	fi
 done
 
 best() { printf '%s\n' "$@" | sort -g | tail -1; }
@@ -154,6 +180,10 @@ printf '| %-22s | %-12s | %-12s | %-14s |\n' "date (UTC)" "testpmd Mpps" "weir M
 printf '|%s|%s|%s|%s|\n' "------------------------" "--------------" "--------------" "----------------"
 printf '| %-22s | %12.3f | %12.3f | %14s |\n' "$STAMP" "$tp" "$wr" "${ratio}x"
 printf '| %-22s | %12.3f | %12.3f | %14s |\n' "  (best of $ROUNDS)" "$tp_best" "$wr_best" "$(ratio "$wr_best" "$tp_best")x"
+if [ ${#work_shares[@]} -gt 0 ]; then
+	printf 'weir parse + window: %.1f %% of its cycles; (rx + tx) / total: %.3f (medians of the rounds)\n' \
+		"$(awk -v s="$(median "${work_shares[@]}")" 'BEGIN {print 100 * s}')" "$(median "${rx_shares[@]}")"
+fi
 echo "machine: $MACHINE; tree at $COMMIT; weir: $WEIR; load average now $(load_average)"
 echo "medians of $ROUNDS rounds of ${DURATION}s; every run: $CSV"
 if [ -n "$MIN_RATIO" ] && awk -v r="$ratio" -v m="$MIN_RATIO" 'BEGIN {exit !(r < m)}'; then

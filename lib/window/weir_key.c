@@ -250,6 +250,7 @@ int weir_query_compile(struct weir_query *q, const struct weir_query_conf *c, ui
 			q->rule_off = (int8_t)q->field_off[i];
 	if (has_ip)
 		q->ipver_off = (int8_t)off++;
+	q->keys_nonzero = has_ip; /* 4 or 6 in the version byte: a packet without IP is not keyed */
 	if (off > sizeof(struct weir_key)) {
 		snprintf(err, errlen, "query '%s': group-by key of %u bytes exceeds %zu", c->name, off,
 			 sizeof(struct weir_key));

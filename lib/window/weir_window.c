@@ -78,6 +78,7 @@ struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32
 	t->agg_words = q->agg_words;
 	t->stride = entry_stride(q);
 	t->blob_bytes = q->blob_bytes;
+	t->tagless = q->keys_nonzero;
 	t->hashes = (uint32_t *)p;
 	p += RTE_ALIGN((size_t)slots * 4, 8);
 	p = RTE_PTR_ALIGN_CEIL(p, RTE_CACHE_LINE_SIZE);
@@ -139,31 +140,56 @@ static __rte_always_inline bool key_equal(const uint64_t *a, const struct weir_k
 	return diff == 0;
 }
 
+/* Is the entry's key all zero (an empty slot of a tagless table)? */
+static __rte_always_inline bool key_empty(const uint64_t *a, unsigned words)
+{
+	static const struct weir_key zero;
+
+	return key_equal(a, &zero, words);
+}
+
+/* Key k (hash tag `tag`) into empty slot s; NULL when the table is full. */
+static __rte_always_inline uint64_t *table_insert(struct weir_table *t, const struct weir_key *k,
+						 uint32_t s, uint32_t tag, unsigned words)
+{
+	uint64_t *e = &t->entries[(size_t)s * t->stride];
+
+	if (unlikely(t->n_used >= t->max_keys))
+		return NULL;
+	if (!t->tagless)
+		t->hashes[s] = tag;
+	memcpy(e, k->w, (size_t)words * 8);
+	if (t->blob_bytes)
+		e[words + t->agg_words] = t->n_used;
+	t->used[t->n_used++] = s;
+	return e + words;
+}
+
 /*
  * Inlined into the data path's loop; weir_table_upsert is the same for other
  * callers. words is t->key_words, a constant where the caller is specialized.
+ * A tagless table's probe compares keys in the entry's line and nothing
+ * else; another's compares the slot's hash tag first.
  */
 static __rte_always_inline uint64_t *table_upsert(struct weir_table *t, const struct weir_key *k,
 						  uint32_t h, unsigned words)
 {
 	uint32_t tag = h | 1, s = h & t->mask;
 
-	for (;;) {
-		uint32_t cur = t->hashes[s];
+	for (;; s = (s + 1) & t->mask) {
 		uint64_t *e = &t->entries[(size_t)s * t->stride];
+		if (t->tagless) {
+			if (key_equal(e, k, words))
+				return e + words;
+			if (key_empty(e, words))
+				return table_insert(t, k, s, tag, words);
+			continue;
+		}
+		uint32_t cur = t->hashes[s];
 		if (cur == tag && key_equal(e, k, words))
 			return e + words;
-		if (cur == 0) {
-			if (unlikely(t->n_used >= t->max_keys))
-				return NULL;
-			t->hashes[s] = tag;
-			memcpy(e, k->w, (size_t)words * 8);
-			if (t->blob_bytes)
-				e[words + t->agg_words] = t->n_used;
-			t->used[t->n_used++] = s;
-			return e + words;
-		}
-		s = (s + 1) & t->mask;
+		if (cur == 0)
+			return table_insert(t, k, s, tag, words);
 	}
 }
 
@@ -1084,7 +1110,8 @@ static __rte_always_inline void prefetch_slot(const struct weir_table *t, uint32
 {
 	uint32_t s = h & t->mask;
 
-	rte_prefetch0(&t->hashes[s]);
+	if (!t->tagless)
+		rte_prefetch0(&t->hashes[s]);
 	rte_prefetch0(&t->entries[(size_t)s * t->stride]);
 	/* an entry over 8 words may straddle two lines: fetch its last word's too */
 	if (t->stride > 8)

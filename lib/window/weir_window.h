@@ -90,6 +90,8 @@ struct weir_query {
 	unsigned key_words;                    /* words of struct weir_key in use */
 	uint8_t field_off[WEIR_MAX_GROUP_BY];  /* byte offset of each group_by field */
 	int8_t ipver_off;                      /* hidden ip_version byte (for formatting), -1 none */
+	bool keys_nonzero;                     /* every key holds the IP version (ipver_off set by
+						  weir_query_compile): never all zero */
 	int8_t rule_off;                       /* where the matched rule's id goes, -1 none */
 	unsigned n_aggs;                       /* the query's aggregates (conf.aggs) */
 	unsigned n_slots;                      /* + hidden ones (session bounds) */
@@ -254,7 +256,13 @@ struct weir_table {
 	bool late;               /* a worker's delta for a pane it had sealed */
 	bool has_other;          /* the _other entry holds something */
 	uint64_t overflow;       /* packets (shards) or keys (merges) folded into _other */
-	uint32_t *hashes;        /* per slot: 0 empty, else hash | 1 */
+	/*
+	 * Keys that hold the IP version (any key with an address) are never all
+	 * zero: then an all-zero entry is an empty slot, and a probe reads the
+	 * entry's line alone, not hashes[] too (weir_table_init sets it).
+	 */
+	bool tagless;
+	uint32_t *hashes;        /* per slot: 0 empty, else hash | 1; all 0 when tagless */
 	uint64_t *entries;       /* per slot: key words, aggregate words, blob index */
 	uint32_t *used;          /* slot indices in insertion order (n_used of them) */
 	uint8_t *blobs;          /* (max_keys + 1) blobs, the last one _other's */

@@ -242,6 +242,27 @@ Test(snapshot, no_overflow_and_empty_tables)
 	free(buf), free(t), free(r);
 }
 
+/* An address key is never all zero: a snapshot entry that is says so, and nothing is loaded. */
+Test(snapshot, zero_address_key_refused)
+{
+	static const enum weir_field f[] = {WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_IP};
+	static const char *const aggs[] = {"packets"};
+	struct weir_query q = compile("z", f, 2, NULL, aggs, 1, WEIR_WINDOW_TUMBLING, 64);
+	struct weir_table *t = new_table(&q, 64), *r = new_table(&q, 64);
+	char err[256] = "";
+	size_t len;
+
+	cr_assert(t->tagless);
+	fill(&q, t, 10, 3, 5);
+	cr_assert_gt(t->n_used, 1);
+	uint8_t *buf = snap(&q, t, &len);
+	memset(buf + 56, 0, (size_t)q.key_words * 8); /* the first entry's key */
+	cr_assert_eq(weir_table_restore(&q, r, buf, len, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "entry 0: key without an IP version"), "%s", err);
+	cr_assert_eq(r->n_used, 0, "nothing is loaded");
+	free(buf), free(t), free(r);
+}
+
 Test(snapshot, sessions_and_plain_layouts)
 {
 	enum weir_field f[] = {WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_IP, WEIR_FIELD_DST_PORT};

@@ -190,6 +190,45 @@ Test(table, upsert_full_and_reset)
 	free(t);
 }
 
+/* Address keys hold the IP version: their tables find empty slots by an all-zero key, not by tags. */
+Test(table, address_keys_probe_entries_alone)
+{
+	enum weir_field f[] = {WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_IP};
+	enum weir_field fp[] = {WEIR_FIELD_SRC_PORT};
+	struct weir_query_conf c = qconf("a", f, 2, 60 * SEC, 16), cp = qconf("p", fp, 1, 60 * SEC, 16);
+	struct weir_query q, qp;
+	char err[128];
+
+	cr_assert_eq(weir_query_compile(&q, &c, 0, err, sizeof(err)), 0);
+	cr_assert_eq(weir_query_compile(&qp, &cp, 1, err, sizeof(err)), 0);
+	cr_assert(q.keys_nonzero);
+	cr_assert_not(qp.keys_nonzero, "a port key can be all zero (port 0)");
+	struct weir_table *t = new_table(&q, 16), *tp = new_table(&qp, 16);
+	cr_assert(t->tagless);
+	cr_assert_not(tp->tagless);
+	/* 16 keys in 32 slots collide; each is found again, the 17th does not fit */
+	for (unsigned round = 0; round < 2; round++)
+		for (unsigned i = 0; i < 17; i++) {
+			char src[32];
+			snprintf(src, sizeof(src), "10.0.%u.1", i);
+			struct weir_pkt p = v4(src, "2.2.2.2", 6, 1, 2, 60);
+			struct weir_key k;
+			cr_assert(weir_key_extract(&q, &p, NULL, 0, &k));
+			uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, q.key_words));
+			if (i == 16) {
+				cr_assert_null(a, "the table of 16 is full");
+				continue;
+			}
+			cr_assert_not_null(a, "key %u", i);
+			cr_assert_eq(a[0], round, "key %u found once per round", i);
+			a[0]++;
+		}
+	cr_assert_eq(t->n_used, 16);
+	for (uint32_t s = 0; s <= t->mask; s++)
+		cr_assert_eq(t->hashes[s], 0, "a tagless table writes no tags");
+	free(t), free(tp);
+}
+
 Test(table, merge_equals_aggregate_of_concatenation)
 {
 	enum weir_field f[] = {WEIR_FIELD_SRC_IP, WEIR_FIELD_DST_PORT};

@@ -59,10 +59,11 @@ size_t weir_table_size(const struct weir_query *q, uint32_t max_keys)
 {
 	uint32_t slots = table_slots(max_keys);
 	size_t stride = entry_stride(q);
+	size_t tags = q->keys_nonzero ? 0 : RTE_ALIGN((size_t)slots * 4, 8);
 
-	return RTE_ALIGN(sizeof(struct weir_table), 8) + RTE_ALIGN((size_t)slots * 4, 8) +
-	       RTE_CACHE_LINE_SIZE + (size_t)slots * stride * 8 + RTE_ALIGN((size_t)max_keys * 4, 8) +
-	       stride * 8 + ((size_t)max_keys + 1) * q->blob_bytes;
+	return RTE_ALIGN(sizeof(struct weir_table), 8) + tags + RTE_CACHE_LINE_SIZE +
+	       (size_t)slots * stride * 8 + RTE_ALIGN((size_t)max_keys * 4, 8) + stride * 8 +
+	       ((size_t)max_keys + 1) * q->blob_bytes;
 }
 
 struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32_t max_keys)
@@ -79,8 +80,10 @@ struct weir_table *weir_table_init(void *mem, const struct weir_query *q, uint32
 	t->stride = entry_stride(q);
 	t->blob_bytes = q->blob_bytes;
 	t->tagless = q->keys_nonzero;
-	t->hashes = (uint32_t *)p;
-	p += RTE_ALIGN((size_t)slots * 4, 8);
+	if (!t->tagless) { /* a tagless table has no tags */
+		t->hashes = (uint32_t *)p;
+		p += RTE_ALIGN((size_t)slots * 4, 8);
+	}
 	p = RTE_PTR_ALIGN_CEIL(p, RTE_CACHE_LINE_SIZE);
 	t->entries = (uint64_t *)p;
 	p += (size_t)slots * t->stride * 8;
@@ -106,7 +109,8 @@ void weir_table_reset(struct weir_table *t)
 	/* Clear only what was used: a shard of 64k keys may hold a dozen. */
 	for (uint32_t i = 0; i < t->n_used; i++) {
 		uint32_t s = t->used[i];
-		t->hashes[s] = 0;
+		if (!t->tagless)
+			t->hashes[s] = 0;
 		memset(&t->entries[(size_t)s * t->stride], 0, (size_t)t->stride * 8);
 	}
 	memset(t->blobs, 0, (size_t)t->n_used * t->blob_bytes);

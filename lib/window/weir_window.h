@@ -259,10 +259,10 @@ struct weir_table {
 	/*
 	 * Keys that hold the IP version (any key with an address) are never all
 	 * zero: then an all-zero entry is an empty slot, and a probe reads the
-	 * entry's line alone, not hashes[] too (weir_table_init sets it).
+	 * entry's line alone, and there is no hashes[] (weir_table_init sets it).
 	 */
 	bool tagless;
-	uint32_t *hashes;        /* per slot: 0 empty, else hash | 1; all 0 when tagless */
+	uint32_t *hashes;        /* per slot: 0 empty, else hash | 1; NULL when tagless */
 	uint64_t *entries;       /* per slot: key words, aggregate words, blob index */
 	uint32_t *used;          /* slot indices in insertion order (n_used of them) */
 	uint8_t *blobs;          /* (max_keys + 1) blobs, the last one _other's */

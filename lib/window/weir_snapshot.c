@@ -256,17 +256,19 @@ int weir_table_restore(const struct weir_query *q, struct weir_table *t, const v
 		struct weir_key k = {{0}};
 		for (uint32_t w = 0; w < kw; w++)
 			k.w[w] = get64(e + 8 * (size_t)w);
+		uint64_t any = 0;
+		for (uint32_t w = 0; w < kw; w++)
+			any |= k.w[w];
+		if (t->tagless && !any) { /* it would read as an empty slot */
+			weir_table_reset(t);
+			return weir_window_fail(err, errlen, "entry %u: key without an IP version", i);
+		}
 		uint32_t before = t->n_used;
 		uint64_t *a = weir_table_upsert(t, &k, weir_key_hash(&k, kw));
 		if (!a || t->n_used != before + 1) {
-			/* a tagless table takes an all-zero key for an empty slot */
-			uint64_t any = 0;
-			for (uint32_t w = 0; w < kw; w++)
-				any |= k.w[w];
-			bool zero = a && t->tagless && !any;
 			weir_table_reset(t);
 			return weir_window_fail(err, errlen, "entry %u: %s", i,
-				    !a ? "table full" : zero ? "key without an IP version" : "duplicate key");
+				    a ? "duplicate key" : "table full");
 		}
 		get_aggs(t, a, e + (size_t)kw * 8);
 	}
